@@ -1,0 +1,5 @@
+#include "agent/cli.h"
+
+int main(int argc, char** argv) {
+  return ipctrail::run_cli(argc, argv);
+}

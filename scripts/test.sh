@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the normal build, then again under ASan+UBSan, then the format
+# check. Installs what it needs first. Privileged tests (namespaces, BPF) fail rather than skip.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/install-deps.sh
+
+export IPCTRAIL_REQUIRE_PRIVILEGED=${IPCTRAIL_REQUIRE_PRIVILEGED:-1}
+jobs=$(nproc)
+
+echo "== format check"
+bash scripts/check-format.sh
+
+echo "== build and test"
+bash scripts/build.sh build
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+bash scripts/build.sh build-sanitize -DIPCTRAIL_SANITIZE=ON -DIPCTRAIL_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
