@@ -28,6 +28,9 @@ int run_cli(int argc, char** argv) {
 
   CommandAction run;
   add_sample_command(app, run);
+  add_agent_command(app, run);
+  add_query_command(app, run);
+  add_at_command(app, run);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,92 @@
+// The read side of the history file, for `ipctrail query` and `ipctrail at`: opens the file
+// read-only and answers in the terms of the README contract (a row holds from its ts on).
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/tick_record.h"
+
+namespace ipctrail {
+
+struct SeriesInfo {
+  std::int64_t id = 0;
+  std::string chart;
+  std::string dimension;
+  SeriesLabels labels;
+};
+
+struct Point {
+  std::int64_t ts_ms = 0;
+  std::optional<std::int64_t> value;  // nullopt: the series ended, or no sample covers the time
+};
+
+struct SeriesPoints {
+  SeriesInfo series;
+  std::vector<Point> points;
+};
+
+struct Span {
+  std::int64_t start_ms = 0;
+  std::int64_t last_ms = 0;
+  std::int64_t interval_ms = 0;
+  // The agent vouches for values from its first tick until one interval after its last.
+  bool covers(std::int64_t ts_ms) const {
+    return start_ms <= ts_ms && ts_ms <= last_ms + interval_ms;
+  }
+};
+
+struct ChartInfo {
+  std::string id;
+  std::string units;
+};
+
+struct SeriesValue {
+  SeriesInfo series;
+  Point point;
+};
+
+// Everything known at one moment. Alert states join here once the alert table exists.
+struct Snapshot {
+  std::int64_t ts_ms = 0;
+  std::optional<Span> span;           // the span covering ts_ms; none when the agent was down
+  std::optional<Span> previous_span;  // the latest span that ended before ts_ms
+  std::vector<ChartInfo> charts;
+  std::vector<SeriesValue> values;  // the latest non-NULL row at or before ts_ms, by chart
+};
+
+class HistoryReader {
+ public:
+  // Throws HistoryFileError when the file is missing or not a current ipctrail history file.
+  explicit HistoryReader(const std::filesystem::path& path);
+
+  std::vector<ChartInfo> charts();
+  std::vector<SeriesInfo> series(const std::string& chart,
+                                 const std::optional<std::string>& dimension);
+  std::vector<Span> spans_between(std::int64_t since_ms, std::int64_t until_ms);
+
+  // The value in effect at `since` (with its own, earlier ts) and every change up to `until`.
+  std::vector<SeriesPoints> changes(const std::string& chart,
+                                    const std::optional<std::string>& dimension,
+                                    std::int64_t since_ms, std::int64_t until_ms);
+  // Values at since, since + step, ... up to until; nullopt where no sampling span covers the time.
+  std::vector<SeriesPoints> grid(const std::string& chart,
+                                 const std::optional<std::string>& dimension, std::int64_t since_ms,
+                                 std::int64_t until_ms, std::int64_t step_ms);
+  Snapshot snapshot_at(std::int64_t ts_ms);
+
+ private:
+  std::optional<Point> point_at(std::int64_t series_id, std::int64_t ts_ms);
+
+  SQLite::Database db_;
+  SQLite::Statement point_at_;
+  SQLite::Statement points_between_;
+};
+
+}  // namespace ipctrail

@@ -1,0 +1,140 @@
+#include "storage/schema.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <array>
+
+namespace ipctrail {
+
+namespace {
+
+// ISO-8601 UTC text of a unix-millisecond column, exact to the millisecond (no floating point).
+#define IPCTRAIL_ISO_TIME(column)         \
+  "strftime('%Y-%m-%dT%H:%M:%S', " column \
+  " / 1000, 'unixepoch') || "             \
+  "printf('.%03dZ', " column " % 1000)"
+
+// Version 1: values, series and sampling spans.
+constexpr const char* kVersion1 = R"sql(
+CREATE TABLE charts (
+  id TEXT PRIMARY KEY,
+  units TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE series (
+  id INTEGER PRIMARY KEY,
+  chart TEXT NOT NULL,
+  dimension TEXT NOT NULL
+);
+CREATE INDEX series_by_name ON series (chart, dimension);
+CREATE TABLE points (
+  series_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  value INTEGER,
+  PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+CREATE TABLE sampling_spans (
+  id INTEGER PRIMARY KEY,
+  start_ts INTEGER NOT NULL,
+  last_ts INTEGER NOT NULL,
+  interval_ms INTEGER NOT NULL
+);
+CREATE VIEW history AS
+  SELECT p.ts AS ts, )sql" IPCTRAIL_ISO_TIME("p.ts") R"sql( AS time,
+         s.chart AS chart, s.dimension AS dimension, p.value AS value
+  FROM points p JOIN series s ON s.id = p.series_id;
+)sql";
+
+// Version 2: per-queue series carry the queue's key and owner; the spans view shows times as text.
+constexpr const char* kVersion2 = R"sql(
+ALTER TABLE series ADD COLUMN queue_key INTEGER;
+ALTER TABLE series ADD COLUMN owner_uid INTEGER;
+DROP VIEW history;
+CREATE VIEW history AS
+  SELECT p.ts AS ts, )sql" IPCTRAIL_ISO_TIME("p.ts") R"sql( AS time,
+         s.chart AS chart, s.dimension AS dimension, p.value AS value,
+         s.queue_key AS queue_key, s.owner_uid AS owner_uid
+  FROM points p JOIN series s ON s.id = p.series_id;
+CREATE VIEW spans AS
+  SELECT start_ts, )sql" IPCTRAIL_ISO_TIME("start_ts") R"sql( AS start_time,
+         last_ts, )sql" IPCTRAIL_ISO_TIME("last_ts") R"sql( AS last_time, interval_ms
+  FROM sampling_spans;
+)sql";
+
+#undef IPCTRAIL_ISO_TIME
+
+// kMigrations[n] takes a file from version n to version n + 1.
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2};
+
+struct FileIdentity {
+  std::int64_t application_id = 0;
+  int version = 0;
+  bool empty = true;
+};
+
+FileIdentity identify(SQLite::Database& db, const std::string& path) {
+  try {
+    FileIdentity identity;
+    identity.application_id = db.execAndGet("PRAGMA application_id").getInt64();
+    identity.version = db.execAndGet("PRAGMA user_version").getInt();
+    identity.empty = db.execAndGet("SELECT count(*) FROM sqlite_schema").getInt() == 0;
+    return identity;
+  } catch (const SQLite::Exception& error) {
+    if (error.getErrorCode() == SQLITE_NOTADB) {
+      throw HistoryFileError(
+          fmt::format("{} is not an ipctrail history file ({})", path, error.what()));
+    }
+    throw;
+  }
+}
+
+void require_ipctrail(const FileIdentity& identity, const std::string& path) {
+  if (identity.application_id != kApplicationId) {
+    throw HistoryFileError(fmt::format(
+        "{} is not an ipctrail history file (SQLite application_id {:#x}, expected {:#x})", path,
+        identity.application_id, kApplicationId));
+  }
+  if (identity.version > kSchemaVersion) {
+    throw HistoryFileError(fmt::format(
+        "{} has schema version {}, newer than this ipctrail understands ({}); upgrade ipctrail",
+        path, identity.version, kSchemaVersion));
+  }
+}
+
+}  // namespace
+
+void migrate(SQLite::Database& db, const std::string& path, int target) {
+  FileIdentity identity = identify(db, path);
+  if (identity.empty && identity.application_id == 0) {
+    // Set before the first table exists: SQLite cannot switch a populated file to incremental
+    // vacuum without rewriting it.
+    db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+    db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+    identity.application_id = kApplicationId;
+  }
+  require_ipctrail(identity, path);
+  for (int version = identity.version; version < target; ++version) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(kMigrations[static_cast<std::size_t>(version)]);
+      db.exec(fmt::format("PRAGMA user_version = {}", version + 1));
+      db.exec("COMMIT");
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+  }
+}
+
+void require_current_schema(SQLite::Database& db, const std::string& path) {
+  FileIdentity identity = identify(db, path);
+  require_ipctrail(identity, path);
+  if (identity.version < kSchemaVersion) {
+    throw HistoryFileError(fmt::format(
+        "{} has schema version {}, older than this ipctrail's {}; run `ipctrail agent --db {}` "
+        "once to upgrade it in place",
+        path, identity.version, kSchemaVersion, path));
+  }
+}
+
+}  // namespace ipctrail

@@ -1,0 +1,31 @@
+// The history file's schema: its identity (application_id), its version (user_version) and the
+// stepwise migrations that bring any older ipctrail file up to the current version in place.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace ipctrail {
+
+inline constexpr int kSchemaVersion = 2;
+inline constexpr std::int32_t kApplicationId = 0x69707472;  // "iptr"
+
+// The file is not an ipctrail history file, or one this build cannot read (newer, or older and
+// opened read-only). Commands report it as a usage error (exit 2).
+class HistoryFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Makes a new, empty database an ipctrail file, or upgrades an ipctrail file one version at a time
+// (each step in its own transaction) until it is at `target`. Throws HistoryFileError for a file
+// that belongs to something else or to a newer ipctrail.
+void migrate(SQLite::Database& db, const std::string& path, int target = kSchemaVersion);
+
+// For readers: throws HistoryFileError unless the file is an ipctrail file at kSchemaVersion.
+void require_current_schema(SQLite::Database& db, const std::string& path);
+
+}  // namespace ipctrail

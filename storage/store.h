@@ -1,0 +1,88 @@
+// The history writer: keeps only changes of every series in one SQLite file, one transaction per
+// tick, with retention by age and size. Readers use storage/history_reader.h.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "storage/retention.h"
+#include "storage/tick_record.h"
+
+namespace ipctrail {
+
+struct StoreOptions {
+  std::filesystem::path path;
+  RetentionOptions retention;
+  // How long a tick waits for another writer's lock before it fails (and is dropped).
+  std::chrono::milliseconds busy_timeout{500};
+  // A tick further than this many intervals after the previous one starts a new sampling span.
+  double gap_intervals = 1.5;
+};
+
+// SQLite stores signed 64-bit integers; larger values (the kernel's "unlimited" shmmax/shmall
+// defaults, 2^64 - 2^24) are stored as INT64_MAX.
+std::int64_t stored_value(std::uint64_t value);
+
+class Store {
+ public:
+  // Creates the file (mode 0640, missing folders 0750) or upgrades an existing ipctrail file.
+  // Throws HistoryFileError for a file that is not ipctrail's, SQLite::Exception for I/O faults.
+  explicit Store(StoreOptions options);
+
+  // Writes one tick in one transaction: the first tick of a sampling span writes every value,
+  // later ticks only values that changed, and an end marker (NULL) for each series that vanished.
+  // Then a bounded step of retention. On failure (disk full, database locked) the tick is rolled
+  // back and the exception propagates; the store stays usable, and the next tick that succeeds
+  // starts a new sampling span, so the lost ticks show as a gap.
+  void write_tick(const TickRecord& tick);
+
+  const std::filesystem::path& path() const { return options_.path; }
+
+ private:
+  struct OpenSeries {
+    std::int64_t id = 0;
+    SeriesLabels labels;
+    std::optional<std::int64_t> value;  // unknown right after loading from the file
+    std::uint64_t seen_in_tick = 0;
+  };
+
+  void reload_state();
+  void write_span(const TickRecord& tick, bool& starts_span);
+  void write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe);
+  void write_value(std::int64_t ts_ms, const Chart& chart, const Dimension& dimension,
+                   const SeriesLabels& labels, bool keyframe);
+  std::int64_t series_id_for(std::string_view chart, const std::string& dimension,
+                             const SeriesLabels& labels);
+  void insert_point(std::int64_t series_id, std::int64_t ts_ms, std::optional<std::int64_t> value);
+  void end_vanished_series(std::int64_t ts_ms);
+
+  StoreOptions options_;
+  SQLite::Database db_;
+  SQLite::Statement insert_point_;
+  SQLite::Statement find_series_;
+  SQLite::Statement insert_series_;
+  SQLite::Statement insert_chart_;
+  SQLite::Statement insert_span_;
+  SQLite::Statement extend_span_;
+  Retention retention_;
+
+  // Series whose latest row is a value (not an end marker), by chart + '\x1f' + dimension.
+  std::unordered_map<std::string, OpenSeries> open_series_;
+  std::unordered_set<std::string> known_charts_;
+  std::string key_buffer_;
+  std::uint64_t tick_number_ = 0;
+  std::optional<std::int64_t> span_id_;
+  std::int64_t span_last_ts_ = 0;
+  std::int64_t span_interval_ms_ = 0;
+  bool state_stale_ = true;  // memory may disagree with the file after a failed tick
+};
+
+}  // namespace ipctrail

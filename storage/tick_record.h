@@ -1,0 +1,36 @@
+// What one tick hands to the store: generic charts, whatever produced them (the six core charts,
+// the limits, later BPF call rates). The store keeps only changes, so a source just reports every
+// current value on every tick.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "agent/charts.h"
+
+namespace ipctrail {
+
+// Who a per-queue series belongs to; a series is identified by chart, dimension and these, so a
+// reused msqid with another key or owner starts a new series.
+struct SeriesLabels {
+  std::optional<std::int64_t> queue_key;
+  std::optional<std::int64_t> owner_uid;
+  friend bool operator==(const SeriesLabels&, const SeriesLabels&) = default;
+};
+
+struct ChartRecord {
+  Chart chart;
+  // Empty, or one entry per dimension of `chart`, in the same order.
+  std::vector<SeriesLabels> labels;
+};
+
+struct TickRecord {
+  std::int64_t ts_ms = 0;        // unix milliseconds, wall clock
+  std::int64_t interval_ms = 0;  // the agent's sampling interval, recorded with the sampling span
+  std::vector<ChartRecord> charts;
+  // A later table (alert transitions) adds its rows here; Store::write_tick writes them in the same
+  // transaction as the values.
+};
+
+}  // namespace ipctrail
