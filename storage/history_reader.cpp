@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "storage/schema.h"
 
@@ -47,12 +48,13 @@ constexpr const char* kSeriesOrder = "ORDER BY s.chart, length(s.dimension), s.d
 
 HistoryReader::HistoryReader(const std::filesystem::path& path)
     : db_(open_for_reading(path)),
-      point_at_(db_,
-                "SELECT ts, value FROM points WHERE series_id = ? AND ts <= ? "
-                "ORDER BY ts DESC LIMIT 1"),
-      points_between_(db_,
-                      "SELECT ts, value FROM points WHERE series_id = ? AND ts > ? AND ts <= ? "
-                      "ORDER BY ts") {}
+      // Every series with a value has a row within kRefreshMs before any time: scanning that
+      // window (time is the points table's key) finds the value in effect.
+      chart_points_(db_, fmt::format("SELECT p.series_id, p.ts, p.value FROM points p "
+                                     "WHERE p.ts > ?1 - {} AND p.ts <= ?2 AND p.series_id IN "
+                                     "(SELECT id FROM series WHERE chart = ?3 AND "
+                                     "(?4 IS NULL OR dimension = ?4)) ORDER BY p.ts",
+                                     kRefreshMs)) {}
 
 std::vector<ChartInfo> HistoryReader::charts() {
   std::vector<ChartInfo> charts;
@@ -90,35 +92,34 @@ std::vector<Span> HistoryReader::spans_between(std::int64_t since_ms, std::int64
   return spans;
 }
 
-std::optional<Point> HistoryReader::point_at(std::int64_t series_id, std::int64_t ts_ms) {
-  point_at_.reset();
-  point_at_.bind(1, series_id);
-  point_at_.bind(2, ts_ms);
-  if (!point_at_.executeStep()) return std::nullopt;
-  Point point = point_from_columns(point_at_.getColumn(0), point_at_.getColumn(1));
-  point_at_.reset();
-  return point;
-}
-
 std::vector<SeriesPoints> HistoryReader::changes(const std::string& chart,
                                                  const std::optional<std::string>& dimension,
                                                  std::int64_t since_ms, std::int64_t until_ms) {
   std::vector<SeriesPoints> result;
+  std::unordered_map<std::int64_t, std::size_t> index_of;
   for (SeriesInfo& series : series(chart, dimension)) {
-    SeriesPoints rows{std::move(series), {}};
-    if (std::optional<Point> carried = point_at(rows.series.id, since_ms)) {
-      rows.points.push_back(*carried);
-    }
-    points_between_.reset();
-    points_between_.bind(1, rows.series.id);
-    points_between_.bind(2, since_ms);
-    points_between_.bind(3, until_ms);
-    while (points_between_.executeStep()) {
-      rows.points.push_back(
-          point_from_columns(points_between_.getColumn(0), points_between_.getColumn(1)));
-    }
-    if (!rows.points.empty()) result.push_back(std::move(rows));
+    index_of.emplace(series.id, result.size());
+    result.push_back({std::move(series), {}});
   }
+  chart_points_.reset();
+  chart_points_.bind(1, since_ms);
+  chart_points_.bind(2, until_ms);
+  chart_points_.bind(3, chart);
+  if (dimension) {
+    chart_points_.bind(4, *dimension);
+  } else {
+    chart_points_.bind(4);
+  }
+  while (chart_points_.executeStep()) {
+    auto found = index_of.find(chart_points_.getColumn(0).getInt64());
+    if (found == index_of.end()) continue;
+    std::vector<Point>& points = result[found->second].points;
+    Point point = point_from_columns(chart_points_.getColumn(1), chart_points_.getColumn(2));
+    // Before `since` only the latest row counts: the value in effect at `since`.
+    if (point.ts_ms <= since_ms && !points.empty()) points.pop_back();
+    points.push_back(point);
+  }
+  std::erase_if(result, [](const SeriesPoints& rows) { return rows.points.empty(); });
   return result;
 }
 
@@ -164,12 +165,14 @@ Snapshot HistoryReader::snapshot_at(std::int64_t ts_ms) {
     }
   }
   snapshot.charts = charts();
+  // SQLite takes a bare column (value) from the row where max(ts) was found.
   SQLite::Statement values(
-      db_, std::string("SELECT s.id, s.chart, s.dimension, s.queue_key, s.owner_uid, p.ts, "
-                       "p.value FROM series s JOIN points p ON p.series_id = s.id AND p.ts = "
-                       "(SELECT max(ts) FROM points WHERE series_id = s.id AND ts <= ?) "
-                       "WHERE p.value IS NOT NULL ") +
-               kSeriesOrder);
+      db_, fmt::format("WITH latest AS (SELECT series_id, max(ts) AS ts, value FROM points "
+                       "WHERE ts > ?1 - {} AND ts <= ?1 GROUP BY series_id) "
+                       "SELECT s.id, s.chart, s.dimension, s.queue_key, s.owner_uid, latest.ts, "
+                       "latest.value FROM latest JOIN series s ON s.id = latest.series_id "
+                       "WHERE latest.value IS NOT NULL {}",
+                       kRefreshMs, kSeriesOrder));
   values.bind(1, ts_ms);
   while (values.executeStep()) {
     SeriesInfo series = series_from_row(values);

@@ -82,11 +82,8 @@ class HistoryReader {
   Snapshot snapshot_at(std::int64_t ts_ms);
 
  private:
-  std::optional<Point> point_at(std::int64_t series_id, std::int64_t ts_ms);
-
   SQLite::Database db_;
-  SQLite::Statement point_at_;
-  SQLite::Statement points_between_;
+  SQLite::Statement chart_points_;
 };
 
 }  // namespace ipctrail

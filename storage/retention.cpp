@@ -3,71 +3,41 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <vector>
+
+#include "storage/schema.h"
 
 namespace ipctrail {
 
 Retention::Retention(SQLite::Database& db, RetentionOptions options)
     : db_(db),
       options_(options),
-      next_series_(db, "SELECT id FROM series WHERE id > ? ORDER BY id LIMIT ?"),
-      kept_row_(db,
-                "SELECT ts, value IS NULL FROM points WHERE series_id = ? AND ts <= ? "
-                "ORDER BY ts DESC LIMIT 1"),
-      delete_rows_(db,
-                   "DELETE FROM points WHERE series_id = ?1 AND ts IN (SELECT ts FROM points "
-                   "WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)"),
-      delete_empty_series_(db,
-                           "DELETE FROM series WHERE id = ?1 AND NOT EXISTS "
-                           "(SELECT 1 FROM points WHERE series_id = ?1)"),
+      oldest_point_(db, "SELECT min(ts) FROM points"),
+      // Deletes the first rows in time order, up to the batch size, all below the cutoff.
+      delete_points_(db,
+                     "DELETE FROM points WHERE ts < min(?1, coalesce((SELECT ts FROM points "
+                     "ORDER BY ts LIMIT 1 OFFSET ?2), ?1))"),
+      delete_ended_series_(db,
+                           "DELETE FROM series WHERE id IN (SELECT id FROM series "
+                           "WHERE ended_ts < ? LIMIT ?)"),
       delete_spans_(db, "DELETE FROM sampling_spans WHERE last_ts < ?"),
       clip_spans_(db, "UPDATE sampling_spans SET start_ts = ?1 WHERE start_ts < ?1") {}
 
 void Retention::step(std::int64_t now_ms) {
+  if (now_ms - last_step_ms_ < options_.every.count() && now_ms >= last_step_ms_) return;
+  last_step_ms_ = now_ms;
   std::int64_t cutoff_ms = std::max(now_ms - options_.max_age.count(), size_cutoff_ms_);
-  int row_budget = options_.rows_per_step;
+  std::int64_t delete_before_ms = cutoff_ms - kRefreshMs;
 
-  std::vector<std::int64_t> batch;
-  next_series_.reset();
-  next_series_.bind(1, cursor_);
-  next_series_.bind(2, options_.series_per_step);
-  while (next_series_.executeStep()) batch.push_back(next_series_.getColumn(0).getInt64());
+  delete_points_.reset();
+  delete_points_.bind(1, delete_before_ms);
+  delete_points_.bind(2, options_.rows_per_step);
+  delete_points_.exec();
 
-  for (std::int64_t series_id : batch) {
-    trim_series(series_id, cutoff_ms, row_budget);
-    if (row_budget == 0) break;  // this series may hold more: revisit it next step
-    cursor_ = series_id;
-  }
-  if (row_budget > 0 && std::ssize(batch) < options_.series_per_step) {
-    finish_pass(now_ms, cutoff_ms);
-  }
-  vacuum_some();
-}
+  delete_ended_series_.reset();
+  delete_ended_series_.bind(1, delete_before_ms);
+  delete_ended_series_.bind(2, options_.rows_per_step);
+  delete_ended_series_.exec();
 
-void Retention::trim_series(std::int64_t series_id, std::int64_t cutoff_ms, int& row_budget) {
-  kept_row_.reset();
-  kept_row_.bind(1, series_id);
-  kept_row_.bind(2, cutoff_ms);
-  if (!kept_row_.executeStep()) return;
-  std::int64_t kept_ts = kept_row_.getColumn(0).getInt64();
-  bool ended = kept_row_.getColumn(1).getInt() != 0;
-  kept_row_.reset();
-
-  delete_rows_.reset();
-  delete_rows_.bind(1, series_id);
-  delete_rows_.bind(2, ended ? kept_ts + 1 : kept_ts);
-  delete_rows_.bind(3, row_budget);
-  row_budget -= delete_rows_.exec();
-
-  if (ended && row_budget > 0) {
-    delete_empty_series_.reset();
-    delete_empty_series_.bind(1, series_id);
-    delete_empty_series_.exec();
-  }
-}
-
-void Retention::finish_pass(std::int64_t now_ms, std::int64_t cutoff_ms) {
-  cursor_ = 0;
   delete_spans_.reset();
   delete_spans_.bind(1, cutoff_ms);
   delete_spans_.exec();
@@ -75,16 +45,25 @@ void Retention::finish_pass(std::int64_t now_ms, std::int64_t cutoff_ms) {
   clip_spans_.bind(1, cutoff_ms);
   clip_spans_.exec();
 
+  oldest_point_.reset();
+  if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
+    std::int64_t oldest_ms = oldest_point_.getColumn(0).getInt64();
+    oldest_point_.reset();
+    if (oldest_ms >= delete_before_ms) apply_size_limit(now_ms, oldest_ms);
+  }
+  oldest_point_.reset();
+  vacuum_some();
+}
+
+void Retention::apply_size_limit(std::int64_t now_ms, std::int64_t oldest_ms) {
   std::uint64_t used = used_bytes();
   if (used <= options_.max_bytes) return;
-  SQLite::Column oldest = db_.execAndGet("SELECT min(start_ts) FROM sampling_spans");
-  std::int64_t from = oldest.isNull() ? cutoff_ms : std::max(oldest.getInt64(), cutoff_ms);
-  std::int64_t advanced = from + std::max<std::int64_t>((now_ms - from) / 10, 1000);
-  if (advanced > size_cutoff_ms_) {
-    spdlog::debug("history uses {} bytes, above the {} byte limit: dropping data before ts {}",
-                  used, options_.max_bytes, advanced);
-    size_cutoff_ms_ = std::min(advanced, now_ms);
-  }
+  std::int64_t from = oldest_ms + kRefreshMs;
+  std::int64_t moved = from + std::max<std::int64_t>((now_ms - from) / 10, 60'000);
+  if (moved <= size_cutoff_ms_) return;
+  size_cutoff_ms_ = std::min(moved, now_ms);
+  spdlog::debug("history holds {} bytes, above the limit of {}: keeping data from ts {} on", used,
+                options_.max_bytes, size_cutoff_ms_);
 }
 
 void Retention::vacuum_some() {

@@ -15,7 +15,8 @@ namespace {
   " / 1000, 'unixepoch') || "             \
   "printf('.%03dZ', " column " % 1000)"
 
-// Version 1: values, series and sampling spans.
+// Version 1: values, series and sampling spans. Points are clustered by time: a tick appends at
+// the end of one b-tree (few pages touched, full pages), and retention deletes from its start.
 constexpr const char* kVersion1 = R"sql(
 CREATE TABLE charts (
   id TEXT PRIMARY KEY,
@@ -24,14 +25,16 @@ CREATE TABLE charts (
 CREATE TABLE series (
   id INTEGER PRIMARY KEY,
   chart TEXT NOT NULL,
-  dimension TEXT NOT NULL
+  dimension TEXT NOT NULL,
+  ended_ts INTEGER
 );
 CREATE INDEX series_by_name ON series (chart, dimension);
+CREATE INDEX series_ended ON series (ended_ts) WHERE ended_ts IS NOT NULL;
 CREATE TABLE points (
-  series_id INTEGER NOT NULL,
   ts INTEGER NOT NULL,
+  series_id INTEGER NOT NULL,
   value INTEGER,
-  PRIMARY KEY (series_id, ts)
+  PRIMARY KEY (ts, series_id)
 ) WITHOUT ROWID;
 CREATE TABLE sampling_spans (
   id INTEGER PRIMARY KEY,

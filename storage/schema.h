@@ -13,6 +13,10 @@ namespace ipctrail {
 inline constexpr int kSchemaVersion = 2;
 inline constexpr std::int32_t kApplicationId = 0x69707472;  // "iptr"
 
+// Every series that has a value gets a row at least this often, even when the value does not
+// change, so "the latest row at or before T" is always found within this much time before T.
+inline constexpr std::int64_t kRefreshMs = 3'600'000;
+
 // The file is not an ipctrail history file, or one this build cannot read (newer, or older and
 // opened read-only). Commands report it as a usage error (exit 2).
 class HistoryFileError : public std::runtime_error {

@@ -66,6 +66,14 @@ void bind_optional(SQLite::Statement& statement, int index, std::optional<std::i
   }
 }
 
+// Spreads refresh rows over time: each series refreshes after between half and all of
+// kRefreshMs, at its own fixed phase, so that they never come in one burst.
+std::int64_t refresh_after_ms(std::int64_t series_id) {
+  auto phase = static_cast<std::int64_t>(static_cast<std::uint64_t>(series_id) *
+                                         0x9E3779B97F4A7C15ULL % (kRefreshMs / 2));
+  return kRefreshMs / 2 + phase;
+}
+
 }  // namespace
 
 std::int64_t stored_value(std::uint64_t value) {
@@ -76,13 +84,15 @@ std::int64_t stored_value(std::uint64_t value) {
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
       db_(open_for_writing(options_)),
-      insert_point_(db_, "INSERT OR REPLACE INTO points (series_id, ts, value) VALUES (?, ?, ?)"),
+      insert_point_(db_, "INSERT OR REPLACE INTO points (ts, series_id, value) VALUES (?, ?, ?)"),
       find_series_(db_,
                    "SELECT id FROM series WHERE chart = ? AND dimension = ? AND queue_key IS ? "
                    "AND owner_uid IS ? ORDER BY id DESC LIMIT 1"),
       insert_series_(db_,
                      "INSERT INTO series (chart, dimension, queue_key, owner_uid) "
                      "VALUES (?, ?, ?, ?)"),
+      reopen_series_(db_, "UPDATE series SET ended_ts = NULL WHERE id = ?"),
+      end_series_(db_, "UPDATE series SET ended_ts = ? WHERE id = ?"),
       insert_chart_(db_,
                     "INSERT INTO charts (id, units) VALUES (?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET units = excluded.units"),
@@ -94,26 +104,23 @@ Store::Store(StoreOptions options)
 }
 
 void Store::reload_state() {
-  open_series_.clear();
-  known_charts_.clear();
+  charts_.clear();
   span_id_.reset();
-  SQLite::Statement open_series(db_,
-                                "SELECT s.id, s.chart, s.dimension, s.queue_key, s.owner_uid "
-                                "FROM series s WHERE (SELECT p.value IS NOT NULL FROM points p "
-                                "WHERE p.series_id = s.id ORDER BY p.ts DESC LIMIT 1)");
-  while (open_series.executeStep()) {
-    OpenSeries series;
-    series.id = open_series.getColumn(0).getInt64();
-    if (!open_series.getColumn(3).isNull())
-      series.labels.queue_key = open_series.getColumn(3).getInt64();
-    if (!open_series.getColumn(4).isNull())
-      series.labels.owner_uid = open_series.getColumn(4).getInt64();
-    std::string key =
-        open_series.getColumn(1).getString() + '\x1f' + open_series.getColumn(2).getString();
-    open_series_.emplace(std::move(key), series);
-  }
   SQLite::Statement charts(db_, "SELECT id FROM charts");
-  while (charts.executeStep()) known_charts_.insert(charts.getColumn(0).getString());
+  while (charts.executeStep()) charts_[charts.getColumn(0).getString()];
+  SQLite::Statement open(db_,
+                         "SELECT id, chart, dimension, queue_key, owner_uid FROM series "
+                         "WHERE ended_ts IS NULL ORDER BY id");
+  while (open.executeStep()) {
+    auto [entry, added] =
+        charts_[open.getColumn(1).getString()].series.try_emplace(open.getColumn(2).getString());
+    OpenSeries& series = entry->second;
+    series.dimension = &entry->first;
+    series.id = open.getColumn(0).getInt64();
+    if (!open.getColumn(3).isNull()) series.labels.queue_key = open.getColumn(3).getInt64();
+    if (!open.getColumn(4).isNull()) series.labels.owner_uid = open.getColumn(4).getInt64();
+    series.refresh_after_ms = refresh_after_ms(series.id);
+  }
   state_stale_ = false;
 }
 
@@ -160,44 +167,68 @@ void Store::write_span(const TickRecord& tick, bool& starts_span) {
   span_last_ts_ = tick.ts_ms;
 }
 
-void Store::write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe) {
-  const Chart& chart = record.chart;
-  if (!known_charts_.contains(std::string(chart.id))) {
-    insert_chart_.reset();
-    insert_chart_.bind(1, std::string(chart.id));
-    insert_chart_.bind(2, std::string(chart.units));
-    insert_chart_.exec();
-    known_charts_.emplace(chart.id);
-  }
-  static const SeriesLabels kNoLabels;
-  for (std::size_t i = 0; i < chart.dimensions.size(); ++i) {
-    const SeriesLabels& labels = i < record.labels.size() ? record.labels[i] : kNoLabels;
-    write_value(ts_ms, chart, chart.dimensions[i], labels, keyframe);
-  }
+Store::ChartState& Store::chart_state(const Chart& chart) {
+  auto found = charts_.find(std::string(chart.id));
+  if (found != charts_.end()) return found->second;
+  insert_chart_.reset();
+  insert_chart_.bind(1, std::string(chart.id));
+  insert_chart_.bind(2, std::string(chart.units));
+  insert_chart_.exec();
+  return charts_[std::string(chart.id)];
 }
 
-void Store::write_value(std::int64_t ts_ms, const Chart& chart, const Dimension& dimension,
-                        const SeriesLabels& labels, bool keyframe) {
-  std::int64_t value = stored_value(dimension.value);
-  key_buffer_.assign(chart.id);
-  key_buffer_ += '\x1f';
-  key_buffer_ += dimension.name;
-  auto found = open_series_.find(key_buffer_);
-  if (found != open_series_.end() && found->second.labels == labels) {
-    OpenSeries& series = found->second;
-    series.seen_in_tick = tick_number_;
-    if (keyframe || series.value != value) {
-      insert_point(series.id, ts_ms, value);
-      series.value = value;
-    }
-    return;
+void Store::write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe) {
+  static const SeriesLabels kNoLabels;
+  const Chart& chart = record.chart;
+  ChartState& state = chart_state(chart);
+  if (state.seen_in_tick != tick_number_) {
+    state.seen_in_tick = tick_number_;
+    state.seen_count = 0;
   }
+  state.next_order.clear();
+  for (std::size_t i = 0; i < chart.dimensions.size(); ++i) {
+    const Dimension& dimension = chart.dimensions[i];
+    const SeriesLabels& labels = i < record.labels.size() ? record.labels[i] : kNoLabels;
+    std::int64_t value = stored_value(dimension.value);
+
+    OpenSeries* series = nullptr;
+    if (i < state.last_order.size() && *state.last_order[i]->dimension == dimension.name) {
+      series = state.last_order[i];
+    } else if (auto found = state.series.find(dimension.name); found != state.series.end()) {
+      series = &found->second;
+    }
+    if (series == nullptr || series->labels != labels) {
+      series = &open_series(state, series, chart, dimension, labels, ts_ms);
+      write_point(*series, ts_ms, value);
+    } else if (keyframe || series->value != value ||
+               ts_ms - series->written_ts >= series->refresh_after_ms) {
+      write_point(*series, ts_ms, value);
+    }
+    if (series->seen_in_tick != tick_number_) {
+      series->seen_in_tick = tick_number_;
+      ++state.seen_count;
+    }
+    state.next_order.push_back(series);
+  }
+  state.last_order.swap(state.next_order);
+}
+
+Store::OpenSeries& Store::open_series(ChartState& state, OpenSeries* found, const Chart& chart,
+                                      const Dimension& dimension, const SeriesLabels& labels,
+                                      std::int64_t ts_ms) {
   // The same msqid now names another queue (other key or owner): end the old queue's series.
-  if (found != open_series_.end()) insert_point(found->second.id, ts_ms, std::nullopt);
-  std::int64_t id = series_id_for(chart.id, dimension.name, labels);
-  insert_point(id, ts_ms, value);
-  OpenSeries& series = found != open_series_.end() ? found->second : open_series_[key_buffer_];
-  series = OpenSeries{id, labels, value, tick_number_};
+  if (found != nullptr) end_series(found->id, ts_ms);
+  OpenSeries& series = found != nullptr ? *found : [&]() -> OpenSeries& {
+    auto entry = state.series.try_emplace(dimension.name).first;
+    entry->second.dimension = &entry->first;
+    return entry->second;
+  }();
+  series.id = series_id_for(chart.id, dimension.name, labels);
+  series.labels = labels;
+  series.value.reset();
+  series.seen_in_tick = 0;
+  series.refresh_after_ms = refresh_after_ms(series.id);
+  return series;
 }
 
 std::int64_t Store::series_id_for(std::string_view chart, const std::string& dimension,
@@ -210,6 +241,9 @@ std::int64_t Store::series_id_for(std::string_view chart, const std::string& dim
   if (find_series_.executeStep()) {
     std::int64_t id = find_series_.getColumn(0).getInt64();
     find_series_.reset();
+    reopen_series_.reset();
+    reopen_series_.bind(1, id);
+    reopen_series_.exec();
     return id;
   }
   insert_series_.reset();
@@ -221,23 +255,42 @@ std::int64_t Store::series_id_for(std::string_view chart, const std::string& dim
   return db_.getLastInsertRowid();
 }
 
+void Store::write_point(OpenSeries& series, std::int64_t ts_ms, std::int64_t value) {
+  insert_point(series.id, ts_ms, value);
+  series.value = value;
+  series.written_ts = ts_ms;
+}
+
+void Store::end_series(std::int64_t series_id, std::int64_t ts_ms) {
+  insert_point(series_id, ts_ms, std::nullopt);
+  end_series_.reset();
+  end_series_.bind(1, ts_ms);
+  end_series_.bind(2, series_id);
+  end_series_.exec();
+}
+
 void Store::insert_point(std::int64_t series_id, std::int64_t ts_ms,
                          std::optional<std::int64_t> value) {
   insert_point_.reset();
-  insert_point_.bind(1, series_id);
-  insert_point_.bind(2, ts_ms);
+  insert_point_.bind(1, ts_ms);
+  insert_point_.bind(2, series_id);
   bind_optional(insert_point_, 3, value);
   insert_point_.exec();
 }
 
 void Store::end_vanished_series(std::int64_t ts_ms) {
-  for (auto it = open_series_.begin(); it != open_series_.end();) {
-    if (it->second.seen_in_tick == tick_number_) {
-      ++it;
-      continue;
+  for (auto& [id, state] : charts_) {
+    bool chart_seen = state.seen_in_tick == tick_number_;
+    if (chart_seen && state.seen_count == state.series.size()) continue;
+    if (!chart_seen) state.last_order.clear();
+    for (auto it = state.series.begin(); it != state.series.end();) {
+      if (chart_seen && it->second.seen_in_tick == tick_number_) {
+        ++it;
+        continue;
+      }
+      end_series(it->second.id, ts_ms);
+      it = state.series.erase(it);
     }
-    insert_point(it->second.id, ts_ms, std::nullopt);
-    it = open_series_.erase(it);
   }
 }
 
