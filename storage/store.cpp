@@ -140,6 +140,9 @@ void Store::write_tick(const TickRecord& tick) {
     if (sqlite3_get_autocommit(db_.getHandle()) == 0) {
       sqlite3_exec(db_.getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
+    // After a full disk, a checkpoint lets the next tick reuse the WAL instead of growing it.
+    sqlite3_wal_checkpoint_v2(db_.getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
     state_stale_ = true;
     throw;
   }

@@ -1,0 +1,267 @@
+// The history store on real SQLite files: change-only rows, end markers, spans, migrations,
+// retention, file modes, and surviving a locked database.
+#include "storage/store.h"
+
+#include <SQLiteCpp/Database.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <limits>
+
+#include "storage/history_reader.h"
+#include "storage/schema.h"
+
+namespace ipctrail {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kT0 = 1'795'000'000'000;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ipctrail-store-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    path_ = dir_ / "history" / "history.db";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  StoreOptions options() const {
+    StoreOptions options;
+    options.path = path_;
+    return options;
+  }
+
+  static TickRecord tick(std::int64_t ts, std::uint64_t semaphores,
+                         std::vector<std::pair<std::string, std::uint64_t>> queues = {},
+                         std::int64_t queue_key = 42) {
+    TickRecord record;
+    record.ts_ms = ts;
+    record.interval_ms = 1000;
+    record.charts.push_back(
+        {Chart{"system.ipc_semaphores", "semaphores", {{"semaphores", semaphores}}}, {}});
+    ChartRecord messages{Chart{"system.message_queue_message", "messages", {}}, {}};
+    for (auto& [msqid, value] : queues) {
+      messages.chart.dimensions.push_back({msqid, value});
+      messages.labels.push_back({queue_key, 1000});
+    }
+    record.charts.push_back(std::move(messages));
+    return record;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    return db.execAndGet(sql).getInt64();
+  }
+
+  fs::path dir_;
+  fs::path path_;
+};
+
+TEST_F(StoreTest, KeepsOnlyChangesAndEndsVanishedSeries) {
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, 5, {{"7", 1}, {"8", 0}}));
+    store.write_tick(tick(kT0 + 1000, 5, {{"7", 1}, {"8", 0}}));
+    store.write_tick(tick(kT0 + 2000, 6, {{"7", 3}}));  // queue 8 vanished
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM points"), 3 + 2 + 1);
+  EXPECT_EQ(count("SELECT value FROM history WHERE chart = 'system.ipc_semaphores' AND ts <= " +
+                  std::to_string(kT0 + 1500) + " ORDER BY ts DESC LIMIT 1"),
+            5);
+  EXPECT_EQ(count("SELECT count(*) FROM history WHERE dimension = '8' AND value IS NULL AND ts = " +
+                  std::to_string(kT0 + 2000)),
+            1);
+  EXPECT_EQ(count("SELECT queue_key FROM history WHERE dimension = '7' LIMIT 1"), 42);
+  EXPECT_EQ(count("SELECT owner_uid FROM history WHERE dimension = '7' LIMIT 1"), 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM series WHERE ended_ts IS NOT NULL"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM spans"), 1);
+  EXPECT_EQ(count("SELECT last_ts FROM spans"), kT0 + 2000);
+}
+
+TEST_F(StoreTest, ReusedMsqidWithAnotherKeyIsANewSeries) {
+  Store store(options());
+  store.write_tick(tick(kT0, 1, {{"7", 1}}, 42));
+  store.write_tick(tick(kT0 + 1000, 1, {{"7", 1}}, 43));
+  EXPECT_EQ(count("SELECT count(*) FROM series WHERE dimension = '7'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM history WHERE dimension = '7' AND queue_key = 42 AND "
+                  "value IS NULL"),
+            1);
+  EXPECT_EQ(count("SELECT value FROM history WHERE dimension = '7' AND queue_key = 43"), 1);
+}
+
+TEST_F(StoreTest, GapStartsANewSpanThatRestatesEveryValue) {
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, 5, {{"7", 1}}));
+    store.write_tick(tick(kT0 + 1000, 5, {{"7", 1}}));
+    store.write_tick(tick(kT0 + 10'000, 5, {{"7", 1}}));  // the agent was away for 9 s
+  }
+  {
+    Store reopened(options());  // a restart is a new span too
+    reopened.write_tick(tick(kT0 + 11'000, 5, {{"7", 1}}));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM sampling_spans"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 10'000)), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 11'000)), 2);
+  HistoryReader reader(path_);
+  std::vector<SeriesPoints> grid =
+      reader.grid("system.ipc_semaphores", std::nullopt, kT0, kT0 + 10'000, 2000);
+  ASSERT_EQ(grid.size(), 1u);
+  ASSERT_EQ(grid[0].points.size(), 6u);
+  EXPECT_EQ(grid[0].points[0].value, 5);
+  EXPECT_EQ(grid[0].points[1].value, 5);             // kT0 + 2000: within a span of the last tick
+  EXPECT_EQ(grid[0].points[2].value, std::nullopt);  // kT0 + 4000: nobody was sampling
+  EXPECT_EQ(grid[0].points[5].value, 5);
+}
+
+TEST_F(StoreTest, UnchangedValuesAreRestatedWithinTheRefreshPeriod) {
+  Store store(options());
+  for (std::int64_t ts = kT0; ts <= kT0 + 2 * kRefreshMs; ts += 1000) store.write_tick(tick(ts, 5));
+  HistoryReader reader(path_);
+  // Whatever the time, the value is found within kRefreshMs before it.
+  for (std::int64_t at = kT0; at <= kT0 + 2 * kRefreshMs; at += 600'000) {
+    Snapshot snapshot = reader.snapshot_at(at);
+    ASSERT_EQ(snapshot.values.size(), 1u) << at;
+    EXPECT_EQ(snapshot.values[0].point.value, 5);
+  }
+  EXPECT_LE(count("SELECT count(*) FROM points"), 6);
+}
+
+TEST_F(StoreTest, HugeValuesAreClampedToInt64Max) {
+  EXPECT_EQ(stored_value(18446744073692774399ULL), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(stored_value(12345), 12345);
+  Store store(options());
+  store.write_tick(tick(kT0, 18446744073692774399ULL));
+  EXPECT_EQ(count("SELECT value FROM history"), std::numeric_limits<std::int64_t>::max());
+}
+
+TEST_F(StoreTest, FileIs0640AndNewFoldersAre0750) {
+  { Store store(options()); }
+  struct stat file {};
+  struct stat folder {};
+  ASSERT_EQ(::stat(path_.c_str(), &file), 0);
+  ASSERT_EQ(::stat(path_.parent_path().c_str(), &folder), 0);
+  EXPECT_EQ(file.st_mode & 0777, 0640u);
+  EXPECT_EQ(folder.st_mode & 0777, 0750u);
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+  EXPECT_EQ(db.execAndGet("PRAGMA auto_vacuum").getInt(), 2);  // incremental
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), kSchemaVersion);
+  EXPECT_EQ(db.execAndGet("PRAGMA application_id").getInt(), kApplicationId);
+}
+
+TEST_F(StoreTest, UpgradesAVersion1FileInPlace) {
+  fs::create_directories(path_.parent_path());
+  {
+    SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(old, path_.string(), 1);
+    old.exec("INSERT INTO charts VALUES ('system.ipc_semaphores', 'semaphores')");
+    old.exec(
+        "INSERT INTO series (id, chart, dimension) VALUES (1, 'system.ipc_semaphores', "
+        "'semaphores')");
+    old.exec("INSERT INTO points VALUES (" + std::to_string(kT0) + ", 1, 9)");
+    old.exec("INSERT INTO sampling_spans (start_ts, last_ts, interval_ms) VALUES (" +
+             std::to_string(kT0) + ", " + std::to_string(kT0) + ", 1000)");
+    ASSERT_EQ(old.execAndGet("PRAGMA user_version").getInt(), 1);
+  }
+  {
+    Store store(options());
+    store.write_tick(tick(kT0 + 1000, 9, {{"7", 2}}));
+  }
+  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(count("SELECT count(*) FROM history WHERE ts = " + std::to_string(kT0) +
+                  " AND value = 9 AND queue_key IS NULL"),
+            1);
+  EXPECT_EQ(count("SELECT queue_key FROM history WHERE dimension = '7'"), 42);
+  EXPECT_EQ(count("SELECT count(*) FROM spans"), 2);
+}
+
+TEST_F(StoreTest, RefusesFilesThatAreNotIpctrails) {
+  fs::create_directories(path_.parent_path());
+  {
+    SQLite::Database other(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    other.exec("CREATE TABLE t (x)");
+  }
+  EXPECT_THROW(Store{options()}, HistoryFileError);
+  EXPECT_THROW(HistoryReader{path_}, HistoryFileError);
+  EXPECT_THROW(HistoryReader{dir_ / "missing.db"}, HistoryFileError);
+  fs::remove(path_);
+  { Store store(options()); }
+  {
+    SQLite::Database newer(path_, SQLite::OPEN_READWRITE);
+    newer.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion + 1));
+  }
+  EXPECT_THROW(Store{options()}, HistoryFileError);
+}
+
+TEST_F(StoreTest, RetentionByAgeKeepsTheValueInEffect) {
+  StoreOptions opts = options();
+  opts.retention.max_age = std::chrono::hours(2);
+  opts.retention.every = std::chrono::milliseconds(0);
+  Store store(opts);
+  // Ten hours of 10-second ticks; the semaphores value changes every tick until hour 5.
+  std::int64_t end = kT0 + 10 * 3'600'000;
+  for (std::int64_t ts = kT0; ts <= end; ts += 10'000) {
+    std::uint64_t value =
+        ts < kT0 + 5 * 3'600'000 ? static_cast<std::uint64_t>(ts / 10'000 % 97) : 1;
+    TickRecord record = tick(ts, value);
+    record.interval_ms = 10'000;
+    store.write_tick(record);
+  }
+  std::int64_t cutoff = end - 2 * 3'600'000;
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts < " + std::to_string(cutoff - kRefreshMs)),
+            0);
+  EXPECT_EQ(count("SELECT min(start_ts) FROM sampling_spans"), cutoff);
+  HistoryReader reader(path_);
+  Snapshot at_cutoff = reader.snapshot_at(cutoff);
+  ASSERT_EQ(at_cutoff.values.size(), 1u);
+  EXPECT_EQ(at_cutoff.values[0].point.value, 1);
+}
+
+TEST_F(StoreTest, RetentionBySizeBoundsTheFile) {
+  StoreOptions opts = options();
+  opts.retention.max_bytes = 1 << 20;
+  opts.retention.every = std::chrono::milliseconds(0);
+  Store store(opts);
+  std::vector<std::pair<std::string, std::uint64_t>> queues;
+  for (int q = 0; q < 50; ++q) queues.emplace_back(std::to_string(q), 0);
+  // Twelve hours of 10-second ticks, every value changing: about 4 MB without a limit. The last
+  // kRefreshMs (one hour, ~350 KB here) is never deleted, so the limit must be above that.
+  for (int i = 0; i < 12 * 360; ++i) {
+    for (auto& queue : queues) queue.second = static_cast<std::uint64_t>(i);
+    TickRecord record = tick(kT0 + i * 10'000LL, static_cast<std::uint64_t>(i), queues);
+    record.interval_ms = 10'000;
+    store.write_tick(record);
+  }
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  std::int64_t used = (db.execAndGet("PRAGMA page_count").getInt64() -
+                       db.execAndGet("PRAGMA freelist_count").getInt64()) *
+                      db.execAndGet("PRAGMA page_size").getInt64();
+  EXPECT_LT(used, 2 << 20);
+  EXPECT_GT(db.execAndGet("SELECT min(ts) FROM points").getInt64(), kT0 + 3 * 3'600'000);
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
+TEST_F(StoreTest, ALockedDatabaseFailsTheTickAndTheNextOneRecovers) {
+  StoreOptions opts = options();
+  opts.busy_timeout = std::chrono::milliseconds(50);
+  Store store(opts);
+  store.write_tick(tick(kT0, 1));
+  {
+    SQLite::Database other(path_, SQLite::OPEN_READWRITE);
+    other.exec("BEGIN IMMEDIATE");
+    EXPECT_THROW(store.write_tick(tick(kT0 + 1000, 2)), SQLite::Exception);
+    other.exec("ROLLBACK");
+  }
+  store.write_tick(tick(kT0 + 2000, 3));
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 1000)), 0);
+  EXPECT_EQ(count("SELECT value FROM history WHERE ts = " + std::to_string(kT0 + 2000)), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM spans"), 2);  // the lost tick shows as a gap
+}
+
+}  // namespace
+}  // namespace ipctrail
