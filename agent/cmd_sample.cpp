@@ -4,6 +4,7 @@
 #include "agent/cli.h"
 #include "agent/collector.h"
 #include "agent/report.h"
+#include "export/prometheus.h"
 
 namespace ipctrail {
 
@@ -14,8 +15,10 @@ void add_sample_command(CLI::App& app, CommandAction& run) {
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand("sample", "Collect System V IPC state once and print it");
-  command->add_option("--format", options->format, "table (for people) or json (a stable contract)")
-      ->check(CLI::IsMember({"table", "json"}));
+  command
+      ->add_option("--format", options->format,
+                   "table (for people), json (a stable contract) or prometheus (text exposition)")
+      ->check(CLI::IsMember({"table", "json", "prometheus"}));
   command
       ->add_option("--procfs-root", options->procfs_root,
                    "Read a recorded procfs tree instead of the live /proc (for tests)")
@@ -29,6 +32,8 @@ void add_sample_command(CLI::App& app, CommandAction& run) {
       Sample sample = collector.collect();
       if (options->format == "json") {
         std::cout << sample_to_json(sample).dump() << '\n';
+      } else if (options->format == "prometheus") {
+        std::cout << render_exposition({.sample = sample});
       } else {
         std::cout << sample_to_table(sample);
       }
