@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <csignal>
@@ -57,6 +58,12 @@ MetricsServer::MetricsServer(Options options) : state_(std::make_unique<State>()
   state.exposition = std::make_shared<const std::string>(render_not_ready_exposition());
 
   state.http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+  // httplib's default adds SO_REUSEPORT, which would let a second agent share the port and answer
+  // every other scrape; SO_REUSEADDR alone still allows a quick restart.
+  state.http.set_socket_options([](socket_t socket) {
+    int on = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  });
   state.http.set_read_timeout(kSocketTimeoutSeconds, 0);
   state.http.set_write_timeout(kSocketTimeoutSeconds, 0);
   state.http.Get("/metrics", [&state](const httplib::Request&, httplib::Response& response) {
