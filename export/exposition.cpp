@@ -131,7 +131,7 @@ void write_alerts(ExpositionWriter& out, std::span<const AlertStatusSeries> aler
              "Alert status: -2 removed, -1 undefined, 0 uninitialized, 1 clear, 2 raised, "
              "3 warning, 4 critical.");
   for (const AlertStatusSeries& alert : alerts) {
-    out.sample({{"alert", alert.alert}, {"chart", alert.chart}, {"instance", alert.instance}},
+    out.sample({{"alert", alert.alert}, {"chart", alert.chart}, {"alert_instance", alert.instance}},
                alert.status);
   }
 }

@@ -24,9 +24,11 @@ namespace ipctrail {
 // UNINITIALIZED 0, CLEAR 1, RAISED 2, WARNING 3, CRITICAL 4. The alert engine owns the statuses;
 // the exposition only carries the number.
 struct AlertStatusSeries {
-  std::string alert;     // "semaphores_used"
-  std::string chart;     // "system.ipc_semaphores"
-  std::string instance;  // the instance the alert runs on
+  std::string alert;  // "semaphores_used"
+  std::string chart;  // "system.ipc_semaphores"
+  // The instance the alert runs on; exported as label alert_instance, because Prometheus itself
+  // sets `instance` (the scraped target) and would rename ours.
+  std::string instance;
   int status = 0;
 };
 

@@ -145,7 +145,8 @@ TEST(Exposition, ValuesAreExact) {
   EXPECT_EQ(series_value(text, R"(ipctrail_limit{name="shmall"})"), "18446744073692774399");
   EXPECT_EQ(series_value(text, R"(ipctrail_limit{name="shmmax"})"), "18446744073692774399");
   EXPECT_EQ(series_value(text, R"(ipctrail_limit{name="semmni"})"), "32000");
-  EXPECT_EQ(series_value(text, R"(ipctrail_alert_status{alert="a",chart="c",instance="i"})"), "-2");
+  EXPECT_EQ(series_value(text, R"(ipctrail_alert_status{alert="a",chart="c",alert_instance="i"})"),
+            "-2");
   EXPECT_EQ(series_value(text, R"(ipctrail_syscalls_total{call="semget"})"),
             "18446744073709551615");
   EXPECT_EQ(series_value(text, R"(ipctrail_syscall_errors_total{call="semget",errno="ENOSPC"})"),
@@ -168,7 +169,7 @@ TEST(Exposition, OddLabelValuesPassPromtool) {
   };
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
   EXPECT_NE(text.find(R"(ipctrail_alert_status{alert="quote\"d",chart="back\\slash",)"
-                      R"(instance="new\nline"} 4)"),
+                      R"(alert_instance="new\nline"} 4)"),
             std::string::npos)
       << text;
   testing::CommandResult check = promtool_check_metrics(text);
