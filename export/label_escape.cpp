@@ -1,3 +1,5 @@
+#include "export/label_escape.h"
+
 #include "export/prometheus.h"
 
 namespace ipctrail {
@@ -41,22 +43,20 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
 
 }  // namespace
 
-std::string escape_label_value(std::string_view value) {
-  std::string escaped;
-  escaped.reserve(value.size());
+void append_escaped_label_value(std::string& out, std::string_view value) {
   std::size_t at = 0;
   while (at < value.size()) {
     switch (value[at]) {
       case '\\':
-        escaped += "\\\\";
+        out += "\\\\";
         ++at;
         continue;
       case '"':
-        escaped += "\\\"";
+        out += "\\\"";
         ++at;
         continue;
       case '\n':
-        escaped += "\\n";
+        out += "\\n";
         ++at;
         continue;
       default:
@@ -64,13 +64,19 @@ std::string escape_label_value(std::string_view value) {
     }
     std::size_t length = utf8_sequence_length(value, at);
     if (length == 0) {
-      escaped += kReplacementCharacter;
+      out += kReplacementCharacter;
       ++at;
     } else {
-      escaped += value.substr(at, length);
+      out += value.substr(at, length);
       at += length;
     }
   }
+}
+
+std::string escape_label_value(std::string_view value) {
+  std::string escaped;
+  escaped.reserve(value.size());
+  append_escaped_label_value(escaped, value);
   return escaped;
 }
 
