@@ -20,3 +20,6 @@ echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 bash scripts/build.sh build-sanitize -DIPCTRAIL_SANITIZE=ON -DIPCTRAIL_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+
+echo "== packages: build the .deb and .rpm, lint, install, run as the service user, purge"
+bash packaging/test-packages.sh build-packages
