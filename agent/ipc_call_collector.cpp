@@ -8,7 +8,8 @@ IpcCallCollector::IpcCallCollector(BpfOptions options) : options_(options) {
   if (options_.enabled == BpfEnabled::kFalse) return;
   IpcCallCounterOpening opening = IpcCallCounter::open({.mode = options_.mode});
   if (!opening.counter && options_.enabled == BpfEnabled::kTrue) {
-    throw BpfUnavailable("bpf.enabled is true but BPF cannot be used: " + opening.failure);
+    throw BpfUnavailable("BPF is required (bpf.enabled true, --bpf on) but cannot be used: " +
+                         opening.failure);
   }
   if (opening.counter) {
     counter_ = std::move(opening.counter);
