@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/ipc_call_counts.h"
+
 namespace ipctrail {
 
 struct MessageQueue {
@@ -41,6 +43,10 @@ struct Sample {
   std::optional<std::uint64_t> shm_segments;
   std::optional<std::uint64_t> shm_bytes;  // sum of segment sizes
   std::optional<std::uint64_t> shm_pages;  // sum of sizes rounded up to pages, compared with shmall
+
+  // System V IPC system calls in the watched namespace, counted with BPF; empty when BPF is off
+  // or unavailable.
+  std::optional<IpcCallActivity> ipc_calls;
 
   Limits limits;
   std::uint64_t skipped_lines = 0;  // malformed or truncated rows ignored in this collection

@@ -154,15 +154,23 @@ void write_alerts(ExpositionWriter& out, std::span<const AlertStatusSeries> aler
   }
 }
 
-void write_syscalls(ExpositionWriter& out, const SyscallCounts& counts) {
+// Every call always; a (call, errno) failure series appears once it has happened, since most of
+// the 132 pairs never do.
+void write_syscalls(ExpositionWriter& out, const IpcCallCounts& totals) {
   out.family("ipctrail_syscalls_total", "counter",
              "System V IPC system calls counted by the BPF programs since they were attached.");
-  for (const auto& [call, count] : counts.calls) out.sample({{"call", call}}, count);
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    out.sample({{"call", kIpcCallNames[call]}}, totals.calls[call]);
+  }
   out.family("ipctrail_syscall_errors_total", "counter",
              "System V IPC system calls that failed, by errno, since the BPF programs were "
              "attached.");
-  for (const auto& [call_and_errno, count] : counts.errors) {
-    out.sample({{"call", call_and_errno.first}, {"errno", call_and_errno.second}}, count);
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
+      if (totals.failures[call][error] == 0) continue;
+      out.sample({{"call", kIpcCallNames[call]}, {"errno", kErrnoClassNames[error]}},
+                 totals.failures[call][error]);
+    }
   }
 }
 
@@ -188,7 +196,7 @@ std::string render_exposition(const ExpositionInput& input) {
   // About 65 bytes per labelled line; the unlabelled families and their help fit in 3 KiB.
   std::size_t series = input.alerts.size();
   if (input.sample.queues) series += 2 * input.sample.queues->size();
-  if (input.syscalls) series += input.syscalls->calls.size() + input.syscalls->errors.size();
+  if (input.sample.ipc_calls) series += kIpcCallCount * (1 + kErrnoClassCount);
   ExpositionWriter out(3072 + 80 * series);
   write_up(out, 1);
   out.family("ipctrail_build_info", "gauge", "Always 1; the version label says which ipctrail.");
@@ -203,7 +211,7 @@ std::string render_exposition(const ExpositionInput& input) {
   write_charts(out, input.sample);
   write_limits(out, input.sample.limits);
   write_alerts(out, input.alerts);
-  if (input.syscalls != nullptr) write_syscalls(out, *input.syscalls);
+  if (input.sample.ipc_calls) write_syscalls(out, input.sample.ipc_calls->totals);
   return out.take_text();
 }
 

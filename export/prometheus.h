@@ -32,16 +32,10 @@ struct AlertStatusSeries {
   int status = 0;
 };
 
-// Cumulative counts since the BPF counters were attached, not rates: Prometheus derives rates.
-struct SyscallCounts {
-  std::map<std::string, std::uint64_t> calls;                           // call -> count
-  std::map<std::pair<std::string, std::string>, std::uint64_t> errors;  // (call, errno name)
-};
-
+// BPF call counts come from sample.ipc_calls, as cumulative totals (Prometheus derives rates).
 struct ExpositionInput {
   const Sample& sample;
   std::span<const AlertStatusSeries> alerts = {};  // empty when alerts are off
-  const SyscallCounts* syscalls = nullptr;         // null when BPF counting is off
 };
 
 inline constexpr std::string_view kExpositionContentType =

@@ -7,6 +7,10 @@ cd "$root"
 bash scripts/install-deps.sh
 
 export IPCTRAIL_REQUIRE_PRIVILEGED=${IPCTRAIL_REQUIRE_PRIVILEGED:-1}
+# The BPF tests attach syscall tracepoints, which need tracefs (often not mounted on these hosts).
+if [[ $(id -u) -eq 0 ]]; then
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+fi
 jobs=$(nproc)
 
 echo "== format check"

@@ -84,10 +84,13 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   std::vector<AlertStatusSeries> alerts = {
       {"semaphores_used", "system.ipc_semaphores", "system.ipc_semaphores", 1},
       {"semaphore_arrays_used", "system.ipc_semaphore_arrays", "system.ipc_semaphore_arrays", 3}};
-  SyscallCounts syscalls;
-  syscalls.calls = {{"semget", 10}, {"msgsnd", 7}};
-  syscalls.errors = {{{"semget", "ENOSPC"}, 2}, {{"msgsnd", "EAGAIN"}, 5}};
-  std::string text = render_exposition({.sample = sample, .alerts = alerts, .syscalls = &syscalls});
+  IpcCallCounts totals;
+  totals.calls_of(IpcCall::kSemget) = 10;
+  totals.calls_of(IpcCall::kMsgsnd) = 7;
+  totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 2;
+  totals.failures_of(IpcCall::kMsgsnd, ErrnoClass::kEAGAIN) = 5;
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
+  std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
   std::map<std::string, FamilyCount> families = families_of(text);
   std::map<std::string, int> expected_samples = {
@@ -105,7 +108,7 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
       {"ipctrail_shared_memory_pages", 1},
       {"ipctrail_limit", 10},
       {"ipctrail_alert_status", 2},
-      {"ipctrail_syscalls_total", 2},
+      {"ipctrail_syscalls_total", 12},  // every call, counted or not
       {"ipctrail_syscall_errors_total", 2},
   };
   ASSERT_EQ(families.size(), expected_samples.size()) << text;
@@ -124,11 +127,12 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
 
 TEST(Exposition, ValuesAreExact) {
   Sample sample = synthetic_sample(3);
-  SyscallCounts syscalls;
-  syscalls.calls = {{"semget", 18446744073709551615ULL}};
-  syscalls.errors = {{{"semget", "ENOSPC"}, 9007199254740993ULL}};  // 2^53 + 1
+  IpcCallCounts totals;
+  totals.calls_of(IpcCall::kSemget) = 18446744073709551615ULL;
+  totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 9007199254740993ULL;  // 2^53 + 1
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
   std::vector<AlertStatusSeries> alerts = {{"a", "c", "i", -2}};
-  std::string text = render_exposition({.sample = sample, .alerts = alerts, .syscalls = &syscalls});
+  std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
   EXPECT_EQ(series_value(text, "ipctrail_up"), "1");
   EXPECT_EQ(series_value(text, "ipctrail_last_sample_timestamp_seconds"), "1700000000.123");

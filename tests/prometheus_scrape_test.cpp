@@ -154,12 +154,13 @@ TEST_F(PrometheusScrape, QueriesReturnTheNamespacesValues) {
   const std::string odd_instance = "quote\" back\\slash new\nline \xE2\x9C\x93";
   std::vector<AlertStatusSeries> alerts = {
       {"semaphore_arrays_used", "system.ipc_semaphore_arrays", odd_instance, 3}};
-  SyscallCounts syscalls;
-  syscalls.calls = {{"semget", 12}};
-  syscalls.errors = {{{"semget", "ENOSPC"}, 2}};
+  IpcCallCounts totals;
+  totals.calls_of(IpcCall::kSemget) = 12;
+  totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 2;
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
 
   MetricsServer server({.address = {.host = "127.0.0.1", .port = 0}});
-  server.publish(render_exposition({.sample = sample, .alerts = alerts, .syscalls = &syscalls}));
+  server.publish(render_exposition({.sample = sample, .alerts = alerts}));
 
   testing::ScratchDirectory scratch;
   PrometheusServer prometheus(scratch.path(), server.port());
