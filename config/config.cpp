@@ -2,8 +2,8 @@
 
 namespace ipctrail {
 
-std::map<std::string, AlertConfig, std::less<>> Config::default_alerts() {
-  std::map<std::string, AlertConfig, std::less<>> alerts;
+AlertConfigs Config::default_alerts() {
+  AlertConfigs alerts;
   for (std::string_view name : kAlertNames) alerts.emplace(name, AlertConfig{});
   return alerts;
 }

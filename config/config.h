@@ -36,6 +36,9 @@ struct AlertConfig {
   friend bool operator==(const AlertConfig&, const AlertConfig&) = default;
 };
 
+// Keyed by alert name; a Config holds one entry for each of kAlertNames.
+using AlertConfigs = std::map<std::string, AlertConfig, std::less<>>;
+
 enum class BpfEnabled { kAuto, kOn, kOff };
 enum class BpfMode { kAuto, kTracepoint, kFentry };
 
@@ -62,8 +65,7 @@ struct Config {
     friend bool operator==(const Bpf&, const Bpf&) = default;
   } bpf;
 
-  // One entry for each of kAlertNames, always.
-  std::map<std::string, AlertConfig, std::less<>> alerts = default_alerts();
+  AlertConfigs alerts = default_alerts();
 
   struct Notify {
     std::vector<std::string> exec;  // program and arguments; empty: off
@@ -73,7 +75,7 @@ struct Config {
 
   friend bool operator==(const Config&, const Config&) = default;
 
-  static std::map<std::string, AlertConfig, std::less<>> default_alerts();
+  static AlertConfigs default_alerts();
 };
 
 // Limits the loader enforces, shared with the command-line overrides.
