@@ -15,23 +15,6 @@ bool instance_less(std::string_view a, std::string_view b) {
   return a.size() != b.size() ? a.size() < b.size() : a < b;
 }
 
-std::string usage_summary(const AlertRule& rule, const Usage& usage, double percent) {
-  std::string text = fmt::format("{} of {} {} in use ({}% of {})", *usage.used, *usage.limit,
-                                 rule.what, format_number(percent), rule.limit_name);
-  if (rule.per_queue) {
-    text = fmt::format("queue {}: {} of {} {} ({}% of {})", usage.instance, *usage.used,
-                       *usage.limit, rule.what, format_number(percent), rule.limit_name);
-  }
-  return text;
-}
-
-std::string undefined_summary(const AlertRule& rule, const Usage& usage) {
-  std::string prefix = rule.per_queue ? fmt::format("queue {}: ", usage.instance) : "";
-  if (!usage.used) return prefix + fmt::format("{} not collected", rule.what);
-  if (!usage.limit) return prefix + fmt::format("{} is unknown", rule.limit_name);
-  return prefix + fmt::format("{} is 0", rule.limit_name);
-}
-
 }  // namespace
 
 std::string_view status_name(AlertStatus status) {
@@ -113,24 +96,26 @@ void AlertEngine::evaluate_alert(Alert& alert, const Sample& sample,
   for (const Usage& usage : usages_) {
     Instance& instance = alert.instances[usage.instance];
     instance.seen_in = evaluations_;
+    instance.used = usage.used;
+    instance.limit = usage.limit;
     if (usage.used && usage.limit && *usage.limit != 0) {
       double percent = static_cast<double>(*usage.used) * 100.0 / static_cast<double>(*usage.limit);
       change(alert, usage.instance, instance, status_for(percent, instance.status, alert.config),
-             percent, usage_summary(rule, usage, percent), sample.ts_ms, out);
+             percent, Cause::kUsage, sample.ts_ms, out);
     } else {
-      change(alert, usage.instance, instance, AlertStatus::kUndefined, std::nullopt,
-             undefined_summary(rule, usage), sample.ts_ms, out);
+      change(alert, usage.instance, instance, AlertStatus::kUndefined, std::nullopt, Cause::kUsage,
+             sample.ts_ms, out);
     }
   }
   if (rule.per_queue) {
     for (auto& [name, instance] : alert.instances) {
       if (instance.seen_in == evaluations_) continue;
       if (instances_known) {
-        change(alert, name, instance, AlertStatus::kRemoved, std::nullopt,
-               fmt::format("queue {} was removed", name), sample.ts_ms, out);
+        change(alert, name, instance, AlertStatus::kRemoved, std::nullopt, Cause::kQueueGone,
+               sample.ts_ms, out);
       } else {
-        change(alert, name, instance, AlertStatus::kUndefined, std::nullopt,
-               fmt::format("queue {}: message queues not collected", name), sample.ts_ms, out);
+        change(alert, name, instance, AlertStatus::kUndefined, std::nullopt, Cause::kQueuesUnknown,
+               sample.ts_ms, out);
       }
     }
     std::erase_if(alert.instances,
@@ -145,7 +130,7 @@ void AlertEngine::evaluate_alert(Alert& alert, const Sample& sample,
 void AlertEngine::remove_all(Alert& alert, std::int64_t ts_ms, std::vector<AlertTransition>& out) {
   std::size_t first = out.size();
   for (auto& [name, instance] : alert.instances) {
-    change(alert, name, instance, AlertStatus::kRemoved, std::nullopt, "alert switched off", ts_ms,
+    change(alert, name, instance, AlertStatus::kRemoved, std::nullopt, Cause::kSwitchedOff, ts_ms,
            out);
   }
   std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
@@ -158,20 +143,48 @@ void AlertEngine::remove_all(Alert& alert, std::int64_t ts_ms, std::vector<Alert
 }
 
 void AlertEngine::change(Alert& alert, const std::string& name, Instance& instance,
-                         AlertStatus status, std::optional<double> value, std::string summary,
+                         AlertStatus status, std::optional<double> value, Cause cause,
                          std::int64_t ts_ms, std::vector<AlertTransition>& out) {
-  if (status != instance.status) {
-    if (status == AlertStatus::kWarning || status == AlertStatus::kCritical) instance.logged = true;
-    if (instance.logged) {
-      out.push_back(AlertTransition{ts_ms, alert.rule->name, alert.rule->chart, name,
-                                    instance.status, status, instance.value, value,
-                                    alert.config.warn, alert.config.crit, summary});
-    }
-    instance.status = status;
-    instance.since_ms = ts_ms;
-  }
+  AlertStatus old_status = instance.status;
+  std::optional<double> old_value = instance.value;
   instance.value = value;
-  instance.summary = std::move(summary);
+  instance.cause = cause;
+  if (status == old_status) return;
+  instance.status = status;
+  instance.since_ms = ts_ms;
+  if (status == AlertStatus::kWarning || status == AlertStatus::kCritical) instance.logged = true;
+  if (instance.logged) {
+    out.push_back(AlertTransition{ts_ms, alert.rule->name, alert.rule->chart, name, old_status,
+                                  status, old_value, value, alert.config.warn, alert.config.crit,
+                                  summary(*alert.rule, name, instance)});
+  }
+}
+
+std::string AlertEngine::summary(const AlertRule& rule, const std::string& name,
+                                 const Instance& instance) {
+  std::string queue = rule.per_queue ? fmt::format("queue {}: ", name) : "";
+  switch (instance.cause) {
+    case Cause::kNone:
+      return "not evaluated yet";
+    case Cause::kSwitchedOff:
+      return "alert switched off";
+    case Cause::kQueueGone:
+      return fmt::format("queue {} was removed", name);
+    case Cause::kQueuesUnknown:
+      return queue + "message queues not collected";
+    case Cause::kUsage:
+      break;
+  }
+  if (!instance.used) return queue + fmt::format("{} not collected", rule.what);
+  if (!instance.limit) return queue + fmt::format("{} is unknown", rule.limit_name);
+  if (*instance.limit == 0) return queue + fmt::format("{} is 0", rule.limit_name);
+  std::string percent = format_number(instance.value.value_or(0));
+  if (rule.per_queue) {
+    return fmt::format("queue {}: {} of {} {} ({}% of {})", name, *instance.used, *instance.limit,
+                       rule.what, percent, rule.limit_name);
+  }
+  return fmt::format("{} of {} {} in use ({}% of {})", *instance.used, *instance.limit, rule.what,
+                     percent, rule.limit_name);
 }
 
 std::vector<AlertState> AlertEngine::states() const {
@@ -181,7 +194,8 @@ std::vector<AlertState> AlertEngine::states() const {
     std::size_t first = states.size();
     for (const auto& [name, instance] : alert.instances) {
       states.push_back(AlertState{alert.rule->name, alert.rule->chart, name, instance.status,
-                                  instance.value, instance.since_ms, instance.summary});
+                                  instance.value, instance.since_ms,
+                                  summary(*alert.rule, name, instance)});
     }
     std::sort(states.begin() + static_cast<std::ptrdiff_t>(first), states.end(),
               [](const AlertState& a, const AlertState& b) {

@@ -78,11 +78,15 @@ class AlertEngine {
   std::vector<AlertState> states() const;
 
  private:
+  // Why an instance has its status; summaries are written from it only when someone reads
+  // them, which keeps an evaluation of 32,000 calm queues free of text formatting.
+  enum class Cause { kNone, kUsage, kQueueGone, kQueuesUnknown, kSwitchedOff };
   struct Instance {
     AlertStatus status = AlertStatus::kUninitialized;
     std::optional<double> value;
     std::int64_t since_ms = 0;
-    std::string summary;
+    Cause cause = Cause::kNone;
+    std::optional<std::uint64_t> used, limit;
     bool logged = false;  // per-queue: raised at least once, so its transitions are returned
     std::uint64_t seen_in = 0;
   };
@@ -97,8 +101,10 @@ class AlertEngine {
   void evaluate_alert(Alert& alert, const Sample& sample, std::vector<AlertTransition>& out);
   void remove_all(Alert& alert, std::int64_t ts_ms, std::vector<AlertTransition>& out);
   static void change(Alert& alert, const std::string& name, Instance& instance, AlertStatus status,
-                     std::optional<double> value, std::string summary, std::int64_t ts_ms,
+                     std::optional<double> value, Cause cause, std::int64_t ts_ms,
                      std::vector<AlertTransition>& out);
+  static std::string summary(const AlertRule& rule, const std::string& name,
+                             const Instance& instance);
 
   std::vector<Alert> alerts_;
   std::vector<Usage> usages_;  // reused between evaluations
