@@ -28,6 +28,7 @@ int run_cli(int argc, char** argv) {
 
   CommandAction run;
   add_sample_command(app, run);
+  add_check_config_command(app, run);
 
   try {
     app.parse(argc, argv);

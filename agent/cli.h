@@ -14,6 +14,7 @@ inline constexpr int kExitUsage = 2;    // bad arguments, bad configuration, not
 // A subcommand's registration fills `run` with what to do once parsing succeeded.
 using CommandAction = std::function<int()>;
 void add_sample_command(CLI::App& app, CommandAction& run);
+void add_check_config_command(CLI::App& app, CommandAction& run);
 
 int run_cli(int argc, char** argv);
 

@@ -15,8 +15,12 @@ struct MessageQueue {
   int msqid = 0;
   std::int32_t key = 0;
   std::uint32_t uid = 0;
-  std::uint64_t messages = 0;  // qnum
-  std::uint64_t bytes = 0;     // cbytes
+  std::uint64_t messages = 0;   // qnum
+  std::uint64_t bytes = 0;      // cbytes
+  std::int64_t changed_at = 0;  // ctime, unix seconds: creation or the last msgctl(IPC_SET)
+  // msg_qbytes, the most this queue holds; not in procfs, so only read when
+  // CollectorOptions::queue_capacity asks for it.
+  std::optional<std::uint64_t> capacity_bytes;
 };
 
 // Every limit is optional: unknown when neither procfs nor *ctl(IPC_INFO) answered.

@@ -19,11 +19,13 @@ Sample sample_with(std::size_t queues) {
   sample.semaphore_arrays = 300;
   sample.queues.emplace();
   for (std::size_t i = 0; i < queues; ++i) {
-    sample.queues->push_back({.msqid = static_cast<int>(32768 + i),
-                              .key = static_cast<std::int32_t>(0x51000000 + i),
-                              .uid = 1000,
-                              .messages = i % 3,
-                              .bytes = (i % 3) * 512});
+    ipctrail::MessageQueue queue;
+    queue.msqid = static_cast<int>(32768 + i);
+    queue.key = static_cast<std::int32_t>(0x51000000 + i);
+    queue.uid = 1000;
+    queue.messages = i % 3;
+    queue.bytes = (i % 3) * 512;
+    sample.queues->push_back(queue);
   }
   sample.shm_segments = 40;
   sample.shm_bytes = 40ULL << 30;

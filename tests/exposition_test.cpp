@@ -160,7 +160,9 @@ TEST(Exposition, ValuesAreExact) {
 
 TEST(Exposition, NegativeKeysPrintAsTheirBitPattern) {
   Sample sample = synthetic_sample(0);
-  sample.queues->push_back({.msqid = 0, .key = -1, .uid = 0, .messages = 0, .bytes = 0});
+  MessageQueue queue;
+  queue.key = -1;
+  sample.queues->push_back(queue);
   std::string text = render_exposition({.sample = sample});
   EXPECT_EQ(series_value(text, R"(ipctrail_message_queue_bytes{msqid="0",key="0xffffffff"})"), "0");
 }

@@ -33,11 +33,12 @@ Sample synthetic_sample(std::size_t queues) {
   sample.semaphore_arrays = 3;
   sample.queues.emplace();
   for (std::size_t i = 0; i < queues; ++i) {
-    sample.queues->push_back({.msqid = static_cast<int>(100 + i),
-                              .key = static_cast<std::int32_t>(0x1000 + i),
-                              .uid = 0,
-                              .messages = i,
-                              .bytes = i * 10});
+    MessageQueue queue;
+    queue.msqid = static_cast<int>(100 + i);
+    queue.key = static_cast<std::int32_t>(0x1000 + i);
+    queue.messages = i;
+    queue.bytes = i * 10;
+    sample.queues->push_back(queue);
   }
   sample.shm_segments = 2;
   sample.shm_bytes = 3 * 4096 + 1;
