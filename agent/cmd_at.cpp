@@ -21,10 +21,12 @@ struct AtOptions {
   std::string format = "table";
 };
 
-std::string value_text(std::int64_t value) {
+std::string value_text(const StoredValue& value) {
+  if (const double* rate = std::get_if<double>(&value)) return fmt::format("{}", *rate);
+  std::int64_t number = std::get<std::int64_t>(value);
   // Stored values are clamped to INT64_MAX; the kernel's value was at least this.
-  if (value == std::numeric_limits<std::int64_t>::max()) return fmt::format(">={}", value);
-  return std::to_string(value);
+  if (number == std::numeric_limits<std::int64_t>::max()) return fmt::format(">={}", number);
+  return std::to_string(number);
 }
 
 std::string span_text(const Span& span) {
@@ -75,7 +77,9 @@ void print_json(const Snapshot& snapshot) {
     charts[chart.id] = {{"units", chart.units}, {"dimensions", nlohmann::json::object()}};
   }
   for (const SeriesValue& entry : snapshot.values) {
-    nlohmann::json value = {{"value", *entry.point.value}, {"since", entry.point.ts_ms}};
+    nlohmann::json value = {{"value", std::visit([](auto number) { return nlohmann::json(number); },
+                                                 *entry.point.value)},
+                            {"since", entry.point.ts_ms}};
     if (entry.series.labels.queue_key) value["queue_key"] = *entry.series.labels.queue_key;
     if (entry.series.labels.owner_uid) value["owner_uid"] = *entry.series.labels.owner_uid;
     charts[entry.series.chart]["dimensions"][entry.series.dimension] = std::move(value);

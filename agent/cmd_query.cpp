@@ -26,8 +26,16 @@ struct QueryOptions {
 
 constexpr std::int64_t kMaxGridPoints = 100'000;
 
-std::string value_text(const std::optional<std::int64_t>& value) {
-  return value ? std::to_string(*value) : "-";
+std::string stored_text(const StoredValue& value) {
+  return std::visit([](auto number) { return fmt::format("{}", number); }, value);
+}
+
+std::string value_text(const std::optional<StoredValue>& value) {
+  return value ? stored_text(*value) : "-";
+}
+
+std::string optional_text(const std::optional<StoredValue>& value) {
+  return value ? stored_text(*value) : "";
 }
 
 std::string optional_text(const std::optional<std::int64_t>& value) {
@@ -63,6 +71,11 @@ nlohmann::json optional_json(const std::optional<std::int64_t>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json();
 }
 
+nlohmann::json optional_json(const std::optional<StoredValue>& value) {
+  if (!value) return nullptr;
+  return std::visit([](auto number) { return nlohmann::json(number); }, *value);
+}
+
 void print_json(const QueryOptions& options, std::int64_t since, std::int64_t until,
                 std::optional<std::int64_t> step, const std::vector<SeriesPoints>& all) {
   nlohmann::json series = nlohmann::json::array();
@@ -96,7 +109,7 @@ int run_query(const QueryOptions& options) {
   }
   std::optional<std::int64_t> step;
   if (options.step) {
-    step = parse_duration(*options.step).count();
+    step = parse_positive_duration(*options.step).count();
     if ((until - since) / *step >= kMaxGridPoints) {
       throw TimeTextError(fmt::format("--step {} gives more than {} points from --since to --until",
                                       *options.step, kMaxGridPoints));

@@ -1,5 +1,6 @@
 #include "agent/collector.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -124,6 +125,48 @@ void Collector::collect_queues(Sample& sample) {
   }
   msg_state_.ok();
   sample.skipped_lines += outcome.skipped_lines;
+  if (options_.use_syscalls && options_.queue_capacity) fill_queue_capacities(*sample.queues);
+}
+
+void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
+  ++collections_;
+  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::string failure;
+  for (MessageQueue& queue : queues) {
+    QueueCapacity& known = queue_capacities_[queue.msqid];
+    // ctime counts whole seconds: an IPC_SET in the same second as our read would leave it
+    // unchanged, so a queue changed in the second it was read is read once more.
+    bool fresh = known.seen_in != 0 && known.changed_at == queue.changed_at &&
+                 known.changed_at < known.read_at;
+    if (!fresh) {
+      msqid_ds status{};
+      if (::msgctl(queue.msqid, IPC_STAT, &status) == 0) {
+        known.bytes = static_cast<std::uint64_t>(status.msg_qbytes);
+        known.changed_at = queue.changed_at;
+        known.read_at = now;
+      } else {
+        // EINVAL/EIDRM: the queue went away after /proc listed it; it is gone next time.
+        if (errno != EINVAL && errno != EIDRM && failure.empty()) {
+          failure =
+              fmt::format("msgctl({}, IPC_STAT) failed: {}", queue.msqid, describe_errno(errno));
+        }
+        queue_capacities_.erase(queue.msqid);
+        continue;
+      }
+    }
+    known.seen_in = collections_;
+    queue.capacity_bytes = known.bytes;
+  }
+  std::erase_if(queue_capacities_,
+                [this](const auto& entry) { return entry.second.seen_in != collections_; });
+  if (failure.empty()) {
+    capacity_state_.ok();
+  } else {
+    capacity_state_.failed(failure +
+                           " (reading msg_qbytes needs read permission or CAP_IPC_OWNER)");
+  }
 }
 
 void Collector::collect_shared_memory(Sample& sample) {

@@ -9,12 +9,33 @@
 
 namespace ipctrail {
 
+namespace {
+
+// Cumulative totals since counting started (the charts carry the rates).
+nlohmann::json ipc_calls_to_json(const IpcCallActivity& activity) {
+  nlohmann::json calls = nlohmann::json::object();
+  nlohmann::json failures = nlohmann::json::object();
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    calls[std::string(kIpcCallNames[call])] = activity.totals.calls[call];
+    for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
+      if (activity.totals.failures[call][error] == 0) continue;
+      failures[fmt::format("{}_{}", kIpcCallNames[call], kErrnoClassNames[error])] =
+          activity.totals.failures[call][error];
+    }
+  }
+  return {{"attach_mode", activity.attach_mode},
+          {"calls_total", std::move(calls)},
+          {"failures_total", std::move(failures)}};
+}
+
+}  // namespace
+
 nlohmann::json sample_to_json(const Sample& sample) {
   nlohmann::json charts = nlohmann::json::object();
   for (const Chart& chart : charts_of(sample)) {
     nlohmann::json dimensions = nlohmann::json::object();
     for (const Dimension& dimension : chart.dimensions)
-      dimensions[dimension.name] = dimension.value;
+      std::visit([&](auto value) { dimensions[dimension.name] = value; }, dimension.value);
     charts[std::string(chart.id)] = {{"units", chart.units}, {"dimensions", std::move(dimensions)}};
   }
   nlohmann::json limits = nlohmann::json::object();
@@ -31,9 +52,11 @@ nlohmann::json sample_to_json(const Sample& sample) {
                         {"bytes", queue.bytes}});
     }
   }
-  return {{"ts", sample.ts_ms},          {"time", iso8601_utc(sample.ts_ms)},
-          {"charts", std::move(charts)}, {"limits", std::move(limits)},
-          {"queues", std::move(queues)}, {"skipped_lines", sample.skipped_lines}};
+  nlohmann::json json = {{"ts", sample.ts_ms},          {"time", iso8601_utc(sample.ts_ms)},
+                         {"charts", std::move(charts)}, {"limits", std::move(limits)},
+                         {"queues", std::move(queues)}, {"skipped_lines", sample.skipped_lines}};
+  if (sample.ipc_calls) json["ipc_calls"] = ipc_calls_to_json(*sample.ipc_calls);
+  return json;
 }
 
 namespace {
@@ -60,6 +83,38 @@ std::string human_bytes(std::uint64_t bytes) {
     ++unit;
   }
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+// Calls per second (when two readings gave a rate) and totals since counting started; failures
+// only for the call x errno pairs seen.
+std::string ipc_calls_table(const IpcCallActivity& activity) {
+  auto rate = [&](auto pick) {
+    return activity.rates ? fmt::format("{:.2f}", pick(*activity.rates)) : std::string("n/a");
+  };
+  std::string out =
+      fmt::format("\nIPC system calls (counted with BPF, {})\n", activity.attach_mode);
+  out += fmt::format("  {:<18} {:>12} {:>14}\n", "call", "calls/s", "total");
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    out += fmt::format("  {:<18} {:>12} {:>14}\n", kIpcCallNames[call],
+                       rate([&](const IpcCallRates& rates) { return rates.calls[call]; }),
+                       activity.totals.calls[call]);
+  }
+  bool any_failure = false;
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
+      std::uint64_t total = activity.totals.failures[call][error];
+      if (total == 0) continue;
+      if (!any_failure)
+        out += fmt::format("  {:<18} {:>12} {:>14}\n", "failed", "calls/s", "total");
+      any_failure = true;
+      out += fmt::format(
+          "  {:<18} {:>12} {:>14}\n",
+          fmt::format("{} {}", kIpcCallNames[call], kErrnoClassNames[error]),
+          rate([&](const IpcCallRates& rates) { return rates.failures[call][error]; }), total);
+    }
+  }
+  if (!any_failure) out += "  no failed calls\n";
+  return out;
 }
 
 // Enough rows for a person; the JSON output carries every queue.
@@ -117,6 +172,7 @@ std::string sample_to_table(const Sample& sample) {
   for (const NamedLimit& limit : named_limits(limits)) {
     out += fmt::format("  {:<8} {}\n", limit.name, count_text(limit.value));
   }
+  if (sample.ipc_calls) out += ipc_calls_table(*sample.ipc_calls);
   if (sample.skipped_lines > 0) {
     out += fmt::format("\n{} malformed procfs lines were skipped\n", sample.skipped_lines);
   }

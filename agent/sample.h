@@ -7,14 +7,20 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/ipc_call_counts.h"
+
 namespace ipctrail {
 
 struct MessageQueue {
   int msqid = 0;
   std::int32_t key = 0;
   std::uint32_t uid = 0;
-  std::uint64_t messages = 0;  // qnum
-  std::uint64_t bytes = 0;     // cbytes
+  std::uint64_t messages = 0;   // qnum
+  std::uint64_t bytes = 0;      // cbytes
+  std::int64_t changed_at = 0;  // ctime, unix seconds: creation or the last msgctl(IPC_SET)
+  // msg_qbytes, the most this queue holds; not in procfs, so only read when
+  // CollectorOptions::queue_capacity asks for it.
+  std::optional<std::uint64_t> capacity_bytes;
 };
 
 // Every limit is optional: unknown when neither procfs nor *ctl(IPC_INFO) answered.
@@ -41,6 +47,10 @@ struct Sample {
   std::optional<std::uint64_t> shm_segments;
   std::optional<std::uint64_t> shm_bytes;  // sum of segment sizes
   std::optional<std::uint64_t> shm_pages;  // sum of sizes rounded up to pages, compared with shmall
+
+  // System V IPC system calls in the watched namespace, counted with BPF; empty when BPF is off
+  // or unavailable.
+  std::optional<IpcCallActivity> ipc_calls;
 
   Limits limits;
   std::uint64_t skipped_lines = 0;  // malformed or truncated rows ignored in this collection

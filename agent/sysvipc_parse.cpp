@@ -147,9 +147,10 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
 }  // namespace
 
 ParseOutcome parse_msg_table(std::string_view text, std::vector<MessageQueue>& queues) {
-  enum { kKey, kMsqid, kCbytes, kQnum, kUid };
-  constexpr std::array<std::string_view, 5> kWanted{"key", "msqid", "cbytes", "qnum", "uid"};
-  std::array<std::size_t, 5> at{};
+  enum { kKey, kMsqid, kCbytes, kQnum, kUid, kCtime };
+  constexpr std::array<std::string_view, 6> kWanted{"key",  "msqid", "cbytes",
+                                                    "qnum", "uid",   "ctime"};
+  std::array<std::size_t, 6> at{};
   Table table(text);
   ParseOutcome outcome;
   if (!table.locate(kWanted, at)) return outcome;
@@ -158,7 +159,8 @@ ParseOutcome parse_msg_table(std::string_view text, std::vector<MessageQueue>& q
     MessageQueue queue;
     if (!parse_int(field[at[kKey]], queue.key) || !parse_int(field[at[kMsqid]], queue.msqid) ||
         !parse_int(field[at[kCbytes]], queue.bytes) ||
-        !parse_int(field[at[kQnum]], queue.messages) || !parse_int(field[at[kUid]], queue.uid)) {
+        !parse_int(field[at[kQnum]], queue.messages) || !parse_int(field[at[kUid]], queue.uid) ||
+        !parse_int(field[at[kCtime]], queue.changed_at)) {
       return false;
     }
     queues.push_back(queue);

@@ -3,23 +3,13 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <charconv>
 #include <optional>
+
+#include "config/units.h"
 
 namespace ipctrail {
 
 namespace {
-
-using std::chrono::milliseconds;
-
-std::optional<milliseconds> unit_of(std::string_view unit) {
-  if (unit == "ms") return milliseconds(1);
-  if (unit == "s") return milliseconds(1000);
-  if (unit == "m") return milliseconds(60'000);
-  if (unit == "h") return milliseconds(3'600'000);
-  if (unit == "d") return milliseconds(86'400'000);
-  return std::nullopt;
-}
 
 // Reads exactly `digits` decimal digits at `at`, advancing it.
 std::optional<int> read_fixed(std::string_view text, std::size_t& at, std::size_t digits) {
@@ -100,34 +90,20 @@ std::optional<std::int64_t> parse_absolute(std::string_view text) {
 
 }  // namespace
 
-milliseconds parse_duration(std::string_view text) {
-  auto fail = [text](std::string_view why) {
-    return TimeTextError(
-        fmt::format("'{}' is not a duration ({}); write e.g. 500ms, 1s, 15m, 1h30m", text, why));
-  };
-  if (text.empty()) throw fail("it is empty");
-  milliseconds total{0};
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::int64_t number = 0;
-    auto [end, error] = std::from_chars(text.data() + at, text.data() + text.size(), number);
-    if (error != std::errc() || number < 0) throw fail("expected a number");
-    at = static_cast<std::size_t>(end - text.data());
-    std::size_t unit_start = at;
-    while (at < text.size() && std::isalpha(static_cast<unsigned char>(text[at]))) ++at;
-    std::optional<milliseconds> unit = unit_of(text.substr(unit_start, at - unit_start));
-    if (!unit) throw fail("each number needs a unit: ms, s, m, h or d");
-    total += number * *unit;
+std::chrono::milliseconds parse_positive_duration(std::string_view text) {
+  std::optional<Duration> duration = parse_duration(text);
+  if (!duration || duration->count() <= 0) {
+    throw TimeTextError(
+        fmt::format("'{}' is not a positive duration; write e.g. 500ms, 1s, 15m, 1h, 2d", text));
   }
-  if (total.count() <= 0) throw fail("it must be positive");
-  return total;
+  return *duration;
 }
 
 std::int64_t parse_time(std::string_view text, std::int64_t now_ms) {
   if (text == "now") return now_ms;
   if (!text.empty() && text.front() == '-') {
     try {
-      return now_ms - parse_duration(text.substr(1)).count();
+      return now_ms - parse_positive_duration(text.substr(1)).count();
     } catch (const TimeTextError&) {
       // Falls through to the message that lists every accepted form.
     }

@@ -13,10 +13,11 @@ class TimeTextError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// "500ms", "1s", "15m", "1h30m", "2d": a positive number with a unit, or several in a row.
-std::chrono::milliseconds parse_duration(std::string_view text);
+// A positive duration as config/units.h reads it ("500ms", "1s", "15m", "2d"); throws
+// TimeTextError naming the text otherwise.
+std::chrono::milliseconds parse_positive_duration(std::string_view text);
 
-// A moment as unix milliseconds: "now"; relative to now as "-1h", "-15m", "-1h30m";
+// A moment as unix milliseconds: "now"; relative to now as "-1h", "-15m", "-90s";
 // or absolute as "2026-11-26T03:00:00Z", "2026-11-26 03:00", "2026-11-26", with optional
 // seconds, ".fff" fractions and a "Z" or "+hh:mm"/"-hh:mm" offset. Without an offset it is UTC.
 std::int64_t parse_time(std::string_view text, std::int64_t now_ms);

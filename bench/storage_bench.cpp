@@ -36,7 +36,11 @@ Sample host_sample(int queues) {
   sample.shm_bytes = 4ULL << 30;
   sample.queues.emplace();
   for (int i = 0; i < queues; ++i) {
-    sample.queues->push_back({i * 32768 + i, 0x1000 + i, 1000, 0, 0});
+    MessageQueue queue;
+    queue.msqid = i * 32768 + i;
+    queue.key = 0x1000 + i;
+    queue.uid = 1000;
+    sample.queues->push_back(queue);
   }
   sample.limits = {32000,
                    1024000000,
@@ -109,7 +113,7 @@ class NaiveStore {
         insert_.reset();
         insert_.bind(1, tick.ts_ms);
         insert_.bind(2, ++series_id);
-        insert_.bind(3, stored_value(dimension.value));
+        insert_.bind(3, std::get<std::int64_t>(stored_value(dimension.value)));
         insert_.exec();
       }
     }

@@ -7,6 +7,10 @@ cd "$root"
 bash scripts/install-deps.sh
 
 export IPCTRAIL_REQUIRE_PRIVILEGED=${IPCTRAIL_REQUIRE_PRIVILEGED:-1}
+# The BPF tests attach syscall tracepoints, which need tracefs (often not mounted on these hosts).
+if [[ $(id -u) -eq 0 ]]; then
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+fi
 jobs=$(nproc)
 
 echo "== format check"
@@ -20,3 +24,6 @@ echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 bash scripts/build.sh build-sanitize -DIPCTRAIL_SANITIZE=ON -DIPCTRAIL_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+
+echo "== packages: build the .deb and .rpm, lint, install, run as the service user, purge"
+bash packaging/test-packages.sh build-packages

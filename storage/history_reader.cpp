@@ -37,7 +37,11 @@ SeriesInfo series_from_row(SQLite::Statement& row) {
 
 Point point_from_columns(const SQLite::Column& ts, const SQLite::Column& value) {
   Point point{ts.getInt64(), std::nullopt};
-  if (!value.isNull()) point.value = value.getInt64();
+  if (value.isFloat()) {
+    point.value = value.getDouble();
+  } else if (!value.isNull()) {
+    point.value = value.getInt64();
+  }
   return point;
 }
 
@@ -136,7 +140,7 @@ std::vector<SeriesPoints> HistoryReader::grid(const std::string& chart,
   for (SeriesPoints& rows : changes(chart, dimension, since_ms, until_ms)) {
     SeriesPoints cells{std::move(rows.series), {}};
     std::size_t next = 0;
-    std::optional<std::int64_t> value;
+    std::optional<StoredValue> value;
     for (std::int64_t ts_ms = since_ms; ts_ms <= until_ms; ts_ms += step_ms) {
       while (next < rows.points.size() && rows.points[next].ts_ms <= ts_ms) {
         value = rows.points[next++].value;

@@ -24,7 +24,7 @@ struct SeriesInfo {
 
 struct Point {
   std::int64_t ts_ms = 0;
-  std::optional<std::int64_t> value;  // nullopt: the series ended, or no sample covers the time
+  std::optional<StoredValue> value;  // nullopt: the series ended, or no sample covers the time
 };
 
 struct SeriesPoints {

@@ -76,9 +76,10 @@ std::int64_t refresh_after_ms(std::int64_t series_id) {
 
 }  // namespace
 
-std::int64_t stored_value(std::uint64_t value) {
+StoredValue stored_value(const DimensionValue& value) {
   constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  return static_cast<std::int64_t>(std::min(value, kMax));
+  if (const double* rate = std::get_if<double>(&value)) return *rate;
+  return static_cast<std::int64_t>(std::min(std::get<std::uint64_t>(value), kMax));
 }
 
 Store::Store(StoreOptions options)
@@ -196,7 +197,7 @@ void Store::write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyf
   for (std::size_t i = 0; i < chart.dimensions.size(); ++i) {
     const Dimension& dimension = chart.dimensions[i];
     const SeriesLabels& labels = i < record.labels.size() ? record.labels[i] : kNoLabels;
-    std::int64_t value = stored_value(dimension.value);
+    StoredValue value = stored_value(dimension.value);
 
     OpenSeries* series = nullptr;
     if (i < state.last_order.size() && *state.last_order[i]->dimension == dimension.name) {
@@ -262,7 +263,7 @@ std::int64_t Store::series_id_for(std::string_view chart, const std::string& dim
   return db_.getLastInsertRowid();
 }
 
-void Store::write_point(OpenSeries& series, std::int64_t ts_ms, std::int64_t value) {
+void Store::write_point(OpenSeries& series, std::int64_t ts_ms, const StoredValue& value) {
   insert_point(series.id, ts_ms, value);
   series.value = value;
   series.written_ts = ts_ms;
@@ -277,11 +278,17 @@ void Store::end_series(std::int64_t series_id, std::int64_t ts_ms) {
 }
 
 void Store::insert_point(std::int64_t series_id, std::int64_t ts_ms,
-                         std::optional<std::int64_t> value) {
+                         const std::optional<StoredValue>& value) {
   insert_point_.reset();
   insert_point_.bind(1, ts_ms);
   insert_point_.bind(2, series_id);
-  bind_optional(insert_point_, 3, value);
+  if (!value) {
+    insert_point_.bind(3);
+  } else if (const double* rate = std::get_if<double>(&*value)) {
+    insert_point_.bind(3, *rate);
+  } else {
+    insert_point_.bind(3, std::get<std::int64_t>(*value));
+  }
   insert_point_.exec();
 }
 

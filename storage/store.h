@@ -28,8 +28,8 @@ struct StoreOptions {
 };
 
 // SQLite stores signed 64-bit integers; larger values (the kernel's "unlimited" shmmax/shmall
-// defaults, 2^64 - 2^24) are stored as INT64_MAX.
-std::int64_t stored_value(std::uint64_t value);
+// defaults, 2^64 - 2^24) are stored as INT64_MAX. Rates stay doubles.
+StoredValue stored_value(const DimensionValue& value);
 
 class Store {
  public:
@@ -52,7 +52,7 @@ class Store {
     const std::string* dimension = nullptr;  // the key of this entry in its chart's map
     std::int64_t id = 0;
     SeriesLabels labels;
-    std::optional<std::int64_t> value;
+    std::optional<StoredValue> value;
     std::int64_t written_ts = 0;
     std::int64_t refresh_after_ms = 0;  // spread per series, so refresh rows do not come in bursts
     std::uint64_t seen_in_tick = 0;
@@ -76,9 +76,10 @@ class Store {
                           std::int64_t ts_ms);
   std::int64_t series_id_for(std::string_view chart, const std::string& dimension,
                              const SeriesLabels& labels);
-  void write_point(OpenSeries& series, std::int64_t ts_ms, std::int64_t value);
+  void write_point(OpenSeries& series, std::int64_t ts_ms, const StoredValue& value);
   void end_series(std::int64_t series_id, std::int64_t ts_ms);
-  void insert_point(std::int64_t series_id, std::int64_t ts_ms, std::optional<std::int64_t> value);
+  void insert_point(std::int64_t series_id, std::int64_t ts_ms,
+                    const std::optional<StoredValue>& value);
   void end_vanished_series(std::int64_t ts_ms);
 
   StoreOptions options_;

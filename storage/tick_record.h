@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <variant>
 #include <vector>
 
 #include "agent/charts.h"
@@ -18,6 +19,10 @@ struct SeriesLabels {
   std::optional<std::int64_t> owner_uid;
   friend bool operator==(const SeriesLabels&, const SeriesLabels&) = default;
 };
+
+// A value as the file holds it: SQLite's signed 64-bit integer for levels and counts, a double for
+// rates (BPF calls per second).
+using StoredValue = std::variant<std::int64_t, double>;
 
 struct ChartRecord {
   Chart chart;

@@ -95,7 +95,7 @@ TEST_F(CliHistory, BadArgumentsAndForeignFilesGiveOneLineAndExitTwo) {
        {std::string("query --chart system.nope"), std::string("query"),
         std::string("query --chart system.ipc_semaphores --since yesterday"),
         std::string("query --chart system.ipc_semaphores --since -1m --until -2m"),
-        std::string("query --chart system.ipc_semaphores --step 10"),
+        std::string("query --chart system.ipc_semaphores --step 10x"),
         std::string("query --chart system.ipc_semaphores --format xml"),
         std::string("at 2026-13-45"), std::string("agent --interval 0s")}) {
     testing::CommandResult result = run(arguments);

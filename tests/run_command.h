@@ -13,4 +13,7 @@ struct CommandResult {
 // Runs `ipctrail <arguments>` through the shell; arguments are shell words.
 CommandResult run_ipctrail(const std::string& arguments);
 
+// Runs a shell command line (e.g. a tool such as promtool).
+CommandResult run_shell(const std::string& command_line);
+
 }  // namespace ipctrail::testing

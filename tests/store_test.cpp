@@ -19,6 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kT0 = 1'795'000'000'000;
+const std::optional<StoredValue> kFive = StoredValue{std::int64_t{5}};
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -112,10 +113,10 @@ TEST_F(StoreTest, GapStartsANewSpanThatRestatesEveryValue) {
       reader.grid("system.ipc_semaphores", std::nullopt, kT0, kT0 + 10'000, 2000);
   ASSERT_EQ(grid.size(), 1u);
   ASSERT_EQ(grid[0].points.size(), 6u);
-  EXPECT_EQ(grid[0].points[0].value, 5);
-  EXPECT_EQ(grid[0].points[1].value, 5);             // kT0 + 2000: within a span of the last tick
+  EXPECT_EQ(grid[0].points[0].value, kFive);
+  EXPECT_EQ(grid[0].points[1].value, kFive);         // kT0 + 2000: within a span of the last tick
   EXPECT_EQ(grid[0].points[2].value, std::nullopt);  // kT0 + 4000: nobody was sampling
-  EXPECT_EQ(grid[0].points[5].value, 5);
+  EXPECT_EQ(grid[0].points[5].value, kFive);
 }
 
 TEST_F(StoreTest, UnchangedValuesAreRestatedWithinTheRefreshPeriod) {
@@ -126,14 +127,16 @@ TEST_F(StoreTest, UnchangedValuesAreRestatedWithinTheRefreshPeriod) {
   for (std::int64_t at = kT0; at <= kT0 + 2 * kRefreshMs; at += 600'000) {
     Snapshot snapshot = reader.snapshot_at(at);
     ASSERT_EQ(snapshot.values.size(), 1u) << at;
-    EXPECT_EQ(snapshot.values[0].point.value, 5);
+    EXPECT_EQ(snapshot.values[0].point.value, kFive);
   }
   EXPECT_LE(count("SELECT count(*) FROM points"), 6);
 }
 
 TEST_F(StoreTest, HugeValuesAreClampedToInt64Max) {
-  EXPECT_EQ(stored_value(18446744073692774399ULL), std::numeric_limits<std::int64_t>::max());
-  EXPECT_EQ(stored_value(12345), 12345);
+  EXPECT_EQ(stored_value(DimensionValue{18446744073692774399ULL}),
+            StoredValue{std::numeric_limits<std::int64_t>::max()});
+  EXPECT_EQ(stored_value(DimensionValue{std::uint64_t{12345}}), StoredValue{std::int64_t{12345}});
+  EXPECT_EQ(stored_value(DimensionValue{0.1}), StoredValue{0.1});
   Store store(options());
   store.write_tick(tick(kT0, 18446744073692774399ULL));
   EXPECT_EQ(count("SELECT value FROM history"), std::numeric_limits<std::int64_t>::max());
@@ -219,7 +222,7 @@ TEST_F(StoreTest, RetentionByAgeKeepsTheValueInEffect) {
   HistoryReader reader(path_);
   Snapshot at_cutoff = reader.snapshot_at(cutoff);
   ASSERT_EQ(at_cutoff.values.size(), 1u);
-  EXPECT_EQ(at_cutoff.values[0].point.value, 1);
+  EXPECT_EQ(at_cutoff.values[0].point.value, std::optional<StoredValue>(std::int64_t{1}));
 }
 
 TEST_F(StoreTest, RetentionBySizeBoundsTheFile) {

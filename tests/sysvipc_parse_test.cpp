@@ -28,6 +28,8 @@ TEST(ParseMsgTable, ReadsEveryQueueWithKeyAndOwner) {
   EXPECT_EQ(queues[0].uid, 1000u);
   EXPECT_EQ(queues[0].messages, 3u);
   EXPECT_EQ(queues[0].bytes, 300u);
+  EXPECT_EQ(queues[0].changed_at, 1699999999);
+  EXPECT_EQ(queues[0].capacity_bytes, std::nullopt);  // not in procfs
   EXPECT_EQ(queues[1].msqid, 65538);
   EXPECT_EQ(queues[1].key, -1412567295);
   EXPECT_EQ(queues[1].messages, 0u);

@@ -1,0 +1,93 @@
+// System V IPC system call counts: cumulative totals per call and per call x errno class, and
+// the per-second rates between two readings. Plain values, filled by the BPF counter.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace ipctrail {
+
+enum class IpcCall : std::uint8_t {
+  kSemget,
+  kSemop,
+  kSemtimedop,
+  kSemctl,
+  kMsgget,
+  kMsgsnd,
+  kMsgrcv,
+  kMsgctl,
+  kShmget,
+  kShmat,
+  kShmdt,
+  kShmctl,
+};
+inline constexpr std::array<std::string_view, 12> kIpcCallNames = {
+    "semget", "semop",  "semtimedop", "semctl", "msgget", "msgsnd",
+    "msgrcv", "msgctl", "shmget",     "shmat",  "shmdt",  "shmctl"};
+inline constexpr std::size_t kIpcCallCount = kIpcCallNames.size();
+
+// The failures worth telling apart; everything else is `other`. EINTR also holds the kernel's
+// restart codes (a signal interrupted the call).
+enum class ErrnoClass : std::uint8_t {
+  kENOSPC,
+  kEAGAIN,
+  kEIDRM,
+  kEACCES,
+  kEINVAL,
+  kENOMEM,
+  kEEXIST,
+  kENOENT,
+  kE2BIG,
+  kEINTR,
+  kOther,
+};
+inline constexpr std::array<std::string_view, 11> kErrnoClassNames = {
+    "ENOSPC", "EAGAIN", "EIDRM", "EACCES", "EINVAL", "ENOMEM",
+    "EEXIST", "ENOENT", "E2BIG", "EINTR",  "other"};
+inline constexpr std::size_t kErrnoClassCount = kErrnoClassNames.size();
+
+constexpr std::size_t index_of(IpcCall call) {
+  return static_cast<std::size_t>(call);
+}
+constexpr std::size_t index_of(ErrnoClass error) {
+  return static_cast<std::size_t>(error);
+}
+
+template <typename Value>
+struct IpcCallTable {
+  std::array<Value, kIpcCallCount> calls{};
+  std::array<std::array<Value, kErrnoClassCount>, kIpcCallCount> failures{};
+
+  Value& calls_of(IpcCall call) { return calls[index_of(call)]; }
+  Value calls_of(IpcCall call) const { return calls[index_of(call)]; }
+  Value& failures_of(IpcCall call, ErrnoClass error) {
+    return failures[index_of(call)][index_of(error)];
+  }
+  Value failures_of(IpcCall call, ErrnoClass error) const {
+    return failures[index_of(call)][index_of(error)];
+  }
+  bool operator==(const IpcCallTable&) const = default;
+};
+
+// Cumulative counts since counting started (what Prometheus `_total` counters expose).
+using IpcCallCounts = IpcCallTable<std::uint64_t>;
+// Calls per second.
+using IpcCallRates = IpcCallTable<double>;
+
+// Rates between two readings of one counter taken `elapsed` apart. A count that went backwards
+// (the counter was opened anew) is taken as counted from zero.
+IpcCallRates ipc_call_rates(const IpcCallCounts& earlier, const IpcCallCounts& later,
+                            std::chrono::duration<double> elapsed);
+
+struct IpcCallActivity {
+  std::string_view attach_mode;  // "tracepoint" or "fentry"
+  IpcCallCounts totals;
+  // Empty on the first reading after counting started: a rate needs two.
+  std::optional<IpcCallRates> rates;
+};
+
+}  // namespace ipctrail

@@ -1,0 +1,264 @@
+// What counting IPC calls with BPF costs: a tight loop of msgsnd+msgrcv pairs and a loop of an
+// unrelated cheap syscall (getppid), each without BPF, with ipctrail's programs attached (each
+// attach mode), and with bpftrace counting the same tracepoints; side by side in one run.
+// Configurations are interleaved round by round, and time is the thread's CPU time, so that
+// other tasks on a shared machine disturb the comparison as little as they can.
+// Needs root. Usage: bpf_overhead [rounds]
+#include <fmt/format.h>
+#include <sched.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/ipc_call_counts.h"
+#include "bpf/ipc_call_counter.h"
+
+namespace {
+
+using ipctrail::BpfMode;
+using ipctrail::IpcCallCounter;
+
+constexpr int kPairsPerRun = 20'000;
+constexpr int kGetppidPerRun = 50'000;
+constexpr int kRunsPerRound = 3;
+
+double thread_cpu_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e9 + static_cast<double>(now.tv_nsec);
+}
+
+// Nanoseconds per iteration of each run, over every round.
+struct Runs {
+  std::vector<double> pair_ns;  // one msgsnd + one msgrcv
+  std::vector<double> getppid_ns;
+};
+
+template <typename Loop>
+void time_runs(int iterations, std::vector<double>& into, Loop loop) {
+  for (int run = 0; run < kRunsPerRound; ++run) {
+    double start = thread_cpu_ns();
+    for (int i = 0; i < iterations; ++i) loop();
+    into.push_back((thread_cpu_ns() - start) / iterations);
+  }
+}
+
+void measure(int msqid, Runs& runs) {
+  struct {
+    long type = 1;
+    char text[8] = "ipctrai";
+  } message;
+  time_runs(kPairsPerRun, runs.pair_ns, [&] {
+    if (::msgsnd(msqid, &message, sizeof message.text, IPC_NOWAIT) != 0 ||
+        ::msgrcv(msqid, &message, sizeof message.text, 0, IPC_NOWAIT) < 0) {
+      std::perror("msgsnd/msgrcv");
+      std::exit(1);
+    }
+  });
+  time_runs(kGetppidPerRun, runs.getppid_ns, [] { ::syscall(SYS_getppid); });
+}
+
+// Noise only adds time, so the best run is the figure; the median shows the spread.
+struct Figures {
+  double pair_ns, pair_median_ns, getppid_ns, getppid_median_ns;
+};
+
+Figures figures_of(Runs runs) {
+  std::sort(runs.pair_ns.begin(), runs.pair_ns.end());
+  std::sort(runs.getppid_ns.begin(), runs.getppid_ns.end());
+  return {runs.pair_ns.front(), runs.pair_ns[runs.pair_ns.size() / 2], runs.getppid_ns.front(),
+          runs.getppid_ns[runs.getppid_ns.size() / 2]};
+}
+
+// bpftrace counting the same tracepoints as ipctrail: calls on entry, failures by errno on exit.
+std::string bpftrace_script() {
+  std::string enter, exit;
+  for (std::string_view call : ipctrail::kIpcCallNames) {
+    enter += fmt::format("{}tracepoint:syscalls:sys_enter_{}", enter.empty() ? "" : ",", call);
+    exit += fmt::format("{}tracepoint:syscalls:sys_exit_{}", exit.empty() ? "" : ",", call);
+  }
+  return fmt::format(
+      "BEGIN {{ printf(\"ready\\n\"); }} {} {{ @calls[probe] = count(); }} {} /args->ret < 0/ "
+      "{{ @failures[probe, -args->ret] = count(); }}",
+      enter, exit);
+}
+
+struct Bpftrace {
+  pid_t pid = -1;
+  FILE* output = nullptr;
+};
+
+// Starts bpftrace and returns once it printed from BEGIN, i.e. after it attached its probes.
+std::optional<Bpftrace> start_bpftrace(std::string& failure) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return std::nullopt;
+  std::string script = bpftrace_script();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::close(pipe_fds[0]);
+    ::execlp("bpftrace", "bpftrace", "-e", script.c_str(), nullptr);
+    std::perror("bpftrace");
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  Bpftrace bpftrace{pid, ::fdopen(pipe_fds[0], "r")};
+  char line[512];
+  while (std::fgets(line, sizeof line, bpftrace.output) != nullptr) {
+    if (std::string_view(line).starts_with("ready")) return bpftrace;
+  }
+  failure = "bpftrace exited before attaching (is the bpftrace package installed?)";
+  ::waitpid(pid, nullptr, 0);
+  std::fclose(bpftrace.output);
+  return std::nullopt;
+}
+
+void stop_bpftrace(Bpftrace& bpftrace) {
+  ::kill(bpftrace.pid, SIGINT);
+  char line[512];
+  while (std::fgets(line, sizeof line, bpftrace.output) != nullptr) {
+  }
+  ::waitpid(bpftrace.pid, nullptr, 0);
+  std::fclose(bpftrace.output);
+}
+
+struct Row {
+  std::string name;
+  std::optional<Figures> figures;
+  std::string unavailable;
+};
+
+// One configuration: how to switch it on and off around a round of runs.
+struct Configuration {
+  std::string name;
+  std::function<std::optional<std::string>()> start;  // the reason when it is unavailable
+  std::function<void()> stop;
+  Runs runs;
+  std::string unavailable;
+};
+
+void print_table(const std::vector<Row>& rows, const Figures& baseline) {
+  fmt::print("\n{:<26} {:>14} {:>13} {:>12} {:>13} {:>10} {:>9}\n", "configuration",
+             "pair ns (med)", "ns/IPC call", "added/call", "getppid (med)", "added ns", "added %");
+  for (const Row& row : rows) {
+    if (!row.figures) {
+      fmt::print("{:<26} unavailable: {}\n", row.name, row.unavailable);
+      continue;
+    }
+    const Figures& f = *row.figures;
+    double added_call = (f.pair_ns - baseline.pair_ns) / 2;
+    double added_getppid = f.getppid_ns - baseline.getppid_ns;
+    fmt::print(
+        "{:<26} {:>6.0f} ({:>5.0f}) {:>13.1f} {:>12.1f} {:>6.0f} ({:>4.0f}) {:>10.1f} {:>8.1f}%\n",
+        row.name, f.pair_ns, f.pair_median_ns, f.pair_ns / 2, added_call, f.getppid_ns,
+        f.getppid_median_ns, added_getppid, 100.0 * added_getppid / baseline.getppid_ns);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "bpf_overhead needs root (it attaches BPF programs)\n");
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::warn);
+  // A private IPC namespace for the queue; one CPU so runs do not migrate mid-loop.
+  if (::unshare(CLONE_NEWIPC) != 0) std::perror("unshare(CLONE_NEWIPC)");
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  CPU_SET(static_cast<int>(::sched_getcpu()), &cpus);
+  ::sched_setaffinity(0, sizeof cpus, &cpus);
+  int msqid = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  if (msqid < 0) {
+    std::perror("msgget");
+    return 1;
+  }
+
+  std::unique_ptr<IpcCallCounter> counter;
+  std::optional<Bpftrace> bpftrace;
+  auto ipctrail_in = [&](BpfMode mode) {
+    return Configuration{
+        fmt::format("ipctrail {}", ipctrail::to_string(mode)),
+        [&counter, mode]() -> std::optional<std::string> {
+          ipctrail::IpcCallCounterOpening opening = IpcCallCounter::open({.mode = mode});
+          counter = std::move(opening.counter);
+          if (!counter) return opening.failure;
+          return std::nullopt;
+        },
+        [&counter] {
+          ipctrail::IpcCallCounts counted = counter->read();
+          fmt::print("  counted {} msgsnd and {} msgrcv in the benchmark's namespace\n",
+                     counted.calls_of(ipctrail::IpcCall::kMsgsnd),
+                     counted.calls_of(ipctrail::IpcCall::kMsgrcv));
+          counter.reset();
+        },
+        {},
+        ""};
+  };
+  std::vector<Configuration> configurations;
+  configurations.push_back({"no BPF", [] { return std::optional<std::string>(); }, [] {}, {}, ""});
+  configurations.push_back(ipctrail_in(BpfMode::kTracepoint));
+  configurations.push_back(ipctrail_in(BpfMode::kFentry));
+  configurations.push_back({"bpftrace (tracepoints)",
+                            [&bpftrace]() -> std::optional<std::string> {
+                              std::string failure;
+                              bpftrace = start_bpftrace(failure);
+                              if (!bpftrace) return failure;
+                              return std::nullopt;
+                            },
+                            [&bpftrace] {
+                              stop_bpftrace(*bpftrace);
+                              bpftrace.reset();
+                            },
+                            {},
+                            ""});
+
+  fmt::print(
+      "bpf_overhead: {} rounds; each round runs every configuration {} times: {} "
+      "msgsnd+msgrcv pairs and {} getppid per run, timed in thread CPU time\n",
+      rounds, kRunsPerRound, kPairsPerRun, kGetppidPerRun);
+  for (int round = 0; round < rounds; ++round) {
+    for (Configuration& configuration : configurations) {
+      if (!configuration.unavailable.empty()) continue;
+      fmt::print("round {}: {}\n", round + 1, configuration.name);
+      std::fflush(stdout);
+      if (auto reason = configuration.start()) {
+        configuration.unavailable = *reason;
+        continue;
+      }
+      measure(msqid, configuration.runs);
+      configuration.stop();
+    }
+  }
+
+  std::vector<Row> rows;
+  for (const Configuration& configuration : configurations) {
+    if (configuration.unavailable.empty()) {
+      rows.push_back({configuration.name, figures_of(configuration.runs), ""});
+    } else {
+      rows.push_back({configuration.name, std::nullopt, configuration.unavailable});
+    }
+  }
+  print_table(rows, *rows.front().figures);
+  fmt::print(
+      "\ntargets: <= 40 ns added per IPC call, <= 2% added to getppid, no worse than "
+      "bpftrace\n");
+  ::msgctl(msqid, IPC_RMID, nullptr);
+  return 0;
+}

@@ -1,0 +1,108 @@
+#include "bpf/bpf_probe.h"
+
+#include <bpf/btf.h>
+#include <fmt/format.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace ipctrail::bpf_probe {
+
+namespace {
+
+// Older kernel headers lack these; the numbers are the kernel ABI since 5.8.
+constexpr int kCapPerfmon = 38;
+constexpr int kCapBpf = 39;
+
+bool has_effective(const std::array<__user_cap_data_struct, 2>& data, int capability) {
+  return (data[capability / 32].effective & (1u << (capability % 32))) != 0;
+}
+
+// libbpf reads tracepoint ids from debugfs' tracing directory when it exists, else tracefs.
+std::filesystem::path tracing_directory() {
+  std::error_code error;
+  if (std::filesystem::exists("/sys/kernel/debug/tracing/events", error))
+    return "/sys/kernel/debug/tracing";
+  return "/sys/kernel/tracing";
+}
+
+}  // namespace
+
+std::optional<std::string> missing_privilege() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  std::array<__user_cap_data_struct, 2> data{};
+  if (::syscall(SYS_capget, &header, data.data()) != 0) {
+    return fmt::format("cannot read this process's capabilities: {}", std::strerror(errno));
+  }
+  if (has_effective(data, CAP_SYS_ADMIN)) return std::nullopt;
+  if (has_effective(data, kCapBpf) && has_effective(data, kCapPerfmon)) return std::nullopt;
+  return std::string(
+      "this process lacks the privilege to load BPF programs (not root, and CAP_BPF or "
+      "CAP_PERFMON is missing); fix: run as root, or grant CAP_BPF and CAP_PERFMON (systemd: "
+      "AmbientCapabilities=CAP_BPF CAP_PERFMON)");
+}
+
+std::optional<std::string> tracepoints_unavailable(const std::vector<std::string_view>& calls) {
+  std::filesystem::path tracing = tracing_directory();
+  std::error_code error;
+  if (!std::filesystem::exists(tracing / "events", error)) {
+    return fmt::format(
+        "tracefs is not mounted ({} has no events); fix: mount -t tracefs tracefs "
+        "/sys/kernel/tracing",
+        tracing.string());
+  }
+  for (std::string_view call : calls) {
+    for (std::string_view side : {"enter", "exit"}) {
+      std::filesystem::path event =
+          tracing / "events/syscalls" / fmt::format("sys_{}_{}", side, call);
+      if (!std::filesystem::exists(event, error)) {
+        return fmt::format(
+            "the kernel has no tracepoint syscalls/sys_{}_{} (built without "
+            "CONFIG_FTRACE_SYSCALLS?); fix: use bpf.mode fentry, or bpf.enabled false",
+            side, call);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+SyscallFunctions find_syscall_functions(const std::vector<std::string_view>& calls) {
+  btf* kernel_btf = btf__load_vmlinux_btf();
+  if (kernel_btf == nullptr) {
+    return {{},
+            fmt::format("the kernel's BTF cannot be read (/sys/kernel/btf/vmlinux: {}; a kernel "
+                        "built without CONFIG_DEBUG_INFO_BTF); fix: use bpf.mode tracepoint",
+                        std::strerror(errno))};
+  }
+  // Syscall wrappers by architecture; the last two are for kernels without arch wrappers.
+  constexpr std::array<std::string_view, 6> kPrefixes = {
+      "__x64_sys_", "__arm64_sys_", "__s390x_sys_", "__riscv_sys_", "__se_sys_", "sys_"};
+  SyscallFunctions found;
+  for (std::string_view call : calls) {
+    std::string name;
+    for (std::string_view prefix : kPrefixes) {
+      std::string candidate = fmt::format("{}{}", prefix, call);
+      if (btf__find_by_name_kind(kernel_btf, candidate.c_str(), BTF_KIND_FUNC) >= 0) {
+        name = std::move(candidate);
+        break;
+      }
+    }
+    if (name.empty()) {
+      btf__free(kernel_btf);
+      return {{},
+              fmt::format("the kernel's BTF has no function for the syscall {} that fentry could "
+                          "attach to; fix: use bpf.mode tracepoint",
+                          call)};
+    }
+    found.names.push_back(std::move(name));
+  }
+  btf__free(kernel_btf);
+  return found;
+}
+
+}  // namespace ipctrail::bpf_probe

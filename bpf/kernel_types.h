@@ -1,0 +1,30 @@
+/* The few kernel types the BPF program reads, as CO-RE relocatable records: libbpf fixes the
+ * field offsets against the running kernel's BTF at load time, so no generated vmlinux.h is needed.
+ */
+#ifndef IPCTRAIL_BPF_KERNEL_TYPES_H
+#define IPCTRAIL_BPF_KERNEL_TYPES_H
+
+struct ns_common {
+  unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct ipc_namespace {
+  struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct nsproxy {
+  struct ipc_namespace* ipc_ns;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+  struct nsproxy* nsproxy;
+} __attribute__((preserve_access_index));
+
+/* The context of syscalls/sys_exit_<name>: a stable layout (see its tracefs format file). */
+struct syscall_exit_context {
+  unsigned long long common_fields;
+  long syscall_nr;
+  long ret;
+};
+
+#endif

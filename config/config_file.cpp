@@ -1,0 +1,481 @@
+#include "config/config_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "config/suggest.h"
+#include "config/units.h"
+
+namespace ipctrail {
+
+namespace {
+
+// Far above any real config; stops a mistaken path such as /dev/zero from being read forever.
+constexpr std::size_t kMaxFileBytes = 1 << 20;
+constexpr Duration kMaxEvery = std::chrono::hours(24);
+constexpr Duration kMinNotifyTimeout = std::chrono::milliseconds(100);
+constexpr Duration kMaxNotifyTimeout = std::chrono::hours(1);
+
+constexpr std::string_view kDurationExpected =
+    "expected a duration such as 100ms, 10s, 5m, 1h or 30d (a plain number is seconds)";
+constexpr std::string_view kSizeExpected =
+    "expected a size such as 1GiB, 512MiB, 1GB or a number of bytes";
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    default:
+      return "nothing";
+  }
+}
+
+std::string join(const std::vector<std::string>& words) {
+  std::string text;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) text += i + 1 == words.size() ? " or " : ", ";
+    text += words[i];
+  }
+  return text;
+}
+
+// One value in the file, with where to point when it is wrong. A key left empty ("every:") may
+// have no position of its own, so the key's position stands in.
+struct Item {
+  YAML::Node value;
+  YAML::Mark mark;
+  std::string path;
+};
+
+class Loader;
+
+// The file's shape: a key is either a leaf read into the Config, or a section of keys.
+struct Key {
+  std::string name;
+  std::function<void(Loader&, const Item&, Config&)> read;
+  std::vector<Key> children;
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const YAML::Mark& mark, std::string_view path,
+                         std::string_view what) const {
+    std::string where = source_;
+    if (!mark.is_null()) where += fmt::format(":{}:{}", mark.line + 1, mark.column + 1);
+    if (path.empty()) throw ConfigError(fmt::format("{}: {}", where, what));
+    throw ConfigError(fmt::format("{}: {}: {}", where, path, what));
+  }
+  [[noreturn]] void fail(const Item& item, std::string_view what) const {
+    fail(item.mark, item.path, what);
+  }
+  [[noreturn]] void fail_expected(const Item& item, std::string_view expected) const {
+    fail(item, fmt::format("{}, got {}", expected, describe(item.value)));
+  }
+
+  void read_section(const Item& section, const std::vector<Key>& keys, Config& config) {
+    if (section.value.IsNull()) return;  // "database:" with nothing under it keeps the defaults
+    if (!section.value.IsMap()) {
+      fail_expected(section, section.path.empty()
+                                 ? "expected a mapping of settings (key: value lines)"
+                                 : "expected a mapping of settings under this key");
+    }
+    std::set<std::string> present;
+    for (const auto& entry : section.value) {
+      const YAML::Node& key_node = entry.first;
+      std::string name = key_node.IsScalar() ? key_node.Scalar() : std::string();
+      std::string path = section.path.empty() ? name : section.path + "." + name;
+      const Key* key = find(keys, name);
+      if (key == nullptr) {
+        fail(key_node.Mark(), path.empty() ? section.path : path, unknown_key(name, keys));
+      }
+      if (!present.insert(name).second) fail(key_node.Mark(), path, "this key appears twice");
+      bool has_own_mark = !entry.second.IsNull() && !entry.second.Mark().is_null();
+      Item item{entry.second, has_own_mark ? entry.second.Mark() : key_node.Mark(), path};
+      marks_[path] = key_node.Mark();
+      if (key->read) {
+        key->read(*this, item, config);
+      } else {
+        read_section(item, key->children, config);
+      }
+    }
+  }
+
+  // Errors about two keys together point at the first of them the file sets.
+  [[noreturn]] void fail_pair(const std::string& first, const std::string& second,
+                              std::string_view what) const {
+    for (const std::string& path : {first, second}) {
+      if (auto found = marks_.find(path); found != marks_.end()) fail(found->second, path, what);
+    }
+    fail(YAML::Mark::null_mark(), first, what);
+  }
+
+  bool boolean(const Item& item) const {
+    bool value = false;
+    if (!item.value.IsScalar() || !YAML::convert<bool>::decode(item.value, value)) {
+      fail_expected(item, "expected true or false");
+    }
+    return value;
+  }
+
+  double percent(const Item& item) const {
+    constexpr std::string_view kExpected = "expected a number from 0 to 100 (percent)";
+    double value = 0;
+    if (!item.value.IsScalar()) fail_expected(item, kExpected);
+    const std::string& text = item.value.Scalar();
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value) ||
+        value < 0 || value > 100) {
+      fail_expected(item, kExpected);
+    }
+    return value;
+  }
+
+  std::optional<double> percent_or_off(const Item& item) const {
+    if (item.value.IsScalar() && item.value.Scalar() == "off") return std::nullopt;
+    if (item.value.IsScalar() && !item.value.Scalar().empty() &&
+        std::isdigit(static_cast<unsigned char>(item.value.Scalar()[0]))) {
+      return percent(item);
+    }
+    fail_expected(item, "expected off or a number from 0 to 100 (percent)");
+  }
+
+  Duration duration(const Item& item, Duration min, Duration max) const {
+    std::optional<Duration> value;
+    if (item.value.IsScalar()) value = parse_duration(item.value.Scalar());
+    if (!value) fail_expected(item, kDurationExpected);
+    if (*value < min || *value > max) {
+      fail_expected(item, fmt::format("expected a duration from {} to {}", format_duration(min),
+                                      format_duration(max)));
+    }
+    return *value;
+  }
+
+  std::uint64_t size(const Item& item) const {
+    if (item.value.IsScalar() && item.value.Scalar().starts_with('-')) {
+      fail_expected(item, "a size cannot be negative; expected a size such as 1GiB");
+    }
+    std::optional<std::uint64_t> value;
+    if (item.value.IsScalar()) value = parse_size(item.value.Scalar());
+    if (!value) fail_expected(item, kSizeExpected);
+    if (*value == 0) fail_expected(item, "expected a size above zero");
+    return *value;
+  }
+
+  std::string text(const Item& item) const {
+    if (!item.value.IsScalar() || item.value.Scalar().empty()) {
+      fail_expected(item, "expected a non-empty text");
+    }
+    return item.value.Scalar();
+  }
+
+  std::string choice(const Item& item, const std::vector<std::string>& choices) const {
+    std::string expected = "expected " + join(choices);
+    if (!item.value.IsScalar()) fail_expected(item, expected);
+    const std::string& value = item.value.Scalar();
+    for (const std::string& candidate : choices) {
+      if (value == candidate) return value;
+    }
+    if (auto close = closest_match(value, choices)) {
+      fail(item, fmt::format("{}, got '{}'; did you mean '{}'?", expected, value, *close));
+    }
+    fail_expected(item, expected);
+  }
+
+  // off, "/path/program", or [/path/program, argument, ...]; never run through a shell.
+  std::vector<std::string> command(const Item& item) const {
+    constexpr std::string_view kExpected =
+        "expected off, an absolute program path, or a list [/path/program, argument, ...]";
+    std::vector<std::string> argv;
+    if (item.value.IsScalar()) {
+      if (item.value.Scalar() == "off") return argv;
+      if (item.value.Scalar().find_first_of(" \t") != std::string::npos) {
+        fail(item, fmt::format("no shell runs this program, so '{}' would be one file name; write "
+                               "the program and its arguments as a list: [/path/program, "
+                               "argument, ...]",
+                               item.value.Scalar()));
+      }
+      argv.push_back(item.value.Scalar());
+    } else if (item.value.IsSequence() && item.value.size() > 0) {
+      for (const YAML::Node& word : item.value) {
+        if (!word.IsScalar()) fail_expected(item, kExpected);
+        argv.push_back(word.Scalar());
+      }
+    } else {
+      fail_expected(item, kExpected);
+    }
+    if (!argv[0].starts_with('/')) {
+      fail(item, fmt::format("{}; '{}' is not an absolute path (no PATH search is done)", kExpected,
+                             argv[0]));
+    }
+    return argv;
+  }
+
+ private:
+  static const Key* find(const std::vector<Key>& keys, const std::string& name) {
+    for (const Key& key : keys) {
+      if (key.name == name) return &key;
+    }
+    return nullptr;
+  }
+
+  static std::string unknown_key(const std::string& name, const std::vector<Key>& keys) {
+    std::vector<std::string> names;
+    for (const Key& key : keys) names.push_back(key.name);
+    if (auto close = closest_match(name, names)) {
+      return fmt::format("unknown key; did you mean '{}'?", *close);
+    }
+    return "unknown key; expected one of " + join(names);
+  }
+
+  std::string source_;
+  std::map<std::string, YAML::Mark> marks_;
+};
+
+AlertConfig& alert_of(Config& config, const std::string& name) {
+  return config.alerts.at(name);
+}
+
+std::vector<Key> alert_keys(const std::string& name) {
+  return {
+      {"enabled",
+       [name](Loader& l, const Item& i, Config& c) { alert_of(c, name).enabled = l.boolean(i); },
+       {}},
+      {"every",
+       [name](Loader& l, const Item& i, Config& c) {
+         alert_of(c, name).every = l.duration(i, kMinInterval, kMaxEvery);
+       },
+       {}},
+      {"warn",
+       [name](Loader& l, const Item& i, Config& c) { alert_of(c, name).warn = l.percent(i); },
+       {}},
+      {"warn_clear",
+       [name](Loader& l, const Item& i, Config& c) { alert_of(c, name).warn_clear = l.percent(i); },
+       {}},
+      {"crit",
+       [name](Loader& l, const Item& i, Config& c) {
+         alert_of(c, name).crit = l.percent_or_off(i);
+       },
+       {}},
+      {"crit_clear",
+       [name](Loader& l, const Item& i, Config& c) {
+         alert_of(c, name).crit_clear = l.percent_or_off(i);
+       },
+       {}},
+  };
+}
+
+BpfEnabled bpf_enabled(Loader& loader, const Item& item) {
+  if (item.value.IsScalar() && item.value.Scalar() == "auto") return BpfEnabled::kAuto;
+  bool value = false;
+  if (!item.value.IsScalar() || !YAML::convert<bool>::decode(item.value, value)) {
+    loader.fail_expected(item, "expected auto, true or false");
+  }
+  return value ? BpfEnabled::kOn : BpfEnabled::kOff;
+}
+
+BpfMode bpf_mode(Loader& loader, const Item& item) {
+  std::string mode = loader.choice(item, {"auto", "tracepoint", "fentry"});
+  if (mode == "tracepoint") return BpfMode::kTracepoint;
+  if (mode == "fentry") return BpfMode::kFentry;
+  return BpfMode::kAuto;
+}
+
+const std::vector<Key>& schema() {
+  static const std::vector<Key> keys = [] {
+    std::vector<Key> alerts;
+    for (std::string_view name : kAlertNames) {
+      alerts.push_back({std::string(name), nullptr, alert_keys(std::string(name))});
+    }
+    return std::vector<Key>{
+        {"interval",
+         [](Loader& l, const Item& i, Config& c) {
+           c.interval = l.duration(i, kMinInterval, kMaxInterval);
+         },
+         {}},
+        {"database",
+         nullptr,
+         {
+             {"path", [](Loader& l, const Item& i, Config& c) { c.database.path = l.text(i); }, {}},
+             {"retention",
+              [](Loader& l, const Item& i, Config& c) {
+                c.database.retention = l.duration(i, std::chrono::minutes(1), Duration::max());
+              },
+              {}},
+             {"max_size",
+              [](Loader& l, const Item& i, Config& c) { c.database.max_size = l.size(i); },
+              {}},
+         }},
+        {"collect",
+         nullptr,
+         {
+             {"semaphores",
+              [](Loader& l, const Item& i, Config& c) { c.collect.semaphores = l.boolean(i); },
+              {}},
+             {"message_queues",
+              [](Loader& l, const Item& i, Config& c) { c.collect.message_queues = l.boolean(i); },
+              {}},
+             {"shared_memory",
+              [](Loader& l, const Item& i, Config& c) { c.collect.shared_memory = l.boolean(i); },
+              {}},
+         }},
+        {"bpf",
+         nullptr,
+         {
+             {"enabled",
+              [](Loader& l, const Item& i, Config& c) { c.bpf.enabled = bpf_enabled(l, i); },
+              {}},
+             {"mode", [](Loader& l, const Item& i, Config& c) { c.bpf.mode = bpf_mode(l, i); }, {}},
+         }},
+        {"alerts", nullptr, std::move(alerts)},
+        {"notify",
+         nullptr,
+         {
+             {"exec",
+              [](Loader& l, const Item& i, Config& c) { c.notify.exec = l.command(i); },
+              {}},
+             {"timeout",
+              [](Loader& l, const Item& i, Config& c) {
+                c.notify.timeout = l.duration(i, kMinNotifyTimeout, kMaxNotifyTimeout);
+              },
+              {}},
+         }},
+    };
+  }();
+  return keys;
+}
+
+void validate_alerts(const Loader& loader, const Config& config) {
+  for (const auto& [name, alert] : config.alerts) {
+    std::string base = "alerts." + name + ".";
+    if (alert.warn < alert.warn_clear) {
+      loader.fail_pair(base + "warn", base + "warn_clear",
+                       fmt::format("warn ({}) must be >= warn_clear ({}): an alert raised above "
+                                   "warn clears at or below warn_clear",
+                                   format_number(alert.warn), format_number(alert.warn_clear)));
+    }
+    if (alert.crit_clear && !alert.crit) {
+      loader.fail_pair(base + "crit_clear", base + "crit",
+                       "crit_clear is set but crit is off; set crit as well, or remove crit_clear");
+    }
+    if (alert.crit && alert.crit_clear && *alert.crit < *alert.crit_clear) {
+      loader.fail_pair(base + "crit", base + "crit_clear",
+                       fmt::format("crit ({}) must be >= crit_clear ({})",
+                                   format_number(*alert.crit), format_number(*alert.crit_clear)));
+    }
+  }
+}
+
+void collect_paths(const std::vector<Key>& keys, const std::string& prefix,
+                   std::vector<std::string>& paths) {
+  for (const Key& key : keys) {
+    std::string path = prefix.empty() ? key.name : prefix + "." + key.name;
+    if (key.read) {
+      paths.push_back(path);
+    } else {
+      collect_paths(key.children, path, paths);
+    }
+  }
+}
+
+std::string read_whole_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ConfigError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      int error = errno;
+      ::close(fd);
+      throw ConfigError(fmt::format("cannot read {}: {}", path, std::strerror(error)));
+    }
+    if (got == 0) break;
+    text.append(buffer, static_cast<std::size_t>(got));
+    if (text.size() > kMaxFileBytes) {
+      ::close(fd);
+      throw ConfigError(fmt::format("cannot read {}: larger than {} bytes, not a config file", path,
+                                    kMaxFileBytes));
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view text, const std::string& source_name) {
+  Loader loader(source_name);
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& error) {
+    loader.fail(error.mark, "", "not valid YAML: " + error.msg);
+  }
+  if (documents.size() > 1) {
+    loader.fail(documents[1].Mark(), "",
+                fmt::format("holds {} YAML documents; expected one", documents.size()));
+  }
+  Config config;
+  if (documents.empty()) return config;
+  YAML::Mark start;
+  start.line = 0;
+  start.column = 0;
+  loader.read_section({documents[0], start, ""}, schema(), config);
+  validate_alerts(loader, config);
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  return parse_config(read_whole_file(path), path);
+}
+
+std::vector<std::string> config_key_paths() {
+  std::vector<std::string> paths;
+  collect_paths(schema(), "", paths);
+  return paths;
+}
+
+void apply_overrides(Config& config, const ConfigOverrides& flags) {
+  if (flags.interval) {
+    std::optional<Duration> interval = parse_duration(*flags.interval);
+    if (!interval) {
+      throw ConfigError(
+          fmt::format("--interval: {}, got '{}'", kDurationExpected, *flags.interval));
+    }
+    if (*interval < kMinInterval || *interval > kMaxInterval) {
+      throw ConfigError(fmt::format("--interval: expected a duration from {} to {}, got '{}'",
+                                    format_duration(kMinInterval), format_duration(kMaxInterval),
+                                    *flags.interval));
+    }
+    config.interval = *interval;
+  }
+  if (flags.database_path) {
+    if (flags.database_path->empty()) throw ConfigError("--db: expected a file path, got ''");
+    config.database.path = *flags.database_path;
+  }
+}
+
+Config resolve_config(const std::optional<std::string>& config_file, const ConfigOverrides& flags) {
+  Config config = config_file ? load_config_file(*config_file) : Config{};
+  apply_overrides(config, flags);
+  return config;
+}
+
+}  // namespace ipctrail

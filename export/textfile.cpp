@@ -1,0 +1,104 @@
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+#include "export/prometheus.h"
+
+namespace ipctrail {
+
+namespace {
+
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+// Owns a descriptor, so that every early exit closes it.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  // close() reports write-back errors (NFS, quota) that write() did not.
+  int close() { return ::close(std::exchange(fd_, -1)); }
+
+ private:
+  int fd_;
+};
+
+void write_all(int fd, std::string_view text, const std::string& path) {
+  while (!text.empty()) {
+    ssize_t written = ::write(fd, text.data(), text.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(fmt::format("cannot write {}", path));
+    }
+    text.remove_prefix(static_cast<std::size_t>(written));
+  }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
+  std::filesystem::path directory = path.parent_path().empty() ? "." : path.parent_path();
+  // Not *.prom, so node_exporter never reads a half-written file.
+  std::string temp = fmt::format("{}.{}.tmp", path.string(), ::getpid());
+  FileDescriptor file(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (file.get() < 0) throw_errno(fmt::format("cannot create {}", temp));
+  try {
+    write_all(file.get(), text, temp);
+    if (::fsync(file.get()) != 0) throw_errno(fmt::format("cannot fsync {}", temp));
+    if (file.close() != 0) throw_errno(fmt::format("cannot close {}", temp));
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+      throw_errno(fmt::format("cannot rename {} to {}", temp, path.string()));
+    }
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+  // The rename itself is durable only once the directory is synced.
+  FileDescriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
+    throw_errno(fmt::format("cannot fsync directory {}", directory.string()));
+  }
+}
+
+void check_textfile_path(const std::filesystem::path& path) {
+  if (path.extension() != ".prom") {
+    throw std::invalid_argument(fmt::format(
+        "textfile \"{}\": the name must end in .prom, the only files node_exporter's textfile "
+        "collector reads",
+        path.string()));
+  }
+  std::filesystem::path directory = path.parent_path().empty() ? "." : path.parent_path();
+  std::error_code error;
+  if (!std::filesystem::is_directory(directory, error)) {
+    throw std::invalid_argument(fmt::format("textfile \"{}\": directory {} does not exist",
+                                            path.string(), directory.string()));
+  }
+}
+
+bool TextfileWriter::write(std::string_view exposition) {
+  try {
+    write_file_atomically(path_, exposition);
+  } catch (const std::exception& error) {
+    if (!failing_) {
+      spdlog::warn("textfile: {}; the previous file stays, retrying every tick", error.what());
+    }
+    failing_ = true;
+    return false;
+  }
+  if (failing_) spdlog::info("textfile: {} is written again", path_.string());
+  failing_ = false;
+  return true;
+}
+
+}  // namespace ipctrail
