@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "agent/alerts.h"
 #include "agent/charts.h"
 
 namespace ipctrail {
@@ -34,8 +35,8 @@ struct TickRecord {
   std::int64_t ts_ms = 0;        // unix milliseconds, wall clock
   std::int64_t interval_ms = 0;  // the agent's sampling interval, recorded with the sampling span
   std::vector<ChartRecord> charts;
-  // A later table (alert transitions) adds its rows here; Store::write_tick writes them in the same
-  // transaction as the values.
+  // Alert transitions of this tick, written in the same transaction as the values.
+  std::vector<AlertTransition> alert_transitions;
 };
 
 }  // namespace ipctrail
