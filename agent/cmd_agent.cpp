@@ -1,4 +1,6 @@
 // `ipctrail agent`: sample on a schedule and keep the history in SQLite, in the foreground.
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 
 #include "agent/agent_loop.h"
@@ -10,8 +12,8 @@ namespace ipctrail {
 
 namespace {
 
-// The parts of the config file the loop uses today; alerts, BPF and notify are not wired yet.
-void apply_config(const Config& config, AgentOptions& agent) {
+AgentOptions agent_options(const Config& config) {
+  AgentOptions agent;
   agent.interval = config.interval;
   agent.db_path = config.database.path;
   agent.retention.max_age = config.database.retention;
@@ -19,6 +21,16 @@ void apply_config(const Config& config, AgentOptions& agent) {
   agent.collector.semaphores = config.collect.semaphores;
   agent.collector.message_queues = config.collect.message_queues;
   agent.collector.shared_memory = config.collect.shared_memory;
+  // Each queue's capacity (msg_qbytes) costs a msgctl per new queue: read it only for its alert.
+  agent.collector.queue_capacity = config.alerts.at("message_queue_bytes_used").enabled;
+  agent.bpf.enabled = config.bpf.enabled;
+  agent.bpf.mode = config.bpf.mode;
+  agent.alerts = config.alerts;
+  agent.notify.command = config.notify.exec;
+  agent.notify.timeout = config.notify.timeout;
+  agent.prometheus_listen = config.exporting.prometheus_listen;
+  if (config.exporting.textfile_path) agent.textfile_path = *config.exporting.textfile_path;
+  return agent;
 }
 
 }  // namespace
@@ -51,19 +63,37 @@ void add_agent_command(CLI::App& app, CommandAction& run) {
       ->group("");
   command->callback([&run, options] {
     run = [options] {
+      // Defaults, then the file, then the flags; the same again on every SIGHUP.
+      auto load = [options] {
+        AgentOptions agent =
+            agent_options(options->config ? load_config_file(*options->config) : Config{});
+        if (options->db) agent.db_path = *options->db;
+        if (options->interval) agent.interval = parse_positive_duration(*options->interval);
+        if (options->ticks > 0) agent.max_ticks = options->ticks;
+        return agent;
+      };
       AgentOptions agent;
-      if (options->config) {
-        try {
-          apply_config(load_config_file(*options->config), agent);
-        } catch (const ConfigError& error) {
-          std::cerr << "ipctrail agent: " << error.what() << '\n';
-          return kExitUsage;
-        }
+      try {
+        agent = load();
+      } catch (const ConfigError& error) {
+        std::cerr << "ipctrail agent: " << error.what() << '\n';
+        return kExitUsage;
       }
-      if (options->db) agent.db_path = *options->db;
-      if (options->interval) agent.interval = parse_positive_duration(*options->interval);
-      if (options->ticks > 0) agent.max_ticks = options->ticks;
-      return run_agent(agent);
+      AgentReloader reload = [options, load]() -> std::optional<AgentOptions> {
+        if (!options->config) {
+          spdlog::warn("SIGHUP: the agent was started without --config; nothing to reload");
+          return std::nullopt;
+        }
+        try {
+          AgentOptions reloaded = load();
+          spdlog::info("SIGHUP: read {}; applying it at the next tick", *options->config);
+          return reloaded;
+        } catch (const ConfigError& error) {
+          spdlog::error("SIGHUP: {}; keeping the running configuration", error.what());
+          return std::nullopt;
+        }
+      };
+      return run_agent(agent, reload);
     };
   });
 }

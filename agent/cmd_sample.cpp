@@ -24,8 +24,8 @@ struct SampleOptions {
 
 BpfOptions bpf_options(const SampleOptions& options) {
   BpfOptions bpf;
-  bpf.enabled = options.bpf == "on"    ? BpfEnabled::kTrue
-                : options.bpf == "off" ? BpfEnabled::kFalse
+  bpf.enabled = options.bpf == "on"    ? BpfEnabled::kOn
+                : options.bpf == "off" ? BpfEnabled::kOff
                                        : BpfEnabled::kAuto;
   bpf.mode = *parse_bpf_mode(options.bpf_mode);
   return bpf;

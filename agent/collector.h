@@ -28,6 +28,8 @@ struct CollectorOptions {
   bool queue_capacity = true;
   // Limits change rarely; re-reading them once a minute keeps the tick cheap.
   std::chrono::steady_clock::duration limits_refresh = std::chrono::seconds(60);
+
+  friend bool operator==(const CollectorOptions&, const CollectorOptions&) = default;
 };
 
 class Collector {

@@ -5,9 +5,9 @@
 namespace ipctrail {
 
 IpcCallCollector::IpcCallCollector(BpfOptions options) : options_(options) {
-  if (options_.enabled == BpfEnabled::kFalse) return;
+  if (options_.enabled == BpfEnabled::kOff) return;
   IpcCallCounterOpening opening = IpcCallCounter::open({.mode = options_.mode});
-  if (!opening.counter && options_.enabled == BpfEnabled::kTrue) {
+  if (!opening.counter && options_.enabled == BpfEnabled::kOn) {
     throw BpfUnavailable("BPF is required (bpf.enabled true, --bpf on) but cannot be used: " +
                          opening.failure);
   }
@@ -39,7 +39,7 @@ void IpcCallCollector::try_attach() {
 
 void IpcCallCollector::collect(Sample& sample) {
   sample.ipc_calls.reset();
-  if (options_.enabled == BpfEnabled::kFalse) return;
+  if (options_.enabled == BpfEnabled::kOff) return;
   if (!counter_) try_attach();
   if (!counter_) return;
 

@@ -14,14 +14,14 @@
 
 namespace ipctrail {
 
-enum class BpfEnabled { kAuto, kTrue, kFalse };
-
 struct BpfOptions {
   BpfEnabled enabled = BpfEnabled::kAuto;
   BpfMode mode = BpfMode::kAuto;
   // While BPF is unavailable under `auto`, how often to try again (silently): mounting tracefs
   // or granting a capability later then takes effect without a restart.
   std::chrono::steady_clock::duration retry_interval = std::chrono::minutes(1);
+
+  friend bool operator==(const BpfOptions&, const BpfOptions&) = default;
 };
 
 // Thrown when bpf.enabled is true and BPF cannot be used; what() is the reason and the fix.

@@ -20,6 +20,8 @@ struct NotifierOptions {
   std::vector<std::string> command;             // program (absolute path) and arguments; empty: off
   Duration timeout = std::chrono::seconds(10);  // then its whole process group is killed
   std::size_t queue_limit = 256;                // transitions waiting; more are dropped
+
+  friend bool operator==(const NotifierOptions&, const NotifierOptions&) = default;
 };
 
 struct NotifierStats {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "agent/ipc_call_counts.h"
+#include "bpf/bpf_mode.h"
 
 struct ipc_calls;  // the generated skeleton
 
@@ -17,7 +18,6 @@ namespace ipctrail {
 // How the programs attach: fentry/fexit on the syscall functions (needs BTF; costs nothing to
 // other syscalls) or the syscall tracepoints (needs tracefs; puts every syscall of every task on
 // the tracing slow path). `auto` tries fentry, then tracepoints.
-enum class BpfMode { kAuto, kTracepoint, kFentry };
 std::string_view to_string(BpfMode mode);
 std::optional<BpfMode> parse_bpf_mode(std::string_view text);
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "bpf/bpf_mode.h"
+
 namespace ipctrail {
 
 using Duration = std::chrono::milliseconds;
@@ -38,9 +40,6 @@ struct AlertConfig {
 
 // Keyed by alert name; a Config holds one entry for each of kAlertNames.
 using AlertConfigs = std::map<std::string, AlertConfig, std::less<>>;
-
-enum class BpfEnabled { kAuto, kOn, kOff };
-enum class BpfMode { kAuto, kTracepoint, kFentry };
 
 struct Config {
   Duration interval = std::chrono::seconds(1);
@@ -72,6 +71,11 @@ struct Config {
     Duration timeout = std::chrono::seconds(10);
     friend bool operator==(const Notify&, const Notify&) = default;
   } notify;
+  struct Export {
+    std::optional<std::string> prometheus_listen;  // HOST:PORT; empty: off
+    std::optional<std::string> textfile_path;      // a .prom file; empty: off
+    friend bool operator==(const Export&, const Export&) = default;
+  } exporting;
 
   friend bool operator==(const Config&, const Config&) = default;
 

@@ -15,6 +15,7 @@
 
 #include "config/suggest.h"
 #include "config/units.h"
+#include "export/prometheus.h"
 
 namespace ipctrail {
 
@@ -197,6 +198,35 @@ class Loader {
     fail_expected(item, expected);
   }
 
+  // off; on (the default loopback address); or HOST:PORT, checked as the server will read it.
+  std::optional<std::string> listen_address(const Item& item) const {
+    if (item.value.IsScalar()) {
+      const std::string& value = item.value.Scalar();
+      if (value == "off" || value == "false") return std::nullopt;
+      if (value == "on" || value == "true") return std::string(kDefaultListenAddress);
+      try {
+        parse_listen_address(value);
+        return value;
+      } catch (const std::invalid_argument& error) {
+        fail(item, fmt::format("expected off, on ({}) or HOST:PORT; {}", kDefaultListenAddress,
+                               error.what()));
+      }
+    }
+    fail_expected(item, "expected off, on or HOST:PORT");
+  }
+
+  // off, or a .prom file in an existing folder.
+  std::optional<std::string> textfile_path(const Item& item) const {
+    if (item.value.IsScalar() && item.value.Scalar() == "off") return std::nullopt;
+    std::string path = text(item);
+    try {
+      check_textfile_path(path);
+    } catch (const std::invalid_argument& error) {
+      fail(item, error.what());
+    }
+    return path;
+  }
+
   // off, "/path/program", or [/path/program, argument, ...]; never run through a shell.
   std::vector<std::string> command(const Item& item) const {
     constexpr std::string_view kExpected =
@@ -354,6 +384,28 @@ const std::vector<Key>& schema() {
                 c.notify.timeout = l.duration(i, kMinNotifyTimeout, kMaxNotifyTimeout);
               },
               {}},
+         }},
+        {"export",
+         nullptr,
+         {
+             {"prometheus",
+              nullptr,
+              {
+                  {"listen",
+                   [](Loader& l, const Item& i, Config& c) {
+                     c.exporting.prometheus_listen = l.listen_address(i);
+                   },
+                   {}},
+              }},
+             {"textfile",
+              nullptr,
+              {
+                  {"path",
+                   [](Loader& l, const Item& i, Config& c) {
+                     c.exporting.textfile_path = l.textfile_path(i);
+                   },
+                   {}},
+              }},
          }},
     };
   }();

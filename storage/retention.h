@@ -18,6 +18,8 @@ struct RetentionOptions {
   std::chrono::milliseconds every = std::chrono::seconds(10);
   int rows_per_step = 5000;
   int vacuum_pages_per_step = 256;
+
+  friend bool operator==(const RetentionOptions&, const RetentionOptions&) = default;
 };
 
 class Retention {

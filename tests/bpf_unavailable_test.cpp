@@ -85,7 +85,7 @@ TEST_F(BpfUnavailableTest, TracefsNotMountedIsLoggedOnceWithTheMountCommand) {
   EXPECT_EQ(occurrences(log, "tracefs is not mounted"), 1u) << log;
   EXPECT_EQ(occurrences(log, "mount -t tracefs tracefs /sys/kernel/tracing"), 1u) << log;
 
-  EXPECT_THROW(IpcCallCollector({.enabled = BpfEnabled::kTrue, .mode = BpfMode::kTracepoint}),
+  EXPECT_THROW(IpcCallCollector({.enabled = BpfEnabled::kOn, .mode = BpfMode::kTracepoint}),
                BpfUnavailable);
 
   testing::CommandResult polled =
@@ -141,7 +141,7 @@ TEST_F(BpfUnavailableTest, MissingCapabilitiesAreLoggedOnce) {
 
 TEST(BpfOff, NeverTries) {
   LogCapture log;
-  IpcCallCollector calls({.enabled = BpfEnabled::kFalse});
+  IpcCallCollector calls({.enabled = BpfEnabled::kOff});
   Sample sample;
   calls.collect(sample);
   EXPECT_FALSE(calls.counting());

@@ -148,7 +148,7 @@ std::optional<double> rate_of(const Chart& chart, std::string_view dimension) {
 
 // The whole path an agent tick takes: counters -> Sample -> charts in calls/s.
 TEST_F(IpcCallCharts, RatesAndErrorsReachTheCharts) {
-  IpcCallCollector calls({.enabled = BpfEnabled::kTrue});
+  IpcCallCollector calls({.enabled = BpfEnabled::kOn});
   ASSERT_TRUE(calls.counting());
   Sample sample;
   calls.collect(sample);
