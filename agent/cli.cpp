@@ -32,6 +32,7 @@ int run_cli(int argc, char** argv) {
   add_query_command(app, run);
   add_at_command(app, run);
   add_check_config_command(app, run);
+  add_alerts_command(app, run);
 
   try {
     app.parse(argc, argv);

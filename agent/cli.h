@@ -18,6 +18,7 @@ void add_agent_command(CLI::App& app, CommandAction& run);
 void add_query_command(CLI::App& app, CommandAction& run);
 void add_at_command(CLI::App& app, CommandAction& run);
 void add_check_config_command(CLI::App& app, CommandAction& run);
+void add_alerts_command(CLI::App& app, CommandAction& run);
 
 int run_cli(int argc, char** argv);
 

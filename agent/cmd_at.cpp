@@ -5,6 +5,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "agent/alert_report.h"
 #include "agent/cli.h"
 #include "agent/time_parse.h"
 #include "agent/time_text.h"
@@ -63,6 +64,12 @@ void print_table(const Snapshot& snapshot) {
     }
     if (!any) std::cout << "  (no values)\n";
   }
+  std::cout << "\nalerts\n";
+  if (snapshot.alerts.empty()) {
+    std::cout << "  (no alert transitions stored before then)\n";
+  } else {
+    std::cout << alert_states_table(snapshot.alerts);
+  }
 }
 
 nlohmann::json span_json(const std::optional<Span>& span) {
@@ -84,12 +91,15 @@ void print_json(const Snapshot& snapshot) {
     if (entry.series.labels.owner_uid) value["owner_uid"] = *entry.series.labels.owner_uid;
     charts[entry.series.chart]["dimensions"][entry.series.dimension] = std::move(value);
   }
+  nlohmann::json alerts = nlohmann::json::array();
+  for (const AlertRecord& state : snapshot.alerts) alerts.push_back(alert_state_json(state));
   nlohmann::json out = {{"ts", snapshot.ts_ms},
                         {"time", iso8601_utc(snapshot.ts_ms)},
                         {"sampled", snapshot.span.has_value()},
                         {"span", span_json(snapshot.span)},
                         {"previous_span", span_json(snapshot.previous_span)},
-                        {"charts", std::move(charts)}};
+                        {"charts", std::move(charts)},
+                        {"alerts", std::move(alerts)}};
   std::cout << out.dump() << '\n';
 }
 
@@ -113,7 +123,8 @@ int run_at(const AtOptions& options) {
 void add_at_command(CLI::App& app, CommandAction& run) {
   auto options = std::make_shared<AtOptions>();
   CLI::App* command = app.add_subcommand(
-      "at", "Print every chart's values and the limits at one moment of the history");
+      "at",
+      "Print every chart's values, the limits and the alert states at one moment of the history");
   command->add_option("time", options->time, "When: -1h, 2026-11-26T03:00:00Z, 2026-11-26 03:00")
       ->required();
   command->add_option("--db", options->db, "History file")->capture_default_str();

@@ -45,6 +45,34 @@ Point point_from_columns(const SQLite::Column& ts, const SQLite::Column& value) 
   return point;
 }
 
+std::optional<double> optional_double(const SQLite::Column& column) {
+  if (column.isNull()) return std::nullopt;
+  return column.getDouble();
+}
+
+constexpr const char* kAlertColumns =
+    "SELECT ts, alert, chart, instance, old_status, new_status, old_value, new_value, warn, crit, "
+    "summary FROM alert_transitions ";
+
+std::vector<AlertRecord> alert_records(SQLite::Statement& query) {
+  std::vector<AlertRecord> records;
+  while (query.executeStep()) {
+    AlertRecord& record = records.emplace_back();
+    record.ts_ms = query.getColumn(0).getInt64();
+    record.alert = query.getColumn(1).getString();
+    record.chart = query.getColumn(2).getString();
+    record.instance = query.getColumn(3).getString();
+    record.old_status = static_cast<AlertStatus>(query.getColumn(4).getInt());
+    record.new_status = static_cast<AlertStatus>(query.getColumn(5).getInt());
+    record.old_value = optional_double(query.getColumn(6));
+    record.new_value = optional_double(query.getColumn(7));
+    record.warn = optional_double(query.getColumn(8));
+    record.crit = optional_double(query.getColumn(9));
+    record.summary = query.getColumn(10).getString();
+  }
+  return records;
+}
+
 // Queue dimensions are msqids: order them as numbers.
 constexpr const char* kSeriesOrder = "ORDER BY s.chart, length(s.dimension), s.dimension, s.id";
 
@@ -183,7 +211,28 @@ Snapshot HistoryReader::snapshot_at(std::int64_t ts_ms) {
     snapshot.values.push_back(
         {std::move(series), point_from_columns(values.getColumn(5), values.getColumn(6))});
   }
+  snapshot.alerts = alert_states_at(ts_ms);
   return snapshot;
+}
+
+std::vector<AlertRecord> HistoryReader::alert_transitions(std::int64_t since_ms,
+                                                          std::int64_t until_ms) {
+  SQLite::Statement query(db_,
+                          std::string(kAlertColumns) + "WHERE ts >= ? AND ts <= ? ORDER BY ts, id");
+  query.bind(1, since_ms);
+  query.bind(2, until_ms);
+  return alert_records(query);
+}
+
+std::vector<AlertRecord> HistoryReader::alert_states_at(std::int64_t ts_ms) {
+  // Rows are written in tick order, so the highest id is the latest transition.
+  SQLite::Statement query(
+      db_, fmt::format("{} WHERE id IN (SELECT max(id) FROM alert_transitions WHERE ts <= ? "
+                       "GROUP BY alert, instance) AND new_status != {} "
+                       "ORDER BY alert, length(instance), instance",
+                       kAlertColumns, static_cast<int>(AlertStatus::kRemoved)));
+  query.bind(1, ts_ms);
+  return alert_records(query);
 }
 
 }  // namespace ipctrail

@@ -52,13 +52,29 @@ struct SeriesValue {
   Point point;
 };
 
-// Everything known at one moment. Alert states join here once the alert table exists.
+// One stored alert transition. Statuses are Netdata's numbers (AlertStatus).
+struct AlertRecord {
+  std::int64_t ts_ms = 0;
+  std::string alert;
+  std::string chart;
+  std::string instance;
+  AlertStatus old_status = AlertStatus::kUninitialized;
+  AlertStatus new_status = AlertStatus::kUninitialized;
+  std::optional<double> old_value;
+  std::optional<double> new_value;
+  std::optional<double> warn;
+  std::optional<double> crit;
+  std::string summary;
+};
+
+// Everything known at one moment.
 struct Snapshot {
   std::int64_t ts_ms = 0;
   std::optional<Span> span;           // the span covering ts_ms; none when the agent was down
   std::optional<Span> previous_span;  // the latest span that ended before ts_ms
   std::vector<ChartInfo> charts;
   std::vector<SeriesValue> values;  // the latest non-NULL row at or before ts_ms, by chart
+  std::vector<AlertRecord> alerts;  // each alert instance's state then, as alert_states_at
 };
 
 class HistoryReader {
@@ -80,6 +96,12 @@ class HistoryReader {
                                  const std::optional<std::string>& dimension, std::int64_t since_ms,
                                  std::int64_t until_ms, std::int64_t step_ms);
   Snapshot snapshot_at(std::int64_t ts_ms);
+
+  // Transitions with since <= ts <= until, oldest first.
+  std::vector<AlertRecord> alert_transitions(std::int64_t since_ms, std::int64_t until_ms);
+  // For each alert instance, its latest transition at or before ts_ms (its state then), except
+  // instances whose latest is REMOVED; by alert, then instance.
+  std::vector<AlertRecord> alert_states_at(std::int64_t ts_ms);
 
  private:
   SQLite::Database db_;

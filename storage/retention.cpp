@@ -20,6 +20,13 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
                            "DELETE FROM series WHERE id IN (SELECT id FROM series "
                            "WHERE ended_ts < ? LIMIT ?)"),
       delete_spans_(db, "DELETE FROM sampling_spans WHERE last_ts < ?"),
+      // An instance's latest transition is its current state: `ipctrail alerts --active` and
+      // `ipctrail at` must find it however long ago it happened.
+      delete_alert_transitions_(db,
+                                "DELETE FROM alert_transitions WHERE id IN (SELECT a.id FROM "
+                                "alert_transitions a WHERE a.ts < ?1 AND EXISTS (SELECT 1 FROM "
+                                "alert_transitions b WHERE b.alert = a.alert AND b.instance = "
+                                "a.instance AND b.id > a.id) LIMIT ?2)"),
       clip_spans_(db, "UPDATE sampling_spans SET start_ts = ?1 WHERE start_ts < ?1") {}
 
 void Retention::step(std::int64_t now_ms) {
@@ -45,6 +52,11 @@ void Retention::step(std::int64_t now_ms) {
   clip_spans_.bind(1, cutoff_ms);
   clip_spans_.exec();
 
+  delete_alert_transitions_.reset();
+  delete_alert_transitions_.bind(1, cutoff_ms);
+  delete_alert_transitions_.bind(2, options_.rows_per_step);
+  delete_alert_transitions_.exec();
+
   oldest_point_.reset();
   if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
     std::int64_t oldest_ms = oldest_point_.getColumn(0).getInt64();
@@ -53,6 +65,13 @@ void Retention::step(std::int64_t now_ms) {
   }
   oldest_point_.reset();
   vacuum_some();
+}
+
+void Retention::reset_statements() noexcept {
+  for (SQLite::Statement* statement : {&oldest_point_, &delete_points_, &delete_ended_series_,
+                                       &delete_spans_, &delete_alert_transitions_, &clip_spans_}) {
+    statement->tryReset();
+  }
 }
 
 void Retention::apply_size_limit(std::int64_t now_ms, std::int64_t oldest_ms) {

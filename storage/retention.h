@@ -27,10 +27,14 @@ class Retention {
   Retention(SQLite::Database& db, RetentionOptions options);
 
   // Deletes the oldest points before the cutoff (kept: kRefreshMs more, so that the value of
-  // every series at the cutoff can still be found), the spans and ended series before it. The
+  // every series at the cutoff can still be found), the spans and ended series before it, and the
+  // alert transitions before it except each alert instance's latest, whatever its age. The
   // cutoff is now - max_age, or later while the file holds more than max_bytes: then it moves
   // forward by a tenth of the stored time range whenever the previous move is fully applied.
   void step(std::int64_t now_ms);
+
+  // After a failed tick: forgets the error a failed statement would report again.
+  void reset_statements() noexcept;
 
  private:
   void apply_size_limit(std::int64_t now_ms, std::int64_t oldest_ms);
@@ -43,6 +47,7 @@ class Retention {
   SQLite::Statement delete_points_;
   SQLite::Statement delete_ended_series_;
   SQLite::Statement delete_spans_;
+  SQLite::Statement delete_alert_transitions_;
   SQLite::Statement clip_spans_;  // data before the cutoff is gone, so is that part of its span
   std::int64_t last_step_ms_ = 0;
   std::int64_t size_cutoff_ms_ = 0;

@@ -64,10 +64,48 @@ CREATE VIEW spans AS
   FROM sampling_spans;
 )sql";
 
+// Version 3: alert transitions, stored with Netdata's status numbers; the alert_log view shows the
+// statuses as text (alert_statuses holds the names, so sqlite3 users can join it too). Crit and
+// warn are NULL when that level is off; values are NULL when unknown.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE alert_statuses (
+  code INTEGER PRIMARY KEY,
+  name TEXT NOT NULL
+);
+INSERT INTO alert_statuses (code, name) VALUES
+  (-2, 'REMOVED'), (-1, 'UNDEFINED'), (0, 'UNINITIALIZED'), (1, 'CLEAR'), (2, 'RAISED'),
+  (3, 'WARNING'), (4, 'CRITICAL');
+CREATE TABLE alert_transitions (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  alert TEXT NOT NULL,
+  chart TEXT NOT NULL,
+  instance TEXT NOT NULL,
+  old_status INTEGER NOT NULL,
+  new_status INTEGER NOT NULL,
+  old_value REAL,
+  new_value REAL,
+  warn REAL,
+  crit REAL,
+  summary TEXT NOT NULL
+);
+CREATE INDEX alert_transitions_by_ts ON alert_transitions (ts);
+CREATE INDEX alert_transitions_by_instance ON alert_transitions (alert, instance);
+CREATE VIEW alert_log AS
+  SELECT a.ts AS ts, )sql" IPCTRAIL_ISO_TIME("a.ts") R"sql( AS time,
+         a.alert AS alert, a.chart AS chart, a.instance AS instance,
+         coalesce(o.name, a.old_status) AS old_status, coalesce(n.name, a.new_status) AS new_status,
+         a.old_value AS old_value, a.new_value AS new_value, a.warn AS warn, a.crit AS crit,
+         a.summary AS summary, a.old_status AS old_status_code, a.new_status AS new_status_code
+  FROM alert_transitions a
+  LEFT JOIN alert_statuses o ON o.code = a.old_status
+  LEFT JOIN alert_statuses n ON n.code = a.new_status;
+)sql";
+
 #undef IPCTRAIL_ISO_TIME
 
 // kMigrations[n] takes a file from version n to version n + 1.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2, kVersion3};
 
 struct FileIdentity {
   std::int64_t application_id = 0;

@@ -58,7 +58,8 @@ SQLite::Database open_for_writing(const StoreOptions& options) {
   return db;
 }
 
-void bind_optional(SQLite::Statement& statement, int index, std::optional<std::int64_t> value) {
+template <typename Number>
+void bind_optional(SQLite::Statement& statement, int index, std::optional<Number> value) {
   if (value) {
     statement.bind(index, *value);
   } else {
@@ -100,6 +101,10 @@ Store::Store(StoreOptions options)
       insert_span_(db_,
                    "INSERT INTO sampling_spans (start_ts, last_ts, interval_ms) VALUES (?, ?, ?)"),
       extend_span_(db_, "UPDATE sampling_spans SET last_ts = ? WHERE id = ?"),
+      insert_alert_transition_(db_,
+                               "INSERT INTO alert_transitions (ts, alert, chart, instance, "
+                               "old_status, new_status, old_value, new_value, warn, crit, summary) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       retention_(db_, options_.retention) {
   reload_state();
 }
@@ -134,6 +139,9 @@ void Store::write_tick(const TickRecord& tick) {
     write_span(tick, keyframe);
     for (const ChartRecord& record : tick.charts) write_chart(record, tick.ts_ms, keyframe);
     end_vanished_series(tick.ts_ms);
+    for (const AlertTransition& transition : tick.alert_transitions) {
+      write_alert_transition(transition);
+    }
     retention_.step(tick.ts_ms);
     db_.exec("COMMIT");
     // Between ticks the page cache only holds memory: the next tick touches a handful of pages
@@ -149,8 +157,20 @@ void Store::write_tick(const TickRecord& tick) {
     sqlite3_wal_checkpoint_v2(db_.getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
                               nullptr);
     state_stale_ = true;
+    reset_statements();
     throw;
   }
+}
+
+// A statement whose last step failed reports that error again from its next reset(): clear it
+// now, so that the next tick does not fail for this one's fault.
+void Store::reset_statements() noexcept {
+  for (SQLite::Statement* statement :
+       {&insert_point_, &find_series_, &insert_series_, &reopen_series_, &end_series_,
+        &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_}) {
+    statement->tryReset();
+  }
+  retention_.reset_statements();
 }
 
 void Store::write_span(const TickRecord& tick, bool& starts_span) {
@@ -306,6 +326,23 @@ void Store::end_vanished_series(std::int64_t ts_ms) {
       it = state.series.erase(it);
     }
   }
+}
+
+void Store::write_alert_transition(const AlertTransition& transition) {
+  SQLite::Statement& insert = insert_alert_transition_;
+  insert.reset();
+  insert.bind(1, transition.ts_ms);
+  insert.bind(2, std::string(transition.alert));
+  insert.bind(3, std::string(transition.chart));
+  insert.bind(4, transition.instance);
+  insert.bind(5, static_cast<int>(transition.old_status));
+  insert.bind(6, static_cast<int>(transition.new_status));
+  bind_optional(insert, 7, transition.old_value);
+  bind_optional(insert, 8, transition.new_value);
+  insert.bind(9, transition.warn);
+  bind_optional(insert, 10, transition.crit);
+  insert.bind(11, transition.summary);
+  insert.exec();
 }
 
 }  // namespace ipctrail

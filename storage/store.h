@@ -39,7 +39,7 @@ class Store {
 
   // Writes one tick in one transaction: the first tick of a sampling span writes every value,
   // later ticks the values that changed (and, once within kRefreshMs, those that did not), and an
-  // end marker (NULL) for each series that vanished.
+  // end marker (NULL) for each series that vanished; and the tick's alert transitions.
   // Then a bounded step of retention. On failure (disk full, database locked) the tick is rolled
   // back and the exception propagates; the store stays usable, and the next tick that succeeds
   // starts a new sampling span, so the lost ticks show as a gap.
@@ -81,6 +81,8 @@ class Store {
   void insert_point(std::int64_t series_id, std::int64_t ts_ms,
                     const std::optional<StoredValue>& value);
   void end_vanished_series(std::int64_t ts_ms);
+  void write_alert_transition(const AlertTransition& transition);
+  void reset_statements() noexcept;
 
   StoreOptions options_;
   SQLite::Database db_;
@@ -92,6 +94,7 @@ class Store {
   SQLite::Statement insert_chart_;
   SQLite::Statement insert_span_;
   SQLite::Statement extend_span_;
+  SQLite::Statement insert_alert_transition_;
   Retention retention_;
 
   std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id

@@ -181,6 +181,7 @@ TEST_F(StoreTest, UpgradesAVersion1FileInPlace) {
             1);
   EXPECT_EQ(count("SELECT queue_key FROM history WHERE dimension = '7'"), 42);
   EXPECT_EQ(count("SELECT count(*) FROM spans"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM alert_log"), 0);  // through version 3 too
 }
 
 TEST_F(StoreTest, RefusesFilesThatAreNotIpctrails) {
