@@ -2,6 +2,7 @@
 
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -186,7 +187,11 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
   std::vector<std::string> failures;
   for (BpfMode mode : modes) {
     std::string failure;
-    if (Skeleton skeleton = try_mode(mode, failure)) {
+    Skeleton skeleton = try_mode(mode, failure);
+    // Loading parses the kernel's whole BTF (megabytes, then freed); hand that heap back to the
+    // system, or the agent's resident size stays inflated for its whole life.
+    ::malloc_trim(0);
+    if (skeleton) {
       if (!failures.empty()) spdlog::debug("BPF fentry mode unavailable: {}", failures.front());
       opening.counter.reset(new IpcCallCounter(skeleton.release(), mode, namespace_inode));
       return opening;

@@ -22,6 +22,7 @@ class AgentProcess {
   // Sends `signal` and waits: the exit code, or -signal when the signal killed it.
   int stop(int signal);
   std::uint64_t rss_kib() const;
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
