@@ -65,8 +65,9 @@ void add_agent_command(CLI::App& app, CommandAction& run) {
     run = [options] {
       // Defaults, then the file, then the flags; the same again on every SIGHUP.
       auto load = [options] {
-        AgentOptions agent =
-            agent_options(options->config ? load_config_file(*options->config) : Config{});
+        Config config;
+        if (options->config) config = load_config_file(*options->config);
+        AgentOptions agent = agent_options(config);
         if (options->db) agent.db_path = *options->db;
         if (options->interval) agent.interval = parse_positive_duration(*options->interval);
         if (options->ticks > 0) agent.max_ticks = options->ticks;
