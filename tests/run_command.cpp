@@ -8,18 +8,7 @@
 namespace ipctrail::testing {
 
 CommandResult run_ipctrail(const std::string& arguments) {
-  std::string command = std::string(IPCTRAIL_BINARY) + " " + arguments + " 2>&1";
-  CommandResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> chunk{};
-  std::size_t got = 0;
-  while ((got = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0) {
-    result.output.append(chunk.data(), got);
-  }
-  int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return run_shell(std::string(IPCTRAIL_BINARY) + " " + arguments);
 }
 
 CommandResult run_shell(const std::string& command_line) {
