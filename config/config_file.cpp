@@ -14,8 +14,9 @@
 #include <set>
 
 #include "config/suggest.h"
-#include "config/units.h"
-#include "export/prometheus.h"
+#include "model/listen_address.h"
+#include "model/textfile_path.h"
+#include "model/units.h"
 
 namespace ipctrail {
 
