@@ -41,9 +41,15 @@ inline constexpr std::string_view kShmCalls = "system.shared_memory_calls";
 inline constexpr std::string_view kCallErrors = "system.ipc_call_errors";
 }  // namespace chart_id
 
+// The call charts hold exact counts: the calls made during one tick (since the previous reading).
+// Rates are derived when reading (a count over the time it covers), so nothing is rounded when
+// stored and `query --step` can sum them exactly.
+inline constexpr std::string_view kCallsUnits = "calls";
+bool is_calls_per_tick(std::string_view chart_id);
+
 // The six reference charts, always, in the reference order (a part that was not collected has no
-// dimensions); then, when the sample has call rates, the four call charts in calls/s. The error
-// chart has a `<call>_<ERRNO>` dimension for each failure seen since counting started.
+// dimensions); then, when the sample has calls since a previous reading, the four call charts. The
+// error chart has a `<call>_<ERRNO>` dimension for each failure seen since counting started.
 std::vector<Chart> charts_of(const Sample& sample);
 
 }  // namespace ipctrail
