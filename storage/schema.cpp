@@ -102,10 +102,29 @@ CREATE VIEW alert_log AS
   LEFT JOIN alert_statuses n ON n.code = a.new_status;
 )sql";
 
+// Version 4: the four BPF call charts hold the exact number of calls of each tick instead of calls
+// per second (a REAL). A stored rate held for every tick of its sampling span, each tick about one
+// interval long, so rate x interval is the calls of each tick, rounded to the nearest whole call.
+// The interval is that of the span the row falls in (retention may have clipped that span's start:
+// then the span after it).
+constexpr const char* kVersion4 = R"sql(
+UPDATE points SET value = CAST(round(value * coalesce(
+    (SELECT interval_ms FROM sampling_spans WHERE start_ts <= points.ts
+     ORDER BY start_ts DESC LIMIT 1),
+    (SELECT interval_ms FROM sampling_spans WHERE start_ts > points.ts
+     ORDER BY start_ts LIMIT 1)) / 1000.0) AS INTEGER)
+WHERE typeof(value) = 'real' AND EXISTS (SELECT 1 FROM sampling_spans)
+  AND series_id IN (SELECT id FROM series WHERE chart IN ('system.ipc_semaphore_calls',
+      'system.message_queue_calls', 'system.shared_memory_calls', 'system.ipc_call_errors'));
+UPDATE charts SET units = 'calls' WHERE id IN ('system.ipc_semaphore_calls',
+    'system.message_queue_calls', 'system.shared_memory_calls', 'system.ipc_call_errors');
+)sql";
+
 #undef IPCTRAIL_ISO_TIME
 
 // kMigrations[n] takes a file from version n to version n + 1.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2, kVersion3};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2, kVersion3,
+                                                                 kVersion4};
 
 struct FileIdentity {
   std::int64_t application_id = 0;

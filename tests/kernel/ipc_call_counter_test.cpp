@@ -3,6 +3,7 @@
 // own calls are never counted: the calls to count are made by child processes.
 #include "bpf/ipc_call_counter.h"
 
+#include <SQLiteCpp/Database.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -12,10 +13,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "bpf/ipc_call_collector.h"
 #include "model/charts.h"
+#include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/run_command.h"
 
@@ -265,6 +269,66 @@ TEST_F(IpcCallCharts, SampleCommandShowsTheCallsOfItsWindow) {
   EXPECT_GE(json["ipc_calls"]["failures_total"]["semget_ENOSPC"].get<std::uint64_t>(), 1u);
   EXPECT_GE(json["ipc_calls"]["window_ms"].get<std::int64_t>(), 300);
   EXPECT_TRUE(charts["system.ipc_semaphore_arrays"]["dimensions"]["arrays"].is_number_integer());
+}
+
+// The agent stores each tick's calls as integers, without its own (its collector calls
+// semctl(SEM_INFO) every tick), and `query --step` adds them up to exactly the calls made.
+TEST_F(IpcCallCharts, AgentStoresExactCountsThatQuerySums) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ipctrail-calls-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string db = (dir / "history.db").string();
+  std::string log = (dir / "agent.log").string();
+  constexpr int kCalls = 7;
+  {
+    testing::AgentProcess agent(db, {"--interval", "100ms"}, log);
+    auto ticks = [&] { return testing::committed_ticks(testing::read_text(log)).size(); };
+    ASSERT_TRUE(testing::eventually([&] { return ticks() >= 2; })) << testing::read_text(log);
+    ASSERT_NE(testing::read_text(log).find("counting IPC system calls with BPF"), std::string::npos)
+        << testing::read_text(log);
+    in_child([] {
+      semget_n(kCalls);
+      ASSERT_GE(::msgget(IPC_PRIVATE, IPC_CREAT | 0600), 0);
+    });
+    std::size_t after_calls = ticks();
+    ASSERT_TRUE(testing::eventually([&] { return ticks() >= after_calls + 2; }));
+    ASSERT_EQ(agent.stop(SIGTERM), 0) << testing::read_text(log);
+  }
+  std::string query = "query --since -1h --step 2h --format json --db " + db + " --chart ";
+  testing::CommandResult semaphores = testing::run_ipctrail(query + "system.ipc_semaphore_calls");
+  ASSERT_EQ(semaphores.exit_code, 0) << semaphores.output;
+  nlohmann::json json = nlohmann::json::parse(semaphores.output);
+  EXPECT_EQ(json["values"], "sum");
+  std::map<std::string, nlohmann::json> sums;
+  for (const auto& series : json["series"]) {
+    ASSERT_EQ(series["points"].size(), 1u) << semaphores.output;
+    sums[series["dimension"]] = series["points"][0][1];
+  }
+  EXPECT_EQ(sums["semget"], kCalls) << semaphores.output;
+  EXPECT_EQ(sums["semctl"], 0) << "the agent's own semctl calls were counted";
+  testing::CommandResult queues =
+      testing::run_ipctrail(query + "system.message_queue_calls --dimension msgget");
+  ASSERT_EQ(queues.exit_code, 0) << queues.output;
+  EXPECT_EQ(nlohmann::json::parse(queues.output)["series"][0]["points"][0][1], 1) << queues.output;
+
+  testing::CommandResult rate =
+      testing::run_ipctrail(query + "system.ipc_semaphore_calls --dimension semget --rate");
+  ASSERT_EQ(rate.exit_code, 0) << rate.output;
+  nlohmann::json rate_json = nlohmann::json::parse(rate.output);
+  EXPECT_EQ(rate_json["values"], "rate_per_second");
+  const auto& per_second = rate_json["series"][0]["points"][0][1];
+  EXPECT_TRUE(per_second.is_number_float() && per_second.get<double>() > 0) << rate.output;
+
+  SQLite::Database file(db, SQLite::OPEN_READONLY);
+  EXPECT_EQ(file.execAndGet("SELECT count(*) FROM history WHERE chart LIKE '%calls' "
+                            "AND value IS NOT NULL AND typeof(value) != 'integer'")
+                .getInt(),
+            0);
+  EXPECT_EQ(file.execAndGet("SELECT units FROM charts WHERE id = 'system.ipc_semaphore_calls'")
+                .getString(),
+            "calls");
+  fs::remove_all(dir);
 }
 
 }  // namespace
