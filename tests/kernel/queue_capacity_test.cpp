@@ -79,7 +79,8 @@ TEST_F(QueueCapacity, OffWhenNotAskedFor) {
 bool become_service_user() {
   const passwd* nobody = ::getpwnam("nobody");
   if (nobody == nullptr || ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 ||
-      ::setgroups(0, nullptr) != 0 || ::setresgid(nobody->pw_gid, nobody->pw_gid, nobody->pw_gid) != 0 ||
+      ::setgroups(0, nullptr) != 0 ||
+      ::setresgid(nobody->pw_gid, nobody->pw_gid, nobody->pw_gid) != 0 ||
       ::setresuid(nobody->pw_uid, nobody->pw_uid, nobody->pw_uid) != 0) {
     return false;
   }
