@@ -12,9 +12,9 @@
 
 namespace ipctrail {
 
-// A level or a count read from the kernel is an exact integer; a rate (calls per second between
-// two readings) is fractional: one failure in a 10 s interval is 0.1/s, which an integer would
-// round away. Consumers keep the kind: JSON prints integers as integers.
+// A level or a count read from the kernel is an exact integer, and so is every chart of ours today
+// (the call charts hold counts per tick; rates are derived when read). A fractional value keeps
+// its kind through storage and JSON, should a chart ever need one.
 using DimensionValue = std::variant<std::uint64_t, double>;
 
 struct Dimension {
