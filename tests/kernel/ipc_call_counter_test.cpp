@@ -320,6 +320,9 @@ TEST_F(IpcCallCharts, AgentStoresExactCountsThatQuerySums) {
   const auto& per_second = rate_json["series"][0]["points"][0][1];
   EXPECT_TRUE(per_second.is_number_float() && per_second.get<double>() > 0) << rate.output;
 
+  testing::CommandResult level_rate = testing::run_ipctrail(query + "system.ipc_semaphores --rate");
+  EXPECT_EQ(level_rate.exit_code, 2) << "a rate of a level: " << level_rate.output;
+
   SQLite::Database file(db, SQLite::OPEN_READONLY);
   EXPECT_EQ(file.execAndGet("SELECT count(*) FROM history WHERE chart LIKE '%calls' "
                             "AND value IS NOT NULL AND typeof(value) != 'integer'")
