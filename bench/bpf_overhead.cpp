@@ -162,6 +162,7 @@ std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) 
     ipctrail::IpcCallCounterOpening opening = IpcCallCounter::open({.mode = mode});
     if (!opening.counter) {
       std::fprintf(report, "%s\n", opening.failure.c_str());
+      std::fflush(report);
       ::_exit(1);
     }
     std::fprintf(report, "ready\n");
