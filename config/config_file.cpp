@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "config/suggest.h"
 #include "config/units.h"
@@ -21,8 +24,13 @@ namespace ipctrail {
 
 namespace {
 
-// Far above any real config; stops a mistaken path such as /dev/zero from being read forever.
-constexpr std::size_t kMaxFileBytes = 1 << 20;
+// Limits that keep loading any file bounded in time and memory. The shipped config, every key
+// with its comment, is under 4 KiB and about 100 values, 4 levels deep. yaml-cpp 0.7 queues a
+// whole flow collection ([...] or {...}) before handing out its first value, about 140 bytes
+// of tokens per byte of text: 64 KiB of text stays under 10 MB while parsing.
+constexpr std::size_t kMaxFileBytes = 64 << 10;
+constexpr int kMaxNodes = 10'000;
+constexpr int kMaxDepth = 16;
 constexpr Duration kMaxEvery = std::chrono::hours(24);
 constexpr Duration kMinNotifyTimeout = std::chrono::milliseconds(100);
 constexpr Duration kMaxNotifyTimeout = std::chrono::hours(1);
@@ -445,51 +453,146 @@ void collect_paths(const std::vector<Key>& keys, const std::string& prefix,
   }
 }
 
+std::string_view file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+// Only a regular file, and only up to kMaxFileBytes of it. O_NONBLOCK: opening a FIFO does not
+// wait for a writer (and the check below refuses it before any read).
 std::string read_whole_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) throw ConfigError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  auto refuse = [fd, &path](std::string_view why) {
+    ::close(fd);
+    throw ConfigError(fmt::format("cannot read {}: {}", path, why));
+  };
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) refuse(std::strerror(errno));
+  if (S_ISDIR(info.st_mode)) refuse(std::strerror(EISDIR));
+  if (!S_ISREG(info.st_mode)) {
+    refuse(fmt::format("not a regular file ({})", file_kind(info.st_mode)));
+  }
+  std::string too_large = fmt::format("larger than {} bytes, not a config file", kMaxFileBytes);
+  if (static_cast<std::uint64_t>(info.st_size) > kMaxFileBytes) refuse(too_large);
   std::string text;
-  char buffer[65536];
+  char buffer[16384];
   for (;;) {
     ssize_t got = ::read(fd, buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      int error = errno;
-      ::close(fd);
-      throw ConfigError(fmt::format("cannot read {}: {}", path, std::strerror(error)));
-    }
+    if (got < 0) refuse(std::strerror(errno));
     if (got == 0) break;
     text.append(buffer, static_cast<std::size_t>(got));
-    if (text.size() > kMaxFileBytes) {
-      ::close(fd);
-      throw ConfigError(fmt::format("cannot read {}: larger than {} bytes, not a config file", path,
-                                    kMaxFileBytes));
-    }
+    if (text.size() > kMaxFileBytes) refuse(too_large);  // it grew since fstat
   }
   ::close(fd);
   return text;
 }
 
+// Walks the file's YAML events before any node is built, refusing what would make building
+// them, or reading them, unbounded: aliases (each *name is a copy of what &name holds, so a
+// short file expands to gigabytes), too many values, too deep a nesting, more than one
+// document, and yaml-cpp 0.7 stuck on a token: after a stray ',' its parser reports an empty
+// document without moving on, forever (LoadAll then fills the memory).
+class EventCheck : public YAML::EventHandler {
+ public:
+  EventCheck(const Loader& loader, std::string_view text) : loader_(loader), text_(text) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_ > 0 && mark.pos <= last_document_pos_) {
+      std::size_t at = static_cast<std::size_t>(mark.pos);
+      std::string what = at < text_.size() ? fmt::format("unexpected '{}'", text_[at])
+                                           : std::string("unexpected end of file");
+      loader_.fail(mark, "", "not valid YAML: " + what);
+    }
+    last_document_pos_ = mark.pos;
+    ++documents_;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    loader_.fail(mark, "",
+                 "YAML aliases (*name) are not accepted in a config file; write the value out");
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    open(mark);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    open(mark);
+  }
+  void OnMapEnd() override { --depth_; }
+
+  int documents() const { return documents_; }
+  // Where the second document's content starts, for the error that there are several.
+  const YAML::Mark& second_document() const { return second_document_; }
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (documents_ == 2 && second_document_.is_null()) second_document_ = mark;
+    if (++nodes_ > kMaxNodes) {
+      loader_.fail(mark, "",
+                   fmt::format("more than {} values; a config file has about 100", kMaxNodes));
+    }
+  }
+  void open(const YAML::Mark& mark) {
+    node(mark);
+    if (++depth_ > kMaxDepth) {
+      loader_.fail(
+          mark, "",
+          fmt::format("nested more than {} levels deep; a config file has at most 4", kMaxDepth));
+    }
+  }
+
+  const Loader& loader_;
+  std::string_view text_;
+  int documents_ = 0;
+  int last_document_pos_ = -1;
+  YAML::Mark second_document_ = YAML::Mark::null_mark();
+  int nodes_ = 0;
+  int depth_ = 0;
+};
+
 }  // namespace
 
 Config parse_config(std::string_view text, const std::string& source_name) {
   Loader loader(source_name);
-  std::vector<YAML::Node> documents;
+  if (text.size() > kMaxFileBytes) {
+    loader.fail(YAML::Mark::null_mark(), "",
+                fmt::format("larger than {} bytes, not a config file", kMaxFileBytes));
+  }
+  std::string yaml(text);
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    std::istringstream stream(yaml);
+    YAML::Parser parser(stream);
+    EventCheck check(loader, yaml);
+    while (parser.HandleNextDocument(check)) {
+    }
+    if (check.documents() > 1) {
+      loader.fail(check.second_document(), "",
+                  fmt::format("holds {} YAML documents; expected one", check.documents()));
+    }
+    // Within what the check allows: one document, kMaxNodes nodes, no alias.
+    document = YAML::Load(yaml);
   } catch (const YAML::Exception& error) {
     loader.fail(error.mark, "", "not valid YAML: " + error.msg);
   }
-  if (documents.size() > 1) {
-    loader.fail(documents[1].Mark(), "",
-                fmt::format("holds {} YAML documents; expected one", documents.size()));
-  }
   Config config;
-  if (documents.empty()) return config;
+  if (document.IsNull()) return config;
   YAML::Mark start;
   start.line = 0;
   start.column = 0;
-  loader.read_section({documents[0], start, ""}, schema(), config);
+  loader.read_section({document, start, ""}, schema(), config);
   validate_alerts(loader, config);
   return config;
 }

@@ -267,6 +267,10 @@ const BadConfig kBadConfigs[] = {
      "2:17: not valid YAML: illegal map value"},
     {"two_documents", "interval: 1s\n---\ninterval: 2s\n",
      "3:1: holds 2 YAML documents; expected one"},
+    {"alias", "notify:\n  exec: [&program /bin/true, *program]\n",
+     "2:30: YAML aliases (*name) are not accepted in a config file; write the value out"},
+    {"too_deep", "notify:\n  exec: [[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]\n",
+     "2:23: nested more than 16 levels deep; a config file has at most 4"},
 };
 
 class BadConfigFile : public ConfigFile, public ::testing::WithParamInterface<BadConfig> {};
@@ -339,6 +343,109 @@ TEST_F(ConfigFile, UnreadableFileIsAnError) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2) << text;
   EXPECT_EQ(text, "cannot read " + path + ": Permission denied\n");
+}
+
+// The pathological files go through the binary with its memory and time capped: before the
+// fix each one took all the memory it could get (or hung), so a regression fails in seconds.
+struct BoundedCase {
+  std::string name;
+  std::string text;
+  std::string error;  // the whole message after "<file>:"
+};
+
+std::vector<BoundedCase> bounded_cases() {
+  std::string big_anchor = "/" + std::string(400'000, 'x');
+  std::string small_anchor = "/" + std::string(30'000, 'x');
+  std::string many_aliases;
+  for (int i = 0; i < 150'000; ++i) many_aliases += ",*a";
+  std::string some_aliases;
+  for (int i = 0; i < 8'000; ++i) some_aliases += ",*a";
+  std::string many_values;
+  for (int i = 0; i < 10'001; ++i) many_values += ",a";
+  return {
+      // yaml-cpp 0.7's LoadAll reads endless empty documents from a stray ','.
+      {"comma", ",", "1:1: not valid YAML: unexpected ','"},
+      {"newline_comma", "\n,", "2:1: not valid YAML: unexpected ','"},
+      {"comma_after_document_end", "interval: 1s\n...\n,\n", "3:1: not valid YAML: unexpected ','"},
+      // Under the old 1 MiB cap: a 400 KB text repeated 150,000 times, 60 GB.
+      {"alias_bomb_large", "notify:\n  exec: [&a " + big_anchor + many_aliases + "]\n",
+       " larger than 65536 bytes, not a config file"},
+      // Under the new 64 KiB cap: 240 MB, refused at the first alias.
+      {"alias_bomb_small", "notify:\n  exec: [&a " + small_anchor + some_aliases + "]\n",
+       "2:30015: YAML aliases (*name) are not accepted in a config file; write the value out"},
+      {"too_many_values", "notify:\n  exec: [/bin/true" + many_values + "]\n",
+       "2:20008: more than 10000 values; a config file has about 100"},
+      {"flow_list_as_document", "[" + many_values.substr(1) + "]",
+       "1:20000: more than 10000 values; a config file has about 100"},
+  };
+}
+
+TEST_F(ConfigFile, PathologicalYamlIsRefusedInBoundedMemoryAndTime) {
+  for (const BoundedCase& bad : bounded_cases()) {
+    std::string path = write(bad.name + ".yaml", bad.text);
+    auto result = testing::run_ipctrail_bounded("check-config " + path, 256 << 20, 20);
+    EXPECT_EQ(result.exit_code, 2) << bad.name << ": " << result.output.substr(0, 500);
+    std::string expected = path + ":" + bad.error + "\n";
+    if (bad.error.starts_with(' ')) expected = "cannot read " + path + ":" + bad.error + "\n";
+    EXPECT_EQ(result.output, expected) << bad.name;
+  }
+}
+
+TEST_F(ConfigFile, TheAgentRefusesAPathologicalConfigInBoundedMemoryAndTime) {
+  std::string path = write("comma.yaml", ",");
+  auto result = testing::run_ipctrail_bounded(
+      "agent --ticks 1 --db " + (dir_ / "history.db").string() + " --config " + path, 256 << 20,
+      20);
+  EXPECT_EQ(result.exit_code, 2) << result.output.substr(0, 500);
+  EXPECT_EQ(result.output, "ipctrail agent: " + path + ":1:1: not valid YAML: unexpected ','\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "history.db"));
+}
+
+TEST(ConfigFixtures, EachBadFixtureGivesItsErrorInBoundedMemoryAndTime) {
+  const std::string dir = std::string(IPCTRAIL_FIXTURES) + "/config-bad/";
+  const std::pair<const char*, const char*> fixtures[] = {
+      {"comma.yaml", "1:1: not valid YAML: unexpected ','"},
+      {"newline-comma.yaml", "2:1: not valid YAML: unexpected ','"},
+      {"comma-after-document-end.yaml", "3:1: not valid YAML: unexpected ','"},
+  };
+  for (const auto& [name, error] : fixtures) {
+    auto result = testing::run_ipctrail_bounded("check-config " + dir + name, 256 << 20, 20);
+    EXPECT_EQ(result.exit_code, 2) << name << ": " << result.output.substr(0, 500);
+    EXPECT_EQ(result.output, dir + name + ":" + error + "\n") << name;
+  }
+}
+
+TEST_F(ConfigFile, AFileOverTheSizeCapIsRefusedBeforeParsing) {
+  std::string comments;
+  while (comments.size() <= 65536) comments += "# a long comment line, repeated\n";
+  std::string path = write("big.yaml", comments);
+  auto result = testing::run_ipctrail("check-config " + path);
+  EXPECT_EQ(result.exit_code, 2) << result.output.substr(0, 500);
+  EXPECT_EQ(result.output,
+            "cannot read " + path + ": larger than 65536 bytes, not a config file\n");
+  EXPECT_THROW(parse_config(comments, "big.yaml"), ConfigError);
+  std::string at_the_cap = comments.substr(0, 65536 - 1) + "\n";
+  EXPECT_TRUE(parse_config(at_the_cap, "at-the-cap.yaml") == Config{});
+}
+
+TEST_F(ConfigFile, AFifoIsRefusedWithoutHanging) {
+  std::string path = (dir_ / "fifo.yaml").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto result = testing::run_ipctrail_bounded("check-config " + path, 256 << 20, 10);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_EQ(result.output, "cannot read " + path + ": not a regular file (a FIFO)\n");
+  auto agent = testing::run_ipctrail_bounded(
+      "agent --ticks 1 --db " + (dir_ / "history.db").string() + " --config " + path, 256 << 20,
+      10);
+  EXPECT_EQ(agent.exit_code, 2) << agent.output;
+  EXPECT_EQ(agent.output,
+            "ipctrail agent: cannot read " + path + ": not a regular file (a FIFO)\n");
+}
+
+TEST_F(ConfigFile, ADeviceIsRefusedWithoutReadingIt) {
+  auto result = testing::run_ipctrail_bounded("check-config /dev/zero", 256 << 20, 10);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_EQ(result.output, "cannot read /dev/zero: not a regular file (a character device)\n");
 }
 
 TEST_F(ConfigFile, BinaryGarbageIsAnError) {
