@@ -7,6 +7,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -108,6 +109,9 @@ class Loader {
     for (const auto& entry : section.value) {
       const YAML::Node& key_node = entry.first;
       std::string name = key_node.IsScalar() ? key_node.Scalar() : std::string();
+      if (name.find('\0') != std::string::npos) {
+        fail(key_node.Mark(), section.path, "a key holds a NUL character (\\0)");
+      }
       std::string path = section.path.empty() ? name : section.path + "." + name;
       const Key* key = find(keys, name);
       if (key == nullptr) {
@@ -118,11 +122,24 @@ class Loader {
       Item item{entry.second, has_own_mark ? entry.second.Mark() : key_node.Mark(), path};
       marks_[path] = key_node.Mark();
       if (key->read) {
+        refuse_nul(item);
         key->read(*this, item, config);
       } else {
         read_section(item, key->children, config);
       }
     }
+  }
+
+  // A "\0" escape makes a text that C calls (open, posix_spawn) would cut short at the NUL.
+  void refuse_nul(const Item& item) const {
+    auto holds_nul = [](const YAML::Node& node) {
+      return node.IsScalar() && node.Scalar().find('\0') != std::string::npos;
+    };
+    bool nul = holds_nul(item.value);
+    if (item.value.IsSequence()) {
+      for (const YAML::Node& element : item.value) nul = nul || holds_nul(element);
+    }
+    if (nul) fail(item, "holds a NUL character (\\0), which would cut the text short");
   }
 
   // Errors about two keys together point at the first of them the file sets.
@@ -261,6 +278,19 @@ class Loader {
       fail(item, fmt::format("{}; '{}' is not an absolute path (no PATH search is done)", kExpected,
                              argv[0]));
     }
+    // As posix_spawn will find it: this very path, a file this user may execute.
+    struct stat info {};
+    int error = 0;
+    if (::stat(argv[0].c_str(), &info) != 0) {
+      error = errno;
+    } else if (S_ISDIR(info.st_mode)) {
+      error = EISDIR;
+    } else if (!S_ISREG(info.st_mode)) {
+      error = EACCES;
+    } else if (::access(argv[0].c_str(), X_OK) != 0) {
+      error = errno;
+    }
+    if (error != 0) fail(item, fmt::format("cannot run {}: {}", argv[0], std::strerror(error)));
     return argv;
   }
 
@@ -429,6 +459,12 @@ void validate_alerts(const Loader& loader, const Config& config) {
                                    "warn clears at or below warn_clear",
                                    format_number(alert.warn), format_number(alert.warn_clear)));
     }
+    if (alert.crit && alert.warn > *alert.crit) {
+      loader.fail_pair(base + "warn", base + "crit",
+                       fmt::format("warn ({}) must be <= crit ({}): above crit the alert is "
+                                   "CRITICAL, so it would never rise to WARNING",
+                                   format_number(alert.warn), format_number(*alert.crit)));
+    }
     if (alert.crit_clear && !alert.crit) {
       loader.fail_pair(base + "crit_clear", base + "crit",
                        "crit_clear is set but crit is off; set crit as well, or remove crit_clear");
@@ -490,6 +526,18 @@ std::string read_whole_file(const std::string& path) {
   }
   ::close(fd);
   return text;
+}
+
+// Where byte `offset` of `text` is, as yaml-cpp counts (from 0).
+YAML::Mark mark_at(std::string_view text, std::size_t offset) {
+  std::string_view before = text.substr(0, offset);
+  std::size_t line_start = before.rfind('\n');
+  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+  YAML::Mark mark;
+  mark.pos = static_cast<int>(offset);
+  mark.line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  mark.column = static_cast<int>(offset - line_start);
+  return mark;
 }
 
 // Walks the file's YAML events before any node is built, refusing what would make building
@@ -570,7 +618,15 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     loader.fail(YAML::Mark::null_mark(), "",
                 fmt::format("larger than {} bytes, not a config file", kMaxFileBytes));
   }
-  std::string yaml(text);
+  if (std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    loader.fail(mark_at(text, nul), "", "holds a NUL byte; a config file is text");
+  }
+  // yaml-cpp 0.7 raises "illegal EOF in scalar" only when the file ends in the middle of a line
+  // of a quoted text: when line breaks follow, the text quietly ends with the file, and a
+  // forgotten closing quote swallowed the rest of it. Without the trailing blanks the end of
+  // the file is always in the middle of a line.
+  std::size_t last = text.find_last_not_of(" \t\r\n");
+  std::string yaml(text.substr(0, last == std::string_view::npos ? 0 : last + 1));
   YAML::Node document;
   try {
     std::istringstream stream(yaml);
@@ -585,7 +641,11 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     // Within what the check allows: one document, kMaxNodes nodes, no alias.
     document = YAML::Load(yaml);
   } catch (const YAML::Exception& error) {
-    loader.fail(error.mark, "", "not valid YAML: " + error.msg);
+    std::string what = error.msg;
+    if (what == YAML::ErrorMsg::EOF_IN_SCALAR) {
+      what = "the file ends inside a quoted text (a closing quote is missing)";
+    }
+    loader.fail(error.mark, "", "not valid YAML: " + what);
   }
   Config config;
   if (document.IsNull()) return config;

@@ -118,7 +118,7 @@ alerts:
   message_queue_bytes_used:
     enabled: false
 notify:
-  exec: [/usr/local/bin/page, --team, dba]
+  exec: [/bin/true, --team, dba]
   timeout: 3s
 )",
                                "good.yaml");
@@ -137,7 +137,7 @@ notify:
   arrays.crit = 90;
   arrays.crit_clear = 85;
   expected.alerts.at("message_queue_bytes_used").enabled = false;
-  expected.notify.exec = {"/usr/local/bin/page", "--team", "dba"};
+  expected.notify.exec = {"/bin/true", "--team", "dba"};
   expected.notify.timeout = seconds(3);
   EXPECT_TRUE(config == expected);
 }
@@ -267,10 +267,35 @@ const BadConfig kBadConfigs[] = {
      "2:17: not valid YAML: illegal map value"},
     {"two_documents", "interval: 1s\n---\ninterval: 2s\n",
      "3:1: holds 2 YAML documents; expected one"},
+    // yaml-cpp 0.7 ends a quoted text at the end of the file when a line break precedes it, so
+    // the quote silently swallowed the rest of the file.
+    {"unterminated_double_quote", "database:\n  path: \"/x/history.db\ninterval: 1s\n",
+     "3:13: not valid YAML: the file ends inside a quoted text (a closing quote is missing)"},
+    {"unterminated_single_quote", "interval: '1s\n",
+     "1:14: not valid YAML: the file ends inside a quoted text (a closing quote is missing)"},
+    {"nul_escape", "database:\n  path: \"/x/a\\0b.db\"\n",
+     "2:9: database.path: holds a NUL character (\\0), which would cut the text short"},
+    {"nul_escape_in_list", "notify:\n  exec: [/bin/true, \"a\\0b\"]\n",
+     "2:9: notify.exec: holds a NUL character (\\0), which would cut the text short"},
+    {"nul_escape_in_key", "database:\n  \"pa\\0th\": /x.db\n",
+     "2:3: database: a key holds a NUL character (\\0)"},
     {"alias", "notify:\n  exec: [&program /bin/true, *program]\n",
      "2:30: YAML aliases (*name) are not accepted in a config file; write the value out"},
     {"too_deep", "notify:\n  exec: [[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]\n",
      "2:23: nested more than 16 levels deep; a config file has at most 4"},
+    {"warn_above_crit", "alerts:\n  semaphores_used:\n    warn: 90\n    crit: 50\n",
+     "3:5: alerts.semaphores_used.warn: warn (90) must be <= crit (50): above crit the alert is "
+     "CRITICAL, so it would never rise to WARNING"},
+    {"warn_above_crit_other_order",
+     "alerts:\n  message_queues_used:\n    crit: 75\n    warn_clear: 60\n",
+     "3:5: alerts.message_queues_used.crit: warn (80) must be <= crit (75): above crit the alert "
+     "is CRITICAL, so it would never rise to WARNING"},
+    {"exec_missing", "notify:\n  exec: /nonexistent/ipctrail-page\n",
+     "2:9: notify.exec: cannot run /nonexistent/ipctrail-page: No such file or directory"},
+    {"exec_not_executable", "notify:\n  exec: [/etc/passwd, --now]\n",
+     "2:9: notify.exec: cannot run /etc/passwd: Permission denied"},
+    {"exec_directory", "notify:\n  exec: /tmp\n",
+     "2:9: notify.exec: cannot run /tmp: Is a directory"},
 };
 
 class BadConfigFile : public ConfigFile, public ::testing::WithParamInterface<BadConfig> {};
@@ -407,6 +432,9 @@ TEST(ConfigFixtures, EachBadFixtureGivesItsErrorInBoundedMemoryAndTime) {
       {"comma.yaml", "1:1: not valid YAML: unexpected ','"},
       {"newline-comma.yaml", "2:1: not valid YAML: unexpected ','"},
       {"comma-after-document-end.yaml", "3:1: not valid YAML: unexpected ','"},
+      {"nul-byte.yaml", "2:13: holds a NUL byte; a config file is text"},
+      {"unterminated-quote.yaml",
+       "3:13: not valid YAML: the file ends inside a quoted text (a closing quote is missing)"},
   };
   for (const auto& [name, error] : fixtures) {
     auto result = testing::run_ipctrail_bounded("check-config " + dir + name, 256 << 20, 20);
@@ -446,6 +474,24 @@ TEST_F(ConfigFile, ADeviceIsRefusedWithoutReadingIt) {
   auto result = testing::run_ipctrail_bounded("check-config /dev/zero", 256 << 20, 10);
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_EQ(result.output, "cannot read /dev/zero: not a regular file (a character device)\n");
+}
+
+TEST_F(ConfigFile, ARawNulByteIsRefused) {
+  std::string path = write("nul.yaml", std::string("database:\n  path: /x/a\0b.db\n", 29));
+  auto result = testing::run_ipctrail("check-config " + path);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_EQ(result.output, path + ":2:13: holds a NUL byte; a config file is text\n");
+}
+
+TEST(ParseConfig, AnchorsWithoutAliasesAndQuotedTextAreFine) {
+  Config config = parse_config(
+      "database: &db\n  path: \"/srv/it's \\\"here\\\".db\"\n  retention: '7d'\n", "q.yaml");
+  EXPECT_EQ(config.database.path, "/srv/it's \"here\".db");
+  EXPECT_EQ(config.database.retention, hours(24 * 7));
+  EXPECT_TRUE(parse_config("interval: \"1s\"\n\n\n", "q.yaml").interval == seconds(1));
+  EXPECT_TRUE(parse_config("alerts:\n  semaphores_used:\n    warn: 90\n    crit: 90\n", "eq.yaml")
+                  .alerts.at("semaphores_used")
+                  .crit == 90);
 }
 
 TEST_F(ConfigFile, BinaryGarbageIsAnError) {
