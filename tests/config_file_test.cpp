@@ -2,6 +2,7 @@
 // precedence flags > file > defaults.
 #include "config/config_file.h"
 
+#include <fmt/format.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -189,6 +190,17 @@ TEST(ConfigOverrides, BadFlagsNameTheFlag) {
   } catch (const ConfigError& error) {
     EXPECT_STREQ(error.what(), "--interval: expected a duration from 100ms to 1h, got '50ms'");
   }
+  for (const char* text : {"1ms", "99ms", "9223372036854775807ms", "106751991167d", "61m"}) {
+    try {
+      apply_overrides(config, {.interval = text});
+      FAIL() << "accepted --interval " << text;
+    } catch (const ConfigError& error) {
+      EXPECT_EQ(error.what(), fmt::format("--interval: expected a duration from 100ms to 1h, got "
+                                          "'{}'",
+                                          text));
+    }
+  }
+  EXPECT_THROW(apply_overrides(config, {.database_path = ""}), ConfigError);
   EXPECT_EQ(config.interval, seconds(1));
 }
 
