@@ -1,4 +1,4 @@
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 int main(int argc, char** argv) {
   return ipctrail::run_cli(argc, argv);

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/ipc_call_counts.h"
 #include "bpf/ipc_call_counter.h"
+#include "model/ipc_call_counts.h"
 
 namespace {
 

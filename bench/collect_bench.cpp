@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/collector.h"
+#include "agent/collect/collector.h"
 
 extern char** environ;
 

@@ -5,7 +5,7 @@
 #include <benchmark/benchmark.h>
 #include <httplib.h>
 
-#include "agent/report.h"
+#include "agent/cli/report.h"
 #include "export/prometheus.h"
 
 namespace {

@@ -10,8 +10,8 @@
 #include <functional>
 #include <vector>
 
-#include "agent/alerts.h"
-#include "agent/collector.h"
+#include "agent/alerts/alerts.h"
+#include "agent/collect/collector.h"
 
 namespace {
 

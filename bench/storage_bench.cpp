@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/history_charts.h"
+#include "agent/daemon/history_charts.h"
 #include "storage/store.h"
 
 namespace ipctrail {

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "agent/ipc_call_counts.h"
-#include "bpf/bpf_mode.h"
+#include "model/bpf_mode.h"
+#include "model/ipc_call_counts.h"
 
 struct ipc_calls;  // the generated skeleton
 

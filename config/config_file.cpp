@@ -18,8 +18,9 @@
 #include <sstream>
 
 #include "config/suggest.h"
-#include "config/units.h"
-#include "export/prometheus.h"
+#include "model/listen_address.h"
+#include "model/textfile_path.h"
+#include "model/units.h"
 
 namespace ipctrail {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config.h"
+#include "model/settings.h"
 
 namespace ipctrail {
 

@@ -14,7 +14,8 @@
 #include <string_view>
 #include <utility>
 
-#include "agent/sample.h"
+#include "model/listen_address.h"
+#include "model/sample.h"
 
 namespace ipctrail {
 
@@ -52,22 +53,6 @@ std::string escape_label_value(std::string_view value);
 
 // ---- HTTP server ----
 
-inline constexpr std::uint16_t kDefaultMetricsPort = 19472;
-inline constexpr std::string_view kDefaultListenAddress = "127.0.0.1:19472";
-
-struct ListenAddress {
-  std::string host;  // numeric IPv4 or IPv6 (without brackets)
-  std::uint16_t port = kDefaultMetricsPort;
-
-  bool is_loopback() const;
-  std::string to_string() const;  // "127.0.0.1:19472", "[::1]:19472"
-};
-
-// Parses "HOST:PORT" with a numeric host ("127.0.0.1", "[::1]", "0.0.0.0", "[::]") or
-// "localhost". Every other interface is exposed only when written out: ":19472" or a bare port is
-// refused. Throws std::invalid_argument saying what was expected.
-ListenAddress parse_listen_address(std::string_view text);
-
 // Serves GET /metrics (the latest published exposition) and GET /health; everything else is 404.
 // Until the first publish, /metrics says ipctrail_up 0 and /health answers 503.
 class MetricsServer {
@@ -101,10 +86,6 @@ class MetricsServer {
 // in the same directory (not *.prom, so node_exporter skips it), fsync, rename, fsync of the
 // directory. Throws std::system_error naming the file; the old file is kept and the temp removed.
 void write_file_atomically(const std::filesystem::path& path, std::string_view text);
-
-// For config validation: throws std::invalid_argument unless the name ends in ".prom" (the only
-// files node_exporter reads) and the directory exists.
-void check_textfile_path(const std::filesystem::path& path);
 
 // The agent's textfile output: never throws, logs the first failure and the recovery only, so a
 // full disk costs one log line, not one per tick.

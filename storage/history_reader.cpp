@@ -1,5 +1,7 @@
 #include "storage/history_reader.h"
 
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,19 +80,29 @@ constexpr const char* kSeriesOrder = "ORDER BY s.chart, length(s.dimension), s.d
 
 }  // namespace
 
-HistoryReader::HistoryReader(const std::filesystem::path& path)
-    : db_(open_for_reading(path)),
-      // Every series with a value has a row within kRefreshMs before any time: scanning that
-      // window (time is the points table's key) finds the value in effect.
-      chart_points_(db_, fmt::format("SELECT p.series_id, p.ts, p.value FROM points p "
+struct HistoryReader::Connection {
+  explicit Connection(const std::filesystem::path& path)
+      : db(open_for_reading(path)),
+        // Every series with a value has a row within kRefreshMs before any time: scanning that
+        // window (time is the points table's key) finds the value in effect.
+        chart_points(db, fmt::format("SELECT p.series_id, p.ts, p.value FROM points p "
                                      "WHERE p.ts > ?1 - {} AND p.ts <= ?2 AND p.series_id IN "
                                      "(SELECT id FROM series WHERE chart = ?3 AND "
                                      "(?4 IS NULL OR dimension = ?4)) ORDER BY p.ts",
                                      kRefreshMs)) {}
 
+  SQLite::Database db;
+  SQLite::Statement chart_points;
+};
+
+HistoryReader::HistoryReader(const std::filesystem::path& path)
+    : connection_(std::make_unique<Connection>(path)) {}
+
+HistoryReader::~HistoryReader() = default;
+
 std::vector<ChartInfo> HistoryReader::charts() {
   std::vector<ChartInfo> charts;
-  SQLite::Statement query(db_, "SELECT id, units FROM charts ORDER BY id");
+  SQLite::Statement query(connection_->db, "SELECT id, units FROM charts ORDER BY id");
   while (query.executeStep()) {
     charts.push_back({query.getColumn(0).getString(), query.getColumn(1).getString()});
   }
@@ -99,10 +111,11 @@ std::vector<ChartInfo> HistoryReader::charts() {
 
 std::vector<SeriesInfo> HistoryReader::series(const std::string& chart,
                                               const std::optional<std::string>& dimension) {
-  SQLite::Statement query(db_, std::string("SELECT s.id, s.chart, s.dimension, s.queue_key, "
-                                           "s.owner_uid FROM series s WHERE s.chart = ?1 "
-                                           "AND (?2 IS NULL OR s.dimension = ?2) ") +
-                                   kSeriesOrder);
+  SQLite::Statement query(connection_->db,
+                          std::string("SELECT s.id, s.chart, s.dimension, s.queue_key, "
+                                      "s.owner_uid FROM series s WHERE s.chart = ?1 "
+                                      "AND (?2 IS NULL OR s.dimension = ?2) ") +
+                              kSeriesOrder);
   query.bind(1, chart);
   if (dimension) query.bind(2, *dimension);
   std::vector<SeriesInfo> found;
@@ -111,7 +124,7 @@ std::vector<SeriesInfo> HistoryReader::series(const std::string& chart,
 }
 
 std::vector<Span> HistoryReader::spans_between(std::int64_t since_ms, std::int64_t until_ms) {
-  SQLite::Statement query(db_,
+  SQLite::Statement query(connection_->db,
                           "SELECT start_ts, last_ts, interval_ms FROM sampling_spans "
                           "WHERE last_ts + interval_ms >= ? AND start_ts <= ? ORDER BY start_ts");
   query.bind(1, since_ms);
@@ -133,20 +146,21 @@ std::vector<SeriesPoints> HistoryReader::changes(const std::string& chart,
     index_of.emplace(series.id, result.size());
     result.push_back({std::move(series), {}});
   }
-  chart_points_.reset();
-  chart_points_.bind(1, since_ms);
-  chart_points_.bind(2, until_ms);
-  chart_points_.bind(3, chart);
+  connection_->chart_points.reset();
+  connection_->chart_points.bind(1, since_ms);
+  connection_->chart_points.bind(2, until_ms);
+  connection_->chart_points.bind(3, chart);
   if (dimension) {
-    chart_points_.bind(4, *dimension);
+    connection_->chart_points.bind(4, *dimension);
   } else {
-    chart_points_.bind(4);
+    connection_->chart_points.bind(4);
   }
-  while (chart_points_.executeStep()) {
-    auto found = index_of.find(chart_points_.getColumn(0).getInt64());
+  while (connection_->chart_points.executeStep()) {
+    auto found = index_of.find(connection_->chart_points.getColumn(0).getInt64());
     if (found == index_of.end()) continue;
     std::vector<Point>& points = result[found->second].points;
-    Point point = point_from_columns(chart_points_.getColumn(1), chart_points_.getColumn(2));
+    Point point = point_from_columns(connection_->chart_points.getColumn(1),
+                                     connection_->chart_points.getColumn(2));
     // Before `since` only the latest row counts: the value in effect at `since`.
     if (point.ts_ms <= since_ms && !points.empty()) points.pop_back();
     points.push_back(point);
@@ -183,7 +197,7 @@ std::vector<SeriesPoints> HistoryReader::grid(const std::string& chart,
 Snapshot HistoryReader::snapshot_at(std::int64_t ts_ms) {
   Snapshot snapshot;
   snapshot.ts_ms = ts_ms;
-  SQLite::Statement spans(db_,
+  SQLite::Statement spans(connection_->db,
                           "SELECT start_ts, last_ts, interval_ms FROM sampling_spans "
                           "WHERE start_ts <= ? ORDER BY start_ts DESC LIMIT 2");
   spans.bind(1, ts_ms);
@@ -199,12 +213,13 @@ Snapshot HistoryReader::snapshot_at(std::int64_t ts_ms) {
   snapshot.charts = charts();
   // SQLite takes a bare column (value) from the row where max(ts) was found.
   SQLite::Statement values(
-      db_, fmt::format("WITH latest AS (SELECT series_id, max(ts) AS ts, value FROM points "
-                       "WHERE ts > ?1 - {} AND ts <= ?1 GROUP BY series_id) "
-                       "SELECT s.id, s.chart, s.dimension, s.queue_key, s.owner_uid, latest.ts, "
-                       "latest.value FROM latest JOIN series s ON s.id = latest.series_id "
-                       "WHERE latest.value IS NOT NULL {}",
-                       kRefreshMs, kSeriesOrder));
+      connection_->db,
+      fmt::format("WITH latest AS (SELECT series_id, max(ts) AS ts, value FROM points "
+                  "WHERE ts > ?1 - {} AND ts <= ?1 GROUP BY series_id) "
+                  "SELECT s.id, s.chart, s.dimension, s.queue_key, s.owner_uid, latest.ts, "
+                  "latest.value FROM latest JOIN series s ON s.id = latest.series_id "
+                  "WHERE latest.value IS NOT NULL {}",
+                  kRefreshMs, kSeriesOrder));
   values.bind(1, ts_ms);
   while (values.executeStep()) {
     SeriesInfo series = series_from_row(values);
@@ -217,7 +232,7 @@ Snapshot HistoryReader::snapshot_at(std::int64_t ts_ms) {
 
 std::vector<AlertRecord> HistoryReader::alert_transitions(std::int64_t since_ms,
                                                           std::int64_t until_ms) {
-  SQLite::Statement query(db_,
+  SQLite::Statement query(connection_->db,
                           std::string(kAlertColumns) + "WHERE ts >= ? AND ts <= ? ORDER BY ts, id");
   query.bind(1, since_ms);
   query.bind(2, until_ms);
@@ -227,10 +242,11 @@ std::vector<AlertRecord> HistoryReader::alert_transitions(std::int64_t since_ms,
 std::vector<AlertRecord> HistoryReader::alert_states_at(std::int64_t ts_ms) {
   // Rows are written in tick order, so the highest id is the latest transition.
   SQLite::Statement query(
-      db_, fmt::format("{} WHERE id IN (SELECT max(id) FROM alert_transitions WHERE ts <= ? "
-                       "GROUP BY alert, instance) AND new_status != {} "
-                       "ORDER BY alert, length(instance), instance",
-                       kAlertColumns, static_cast<int>(AlertStatus::kRemoved)));
+      connection_->db,
+      fmt::format("{} WHERE id IN (SELECT max(id) FROM alert_transitions WHERE ts <= ? "
+                  "GROUP BY alert, instance) AND new_status != {} "
+                  "ORDER BY alert, length(instance), instance",
+                  kAlertColumns, static_cast<int>(AlertStatus::kRemoved)));
   query.bind(1, ts_ms);
   return alert_records(query);
 }

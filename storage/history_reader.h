@@ -2,16 +2,14 @@
 // read-only and answers in the terms of the README contract (a row holds from its ts on).
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
-
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "storage/tick_record.h"
+#include "model/tick_record.h"
 
 namespace ipctrail {
 
@@ -81,6 +79,7 @@ class HistoryReader {
  public:
   // Throws HistoryFileError when the file is missing or not a current ipctrail history file.
   explicit HistoryReader(const std::filesystem::path& path);
+  ~HistoryReader();
 
   std::vector<ChartInfo> charts();
   std::vector<SeriesInfo> series(const std::string& chart,
@@ -104,8 +103,8 @@ class HistoryReader {
   std::vector<AlertRecord> alert_states_at(std::int64_t ts_ms);
 
  private:
-  SQLite::Database db_;
-  SQLite::Statement chart_points_;
+  struct Connection;  // SQLiteCpp stays inside storage/
+  std::unique_ptr<Connection> connection_;
 };
 
 }  // namespace ipctrail

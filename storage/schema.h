@@ -5,8 +5,9 @@
 #include <SQLiteCpp/Database.h>
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
+
+#include "storage/history_file_error.h"
 
 namespace ipctrail {
 
@@ -16,13 +17,6 @@ inline constexpr std::int32_t kApplicationId = 0x69707472;  // "iptr"
 // Every series that has a value gets a row at least this often, even when the value does not
 // change, so "the latest row at or before T" is always found within this much time before T.
 inline constexpr std::int64_t kRefreshMs = 3'600'000;
-
-// The file is not an ipctrail history file, or one this build cannot read (newer, or older and
-// opened read-only). Commands report it as a usage error (exit 2).
-class HistoryFileError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // Makes a new, empty database an ipctrail file, or upgrades an ipctrail file one version at a time
 // (each step in its own transaction) until it is at `target`. Throws HistoryFileError for a file

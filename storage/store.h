@@ -1,20 +1,13 @@
-// The history writer: keeps only changes of every series in one SQLite file, one transaction per
-// tick, with retention by age and size. Readers use storage/history_reader.h.
+// The history writer: one tick at a time into the SQLite file, keeping only changes.
 #pragma once
-
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <optional>
-#include <string>
-#include <unordered_map>
-#include <vector>
+#include <memory>
 
-#include "storage/retention.h"
-#include "storage/tick_record.h"
+#include "model/tick_record.h"
+#include "storage/retention_options.h"
 
 namespace ipctrail {
 
@@ -31,6 +24,8 @@ struct StoreOptions {
 // defaults, 2^64 - 2^24) are stored as INT64_MAX. Rates stay doubles.
 StoredValue stored_value(const DimensionValue& value);
 
+class SqliteStore;
+
 class Store {
  public:
   // Creates the file (mode 0640, missing folders 0750) or upgrades an existing ipctrail file.
@@ -45,64 +40,14 @@ class Store {
   // starts a new sampling span, so the lost ticks show as a gap.
   void write_tick(const TickRecord& tick);
 
-  const std::filesystem::path& path() const { return options_.path; }
+  const std::filesystem::path& path() const;
+
+  ~Store();
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
 
  private:
-  struct OpenSeries {
-    const std::string* dimension = nullptr;  // the key of this entry in its chart's map
-    std::int64_t id = 0;
-    SeriesLabels labels;
-    std::optional<StoredValue> value;
-    std::int64_t written_ts = 0;
-    std::int64_t refresh_after_ms = 0;  // spread per series, so refresh rows do not come in bursts
-    std::uint64_t seen_in_tick = 0;
-  };
-  struct ChartState {
-    std::unordered_map<std::string, OpenSeries> series;  // open series, by dimension
-    // Last tick's series in the order the source reported them: sources report the same
-    // dimensions in the same order tick after tick, so a lookup is mostly one string compare.
-    std::vector<OpenSeries*> last_order;
-    std::vector<OpenSeries*> next_order;  // this tick's, swapped into last_order at the end
-    std::uint64_t seen_in_tick = 0;
-    std::size_t seen_count = 0;
-  };
-
-  void reload_state();
-  void write_span(const TickRecord& tick, bool& starts_span);
-  ChartState& chart_state(const Chart& chart);
-  void write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe);
-  OpenSeries& open_series(ChartState& state, OpenSeries* found, const Chart& chart,
-                          const Dimension& dimension, const SeriesLabels& labels,
-                          std::int64_t ts_ms);
-  std::int64_t series_id_for(std::string_view chart, const std::string& dimension,
-                             const SeriesLabels& labels);
-  void write_point(OpenSeries& series, std::int64_t ts_ms, const StoredValue& value);
-  void end_series(std::int64_t series_id, std::int64_t ts_ms);
-  void insert_point(std::int64_t series_id, std::int64_t ts_ms,
-                    const std::optional<StoredValue>& value);
-  void end_vanished_series(std::int64_t ts_ms);
-  void write_alert_transition(const AlertTransition& transition);
-  void reset_statements() noexcept;
-
-  StoreOptions options_;
-  SQLite::Database db_;
-  SQLite::Statement insert_point_;
-  SQLite::Statement find_series_;
-  SQLite::Statement insert_series_;
-  SQLite::Statement reopen_series_;
-  SQLite::Statement end_series_;
-  SQLite::Statement insert_chart_;
-  SQLite::Statement insert_span_;
-  SQLite::Statement extend_span_;
-  SQLite::Statement insert_alert_transition_;
-  Retention retention_;
-
-  std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id
-  std::uint64_t tick_number_ = 0;
-  std::optional<std::int64_t> span_id_;
-  std::int64_t span_last_ts_ = 0;
-  std::int64_t span_interval_ms_ = 0;
-  bool state_stale_ = true;  // memory may disagree with the file after a failed tick
+  std::unique_ptr<SqliteStore> impl_;
 };
 
 }  // namespace ipctrail

@@ -1,0 +1,58 @@
+#include "agent/alerts/alert_rules.h"
+
+#include "model/charts.h"
+
+namespace ipctrail {
+
+namespace {
+
+std::optional<std::uint64_t> queue_count(const Sample& sample) {
+  if (!sample.queues) return std::nullopt;
+  return sample.queues->size();
+}
+
+bool each_queue_bytes(const Sample& sample, std::vector<Usage>& out) {
+  if (!sample.queues) return false;
+  for (const MessageQueue& queue : *sample.queues) {
+    out.push_back({std::to_string(queue.msqid), queue.bytes, queue.capacity_bytes});
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::vector<AlertRule>& alert_rules() {
+  static const std::vector<AlertRule> rules{
+      {"semaphores_used", chart_id::kSemaphores, "semaphores", "semmns", false,
+       [](const Sample& s, std::vector<Usage>& out) {
+         out.push_back({"", s.semaphores, s.limits.semmns});
+         return true;
+       }},
+      {"semaphore_arrays_used", chart_id::kSemaphoreArrays, "semaphore arrays", "semmni", false,
+       [](const Sample& s, std::vector<Usage>& out) {
+         out.push_back({"", s.semaphore_arrays, s.limits.semmni});
+         return true;
+       }},
+      {"message_queues_used", chart_id::kQueueMessages, "message queues", "msgmni", false,
+       [](const Sample& s, std::vector<Usage>& out) {
+         out.push_back({"", queue_count(s), s.limits.msgmni});
+         return true;
+       }},
+      {"shared_memory_segments_used", chart_id::kShmSegments, "shared memory segments", "shmmni",
+       false,
+       [](const Sample& s, std::vector<Usage>& out) {
+         out.push_back({"", s.shm_segments, s.limits.shmmni});
+         return true;
+       }},
+      {"shared_memory_bytes_used", chart_id::kShmBytes, "shared memory pages", "shmall", false,
+       [](const Sample& s, std::vector<Usage>& out) {
+         out.push_back({"", s.shm_pages, s.limits.shmall});
+         return true;
+       }},
+      {"message_queue_bytes_used", chart_id::kQueueBytes, "bytes queued", "msg_qbytes", true,
+       each_queue_bytes},
+  };
+  return rules;
+}
+
+}  // namespace ipctrail

@@ -1,0 +1,82 @@
+// The alert engine: pure logic from Samples to alert statuses and their transitions. It knows
+// nothing of storage or notification; the agent stores and announces what evaluate() returns.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/alerts/alert_rules.h"
+#include "model/alert_status.h"
+#include "model/sample.h"
+#include "model/settings.h"
+
+namespace ipctrail {
+
+class AlertEngine {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit AlertEngine(const AlertConfigs& alerts);
+
+  // Evaluates every enabled alert that is due at `now` (each one every `every`, on a fixed
+  // schedule from its first evaluation: pass the tick's scheduled time, not a late reading),
+  // on `sample`, the latest one. Returns the transitions, in kAlertNames order, then instance.
+  //
+  // Per-queue instances (message_queue_bytes_used) come and go with their queues; to keep the
+  // log proportional to trouble rather than to queue churn, an instance's transitions are
+  // returned from the first time it is raised (WARNING or CRITICAL) on, up to its REMOVED.
+  // states() always shows every instance.
+  std::vector<AlertTransition> evaluate(const Sample& sample, Clock::time_point now);
+
+  // New thresholds and schedules (a config reload), taking effect at the next evaluate(): an
+  // alert switched off goes REMOVED there, one switched on starts UNINITIALIZED and is due.
+  void reconfigure(const AlertConfigs& alerts);
+
+  // Every instance of every enabled alert, in kAlertNames order, then instance.
+  std::vector<AlertState> states() const;
+
+ private:
+  // Why an instance has its status; summaries are written from it only when someone reads
+  // them, which keeps an evaluation of 32,000 calm queues free of text formatting.
+  enum class Cause { kNone, kUsage, kQueueGone, kQueuesUnknown, kSwitchedOff };
+  struct Instance {
+    AlertStatus status = AlertStatus::kUninitialized;
+    std::optional<double> value;
+    std::int64_t since_ms = 0;
+    Cause cause = Cause::kNone;
+    std::optional<std::uint64_t> used, limit;
+    bool logged = false;  // per-queue: raised at least once, so its transitions are returned
+    std::uint64_t seen_in = 0;
+  };
+  struct Alert {
+    const AlertRule* rule = nullptr;
+    AlertConfig config;
+    bool active = false;  // enabled, and its instances exist
+    std::optional<Clock::time_point> next_due;
+    std::unordered_map<std::string, Instance> instances;
+  };
+
+  void evaluate_alert(Alert& alert, const Sample& sample, std::vector<AlertTransition>& out);
+  void remove_all(Alert& alert, std::int64_t ts_ms, std::vector<AlertTransition>& out);
+  static void change(Alert& alert, const std::string& name, Instance& instance, AlertStatus status,
+                     std::optional<double> value, Cause cause, std::int64_t ts_ms,
+                     std::vector<AlertTransition>& out);
+  static std::string summary(const AlertRule& rule, const std::string& name,
+                             const Instance& instance);
+
+  std::vector<Alert> alerts_;
+  std::vector<Usage> usages_;  // reused between evaluations
+  std::uint64_t evaluations_ = 0;
+};
+
+// The status the rules give `value` (percent) for an alert now in `current`: Netdata's
+// hysteresis, `warn: $this > (($status >= $WARNING) ? warn_clear : warn)` and
+// `crit: $this > (($status == $CRITICAL) ? crit_clear : crit)`.
+AlertStatus status_for(double value, AlertStatus current, const AlertConfig& config);
+
+}  // namespace ipctrail

@@ -1,0 +1,170 @@
+// `ipctrail alerts`: the stored alert transitions, or the alerts raised now.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "agent/cli/alert_report.h"
+#include "agent/cli/commands.h"
+#include "model/time_parse.h"
+#include "model/time_text.h"
+#include "storage/history_file_error.h"
+#include "storage/history_reader.h"
+
+namespace ipctrail {
+
+namespace {
+
+struct AlertsOptions {
+  std::string db = "/var/lib/ipctrail/history.db";
+  std::string since = "-24h";
+  bool active = false;
+  std::string format = "table";
+};
+
+// Raised: the instance's latest transition went to WARNING or CRITICAL (or Netdata's RAISED).
+bool raised(const AlertRecord& state) {
+  return state.new_status >= AlertStatus::kRaised;
+}
+
+std::string optional_text(const std::optional<double>& value) {
+  return value ? fmt::format("{}", *value) : "";
+}
+
+// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + '"';
+}
+
+void print_transitions_table(const std::vector<AlertRecord>& transitions) {
+  std::cout << fmt::format("{:<24}  {:<30} {:<10} {:<29} {:>7}  {}\n", "time", "alert", "instance",
+                           "status", "value", "summary");
+  for (const AlertRecord& row : transitions) {
+    std::cout << fmt::format(
+        "{:<24}  {:<30} {:<10} {:<29} {:>7}  {}\n", iso8601_utc(row.ts_ms), row.alert,
+        row.instance.empty() ? "-" : row.instance,
+        fmt::format("{} -> {}", status_name(row.old_status), status_name(row.new_status)),
+        alert_value_text(row.new_value), row.summary);
+  }
+}
+
+void print_transitions_csv(const std::vector<AlertRecord>& transitions) {
+  std::cout << "ts,time,alert,chart,instance,old_status,new_status,old_value,new_value,warn,crit,"
+               "summary\n";
+  for (const AlertRecord& row : transitions) {
+    std::cout << fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{}\n", row.ts_ms, iso8601_utc(row.ts_ms), row.alert,
+        row.chart, csv_field(row.instance), status_name(row.old_status),
+        status_name(row.new_status), optional_text(row.old_value), optional_text(row.new_value),
+        optional_text(row.warn), optional_text(row.crit), csv_field(row.summary));
+  }
+}
+
+nlohmann::json optional_json(const std::optional<double>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json();
+}
+
+void print_transitions_json(std::int64_t since, const std::vector<AlertRecord>& transitions) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const AlertRecord& row : transitions) {
+    rows.push_back({{"ts", row.ts_ms},
+                    {"time", iso8601_utc(row.ts_ms)},
+                    {"alert", row.alert},
+                    {"chart", row.chart},
+                    {"instance", row.instance},
+                    {"old_status", status_name(row.old_status)},
+                    {"new_status", status_name(row.new_status)},
+                    {"old_status_code", static_cast<int>(row.old_status)},
+                    {"new_status_code", static_cast<int>(row.new_status)},
+                    {"old_value", optional_json(row.old_value)},
+                    {"new_value", optional_json(row.new_value)},
+                    {"warn", optional_json(row.warn)},
+                    {"crit", optional_json(row.crit)},
+                    {"summary", row.summary}});
+  }
+  std::cout << nlohmann::json{{"since", since}, {"transitions", std::move(rows)}}.dump() << '\n';
+}
+
+void print_states_csv(const std::vector<AlertRecord>& states) {
+  std::cout << "alert,chart,instance,status,value,since,since_time,summary\n";
+  for (const AlertRecord& state : states) {
+    std::cout << fmt::format("{},{},{},{},{},{},{},{}\n", state.alert, state.chart,
+                             csv_field(state.instance), status_name(state.new_status),
+                             optional_text(state.new_value), state.ts_ms, iso8601_utc(state.ts_ms),
+                             csv_field(state.summary));
+  }
+}
+
+void print_states_json(const std::vector<AlertRecord>& states) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const AlertRecord& state : states) rows.push_back(alert_state_json(state));
+  std::cout << nlohmann::json{{"active", std::move(rows)}}.dump() << '\n';
+}
+
+int run_alerts(const AlertsOptions& options) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::int64_t since = parse_time(options.since, now);
+  HistoryReader reader(options.db);
+  if (options.active) {
+    std::vector<AlertRecord> states =
+        reader.alert_states_at(std::numeric_limits<std::int64_t>::max());
+    std::erase_if(states, [](const AlertRecord& state) { return !raised(state); });
+    if (options.format == "csv") {
+      print_states_csv(states);
+    } else if (options.format == "json") {
+      print_states_json(states);
+    } else {
+      std::cout << alert_states_table(states);
+    }
+    return kExitOk;
+  }
+  std::vector<AlertRecord> transitions =
+      reader.alert_transitions(since, std::numeric_limits<std::int64_t>::max());
+  if (options.format == "csv") {
+    print_transitions_csv(transitions);
+  } else if (options.format == "json") {
+    print_transitions_json(since, transitions);
+  } else {
+    print_transitions_table(transitions);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_alerts_command(CLI::App& app, CommandAction& run) {
+  auto options = std::make_shared<AlertsOptions>();
+  CLI::App* command = app.add_subcommand(
+      "alerts", "Print the stored alert transitions, or (--active) the alerts raised now");
+  command->add_option("--db", options->db, "History file")->capture_default_str();
+  CLI::Option* since =
+      command->add_option("--since", options->since, "From: -24h, -15m, 2026-11-26T03:00:00Z, ...")
+          ->capture_default_str();
+  command
+      ->add_flag("--active", options->active,
+                 "Instead, each alert instance whose latest transition is to WARNING or CRITICAL")
+      ->excludes(since);
+  command->add_option("--format", options->format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+  command->callback([&run, options] {
+    run = [options] {
+      try {
+        return run_alerts(*options);
+      } catch (const TimeTextError& error) {
+        std::cerr << "ipctrail alerts: " << error.what() << '\n';
+      } catch (const HistoryFileError& error) {
+        std::cerr << "ipctrail alerts: " << error.what() << '\n';
+      }
+      return kExitUsage;
+    };
+  });
+}
+
+}  // namespace ipctrail

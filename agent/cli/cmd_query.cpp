@@ -1,0 +1,179 @@
+// `ipctrail query`: one chart's history from the SQLite file, as changes or on a regular grid.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "agent/cli/commands.h"
+#include "model/time_parse.h"
+#include "model/time_text.h"
+#include "storage/history_file_error.h"
+#include "storage/history_reader.h"
+
+namespace ipctrail {
+
+namespace {
+
+struct QueryOptions {
+  std::string db = "/var/lib/ipctrail/history.db";
+  std::string chart;
+  std::optional<std::string> dimension;
+  std::string since = "-1h";
+  std::string until = "now";
+  std::optional<std::string> step;
+  std::string format = "table";
+};
+
+constexpr std::int64_t kMaxGridPoints = 100'000;
+
+std::string stored_text(const StoredValue& value) {
+  return std::visit([](auto number) { return fmt::format("{}", number); }, value);
+}
+
+std::string value_text(const std::optional<StoredValue>& value) {
+  return value ? stored_text(*value) : "-";
+}
+
+std::string optional_text(const std::optional<StoredValue>& value) {
+  return value ? stored_text(*value) : "";
+}
+
+std::string optional_text(const std::optional<std::int64_t>& value) {
+  return value ? std::to_string(*value) : "";
+}
+
+void print_table(const std::vector<SeriesPoints>& all) {
+  std::cout << fmt::format("{:<26} {:<12} {:>20} {:>12} {:>10}\n", "time", "dimension", "value",
+                           "queue_key", "owner_uid");
+  for (const SeriesPoints& rows : all) {
+    for (const Point& point : rows.points) {
+      std::cout << fmt::format("{:<26} {:<12} {:>20} {:>12} {:>10}\n", iso8601_utc(point.ts_ms),
+                               rows.series.dimension, value_text(point.value),
+                               optional_text(rows.series.labels.queue_key),
+                               optional_text(rows.series.labels.owner_uid));
+    }
+  }
+}
+
+void print_csv(const std::vector<SeriesPoints>& all) {
+  std::cout << "ts,time,chart,dimension,value,queue_key,owner_uid\n";
+  for (const SeriesPoints& rows : all) {
+    for (const Point& point : rows.points) {
+      std::cout << fmt::format("{},{},{},{},{},{},{}\n", point.ts_ms, iso8601_utc(point.ts_ms),
+                               rows.series.chart, rows.series.dimension, optional_text(point.value),
+                               optional_text(rows.series.labels.queue_key),
+                               optional_text(rows.series.labels.owner_uid));
+    }
+  }
+}
+
+nlohmann::json optional_json(const std::optional<std::int64_t>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json();
+}
+
+nlohmann::json optional_json(const std::optional<StoredValue>& value) {
+  if (!value) return nullptr;
+  return std::visit([](auto number) { return nlohmann::json(number); }, *value);
+}
+
+void print_json(const QueryOptions& options, std::int64_t since, std::int64_t until,
+                std::optional<std::int64_t> step, const std::vector<SeriesPoints>& all) {
+  nlohmann::json series = nlohmann::json::array();
+  for (const SeriesPoints& rows : all) {
+    nlohmann::json points = nlohmann::json::array();
+    for (const Point& point : rows.points) {
+      points.push_back({point.ts_ms, optional_json(point.value)});
+    }
+    series.push_back({{"dimension", rows.series.dimension},
+                      {"queue_key", optional_json(rows.series.labels.queue_key)},
+                      {"owner_uid", optional_json(rows.series.labels.owner_uid)},
+                      {"points", std::move(points)}});
+  }
+  nlohmann::json out = {{"chart", options.chart},
+                        {"since", since},
+                        {"until", until},
+                        {"step_ms", optional_json(step)},
+                        {"series", std::move(series)}};
+  std::cout << out.dump() << '\n';
+}
+
+int run_query(const QueryOptions& options) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::int64_t since = parse_time(options.since, now);
+  std::int64_t until = parse_time(options.until, now);
+  if (since > until) {
+    throw TimeTextError(
+        fmt::format("--since {} is after --until {}", options.since, options.until));
+  }
+  std::optional<std::int64_t> step;
+  if (options.step) {
+    step = parse_positive_duration(*options.step).count();
+    // Bounds the grid's ts += step: it stays below twice kLatestTimeMs.
+    if (*step > kLatestTimeMs - kEarliestTimeMs) {
+      throw TimeTextError(fmt::format("--step {} is longer than the whole range of times ({})",
+                                      *options.step, kTimeRangeText));
+    }
+    if ((until - since) / *step >= kMaxGridPoints) {
+      throw TimeTextError(fmt::format("--step {} gives more than {} points from --since to --until",
+                                      *options.step, kMaxGridPoints));
+    }
+  }
+  HistoryReader reader(options.db);
+  std::vector<ChartInfo> charts = reader.charts();
+  if (std::none_of(charts.begin(), charts.end(),
+                   [&](const ChartInfo& chart) { return chart.id == options.chart; })) {
+    std::string known;
+    for (const ChartInfo& chart : charts) known += (known.empty() ? "" : ", ") + chart.id;
+    throw HistoryFileError(fmt::format("{} has no chart '{}'; it has: {}", options.db,
+                                       options.chart, known.empty() ? "none yet" : known));
+  }
+  std::vector<SeriesPoints> result =
+      step ? reader.grid(options.chart, options.dimension, since, until, *step)
+           : reader.changes(options.chart, options.dimension, since, until);
+  if (options.format == "csv") {
+    print_csv(result);
+  } else if (options.format == "json") {
+    print_json(options, since, until, step, result);
+  } else {
+    print_table(result);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_query_command(CLI::App& app, CommandAction& run) {
+  auto options = std::make_shared<QueryOptions>();
+  CLI::App* command = app.add_subcommand(
+      "query", "Print one chart's history: its changes, or values on a regular grid (--step)");
+  command->add_option("--db", options->db, "History file")->capture_default_str();
+  command->add_option("--chart", options->chart, "Chart id, e.g. system.ipc_semaphores")
+      ->required();
+  command->add_option("--dimension", options->dimension,
+                      "Only this dimension (a msqid for queues)");
+  command->add_option("--since", options->since, "From: -1h, -15m, 2026-11-26T03:00:00Z, ...")
+      ->capture_default_str();
+  command->add_option("--until", options->until, "To: now, -5m, 2026-11-26 04:00, ...")
+      ->capture_default_str();
+  command->add_option("--step", options->step,
+                      "Print the value at every step (e.g. 1m) instead of the changes");
+  command->add_option("--format", options->format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+  command->callback([&run, options] {
+    run = [options] {
+      try {
+        return run_query(*options);
+      } catch (const TimeTextError& error) {
+        std::cerr << "ipctrail query: " << error.what() << '\n';
+      } catch (const HistoryFileError& error) {
+        std::cerr << "ipctrail query: " << error.what() << '\n';
+      }
+      return kExitUsage;
+    };
+  });
+}
+
+}  // namespace ipctrail

@@ -1,0 +1,20 @@
+// The subcommands: each registers itself on the CLI11 app from its own file (internal to cli/).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "model/exit_codes.h"
+
+namespace ipctrail {
+
+// A subcommand's registration fills `run` with what to do once parsing succeeded.
+using CommandAction = std::function<int()>;
+void add_sample_command(CLI::App& app, CommandAction& run);
+void add_agent_command(CLI::App& app, CommandAction& run);
+void add_query_command(CLI::App& app, CommandAction& run);
+void add_at_command(CLI::App& app, CommandAction& run);
+void add_check_config_command(CLI::App& app, CommandAction& run);
+void add_alerts_command(CLI::App& app, CommandAction& run);
+
+}  // namespace ipctrail

@@ -1,0 +1,20 @@
+// `ipctrail sample` output: the JSON contract and the table for people.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/sample.h"
+
+namespace ipctrail {
+
+// {"ts", "time", "charts": {id: {"units", "dimensions"}}, "limits": {...}, "queues": [...]}.
+// All six charts are always present; an unknown limit is null.
+// When the sample has BPF call counts: the four call charts (rates, as JSON floats) and
+// "ipc_calls": {"attach_mode", "calls_total": {call: n}, "failures_total": {"<call>_<ERRNO>": n}}.
+nlohmann::json sample_to_json(const Sample& sample);
+
+// Aligned text with units, and each total's limit and percentage used beside it.
+std::string sample_to_table(const Sample& sample);
+
+}  // namespace ipctrail

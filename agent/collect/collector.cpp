@@ -1,0 +1,249 @@
+#include "agent/collect/collector.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "agent/collect/sysvipc_parse.h"
+
+namespace ipctrail {
+
+namespace {
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string describe_errno(int error) {
+  return std::strerror(error);
+}
+
+}  // namespace
+
+void Collector::SourceState::ok() {
+  if (failing_) spdlog::info("{}: available again", what_);
+  failing_ = false;
+}
+
+void Collector::SourceState::failed(const std::string& detail) {
+  if (!failing_) spdlog::warn("{}: {}; this part is skipped until it comes back", what_, detail);
+  failing_ = true;
+}
+
+Collector::Collector(CollectorOptions options)
+    : options_(std::move(options)),
+      page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))) {}
+
+std::string Collector::path(const char* relative) const {
+  return (options_.procfs_root / relative).string();
+}
+
+Sample Collector::collect() {
+  Sample sample;
+  collect(sample);
+  return sample;
+}
+
+void Collector::collect(Sample& sample) {
+  sample.ts_ms = now_unix_ms();
+  sample.skipped_lines = 0;
+  sample.semaphores.reset();
+  sample.semaphore_arrays.reset();
+  sample.shm_segments.reset();
+  sample.shm_bytes.reset();
+  sample.shm_pages.reset();
+  if (options_.semaphores) collect_semaphores(sample);
+  if (options_.message_queues) {
+    collect_queues(sample);
+  } else {
+    sample.queues.reset();
+  }
+  if (options_.shared_memory) collect_shared_memory(sample);
+
+  auto now = std::chrono::steady_clock::now();
+  if (!limits_read_at_ || now - *limits_read_at_ >= options_.limits_refresh) {
+    refresh_limits(limits_);
+    limits_read_at_ = now;
+  }
+  sample.limits = limits_;
+}
+
+void Collector::collect_semaphores(Sample& sample) {
+  if (options_.use_syscalls) {
+    seminfo info{};
+    if (::semctl(0, 0, SEM_INFO, &info) < 0) {
+      sem_state_.failed("semctl(SEM_INFO) failed: " + describe_errno(errno));
+      return;
+    }
+    sem_state_.ok();
+    sample.semaphores = static_cast<std::uint64_t>(info.semaem);
+    sample.semaphore_arrays = static_cast<std::uint64_t>(info.semusz);
+    return;
+  }
+  std::string file = path("sysvipc/sem");
+  ProcFile::Result read = file_.read(file);
+  SemaphoreTotals totals;
+  if (read.error != 0) {
+    sem_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+    return;
+  }
+  ParseOutcome outcome = parse_sem_table(read.text, totals);
+  if (!outcome.header_ok) {
+    sem_state_.failed(file + " does not start with the expected header (key semid ... nsems)");
+    return;
+  }
+  sem_state_.ok();
+  sample.skipped_lines += outcome.skipped_lines;
+  sample.semaphores = totals.semaphores;
+  sample.semaphore_arrays = totals.arrays;
+}
+
+void Collector::collect_queues(Sample& sample) {
+  std::string file = path("sysvipc/msg");
+  ProcFile::Result read = file_.read(file);
+  if (read.error != 0) {
+    msg_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+    sample.queues.reset();
+    return;
+  }
+  if (!sample.queues) sample.queues.emplace();
+  sample.queues->clear();
+  ParseOutcome outcome = parse_msg_table(read.text, *sample.queues);
+  if (!outcome.header_ok) {
+    msg_state_.failed(file + " does not start with the expected header (key msqid ... qnum)");
+    sample.queues.reset();
+    return;
+  }
+  msg_state_.ok();
+  sample.skipped_lines += outcome.skipped_lines;
+  if (options_.use_syscalls && options_.queue_capacity) fill_queue_capacities(*sample.queues);
+}
+
+void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
+  ++collections_;
+  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::string failure;
+  for (MessageQueue& queue : queues) {
+    QueueCapacity& known = queue_capacities_[queue.msqid];
+    // ctime counts whole seconds: an IPC_SET in the same second as our read would leave it
+    // unchanged, so a queue changed in the second it was read is read once more.
+    bool fresh = known.seen_in != 0 && known.changed_at == queue.changed_at &&
+                 known.changed_at < known.read_at;
+    if (!fresh) {
+      msqid_ds status{};
+      if (::msgctl(queue.msqid, IPC_STAT, &status) == 0) {
+        known.bytes = static_cast<std::uint64_t>(status.msg_qbytes);
+        known.changed_at = queue.changed_at;
+        known.read_at = now;
+      } else {
+        // EINVAL/EIDRM: the queue went away after /proc listed it; it is gone next time.
+        if (errno != EINVAL && errno != EIDRM && failure.empty()) {
+          failure =
+              fmt::format("msgctl({}, IPC_STAT) failed: {}", queue.msqid, describe_errno(errno));
+        }
+        queue_capacities_.erase(queue.msqid);
+        continue;
+      }
+    }
+    known.seen_in = collections_;
+    queue.capacity_bytes = known.bytes;
+  }
+  std::erase_if(queue_capacities_,
+                [this](const auto& entry) { return entry.second.seen_in != collections_; });
+  if (failure.empty()) {
+    capacity_state_.ok();
+  } else {
+    capacity_state_.failed(failure +
+                           " (reading msg_qbytes needs read permission or CAP_IPC_OWNER)");
+  }
+}
+
+void Collector::collect_shared_memory(Sample& sample) {
+  std::string file = path("sysvipc/shm");
+  ProcFile::Result read = file_.read(file);
+  if (read.error != 0) {
+    shm_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+    return;
+  }
+  SharedMemoryTotals totals;
+  ParseOutcome outcome = parse_shm_table(read.text, page_size_, totals);
+  if (!outcome.header_ok) {
+    shm_state_.failed(file + " does not start with the expected header (key shmid ... size)");
+    return;
+  }
+  shm_state_.ok();
+  sample.skipped_lines += outcome.skipped_lines;
+  sample.shm_segments = totals.segments;
+  sample.shm_bytes = totals.bytes;
+  sample.shm_pages = totals.pages;
+}
+
+std::optional<std::uint64_t> Collector::read_number(const char* name) {
+  ProcFile::Result read = file_.read(path(name));
+  if (read.error != 0) return std::nullopt;
+  return parse_single_number(read.text);
+}
+
+void Collector::refresh_limits(Limits& limits) {
+  limits = Limits{};
+  ProcFile::Result sem = file_.read(path("sys/kernel/sem"));
+  if (auto parsed = sem.error == 0 ? parse_sem_limits(sem.text) : std::nullopt) {
+    limits.semmsl = parsed->semmsl;
+    limits.semmns = parsed->semmns;
+    limits.semopm = parsed->semopm;
+    limits.semmni = parsed->semmni;
+  }
+  limits.msgmni = read_number("sys/kernel/msgmni");
+  limits.msgmnb = read_number("sys/kernel/msgmnb");
+  limits.msgmax = read_number("sys/kernel/msgmax");
+  limits.shmmni = read_number("sys/kernel/shmmni");
+  limits.shmall = read_number("sys/kernel/shmall");
+  limits.shmmax = read_number("sys/kernel/shmmax");
+
+  if (options_.use_syscalls) {
+    // The *ctl(IPC_INFO) answers fill whatever procfs could not (a kernel without sysctl files).
+    seminfo sem_info{};
+    if (!limits.semmni && ::semctl(0, 0, IPC_INFO, &sem_info) >= 0) {
+      limits.semmsl = static_cast<std::uint64_t>(sem_info.semmsl);
+      limits.semmns = static_cast<std::uint64_t>(sem_info.semmns);
+      limits.semopm = static_cast<std::uint64_t>(sem_info.semopm);
+      limits.semmni = static_cast<std::uint64_t>(sem_info.semmni);
+    }
+    msginfo msg_info{};
+    if ((!limits.msgmni || !limits.msgmnb || !limits.msgmax) &&
+        ::msgctl(0, IPC_INFO, reinterpret_cast<msqid_ds*>(&msg_info)) >= 0) {
+      if (!limits.msgmni) limits.msgmni = static_cast<std::uint64_t>(msg_info.msgmni);
+      if (!limits.msgmnb) limits.msgmnb = static_cast<std::uint64_t>(msg_info.msgmnb);
+      if (!limits.msgmax) limits.msgmax = static_cast<std::uint64_t>(msg_info.msgmax);
+    }
+    struct shminfo shm_info {};
+    if ((!limits.shmmni || !limits.shmall || !limits.shmmax) &&
+        ::shmctl(0, IPC_INFO, reinterpret_cast<shmid_ds*>(&shm_info)) >= 0) {
+      if (!limits.shmmni) limits.shmmni = static_cast<std::uint64_t>(shm_info.shmmni);
+      if (!limits.shmall) limits.shmall = static_cast<std::uint64_t>(shm_info.shmall);
+      if (!limits.shmmax) limits.shmmax = static_cast<std::uint64_t>(shm_info.shmmax);
+    }
+  }
+
+  bool all_known = true;
+  for (const NamedLimit& limit : named_limits(limits)) all_known = all_known && limit.value;
+  if (all_known) {
+    limits_state_.ok();
+  } else {
+    limits_state_.failed("some limits are unknown (neither " + path("sys/kernel") +
+                         " nor IPC_INFO answered)");
+  }
+}
+
+}  // namespace ipctrail

@@ -1,0 +1,65 @@
+#include "bpf/ipc_call_collector.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ipctrail {
+
+IpcCallCollector::IpcCallCollector(BpfOptions options) : options_(options) {
+  if (options_.enabled == BpfEnabled::kOff) return;
+  IpcCallCounterOpening opening = IpcCallCounter::open({.mode = options_.mode});
+  if (!opening.counter && options_.enabled == BpfEnabled::kOn) {
+    throw BpfUnavailable("BPF is required (bpf.enabled true, --bpf on) but cannot be used: " +
+                         opening.failure);
+  }
+  if (opening.counter) {
+    counter_ = std::move(opening.counter);
+    spdlog::info("counting IPC system calls with BPF ({})", to_string(counter_->attached_mode()));
+  } else {
+    spdlog::warn("IPC system calls are not counted: {}; polling goes on without them",
+                 opening.failure);
+    failure_logged_ = true;
+    next_attempt_ = std::chrono::steady_clock::now() + options_.retry_interval;
+  }
+}
+
+IpcCallCollector::~IpcCallCollector() = default;
+
+void IpcCallCollector::try_attach() {
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_attempt_) return;
+  next_attempt_ = now + options_.retry_interval;
+  IpcCallCounterOpening opening = IpcCallCounter::open({.mode = options_.mode});
+  if (!opening.counter) return;
+  counter_ = std::move(opening.counter);
+  previous_.reset();
+  failure_logged_ = false;
+  spdlog::info("counting IPC system calls with BPF ({}) from now on",
+               to_string(counter_->attached_mode()));
+}
+
+void IpcCallCollector::collect(Sample& sample) {
+  sample.ipc_calls.reset();
+  if (options_.enabled == BpfEnabled::kOff) return;
+  if (!counter_) try_attach();
+  if (!counter_) return;
+
+  Reading reading{{}, std::chrono::steady_clock::now()};
+  try {
+    reading.counts = counter_->read();
+  } catch (const std::system_error& error) {
+    // Never seen in practice; dropping the counter makes the next ticks attach anew.
+    if (!failure_logged_) spdlog::warn("IPC system calls are not counted: {}", error.what());
+    failure_logged_ = true;
+    counter_.reset();
+    previous_.reset();
+    return;
+  }
+  IpcCallActivity activity{to_string(counter_->attached_mode()), reading.counts, std::nullopt};
+  if (previous_) {
+    activity.rates = ipc_call_rates(previous_->counts, reading.counts, reading.at - previous_->at);
+  }
+  previous_ = reading;
+  sample.ipc_calls = std::move(activity);
+}
+
+}  // namespace ipctrail

@@ -1,0 +1,61 @@
+// The BPF part of a tick: reads the IPC call counters into the Sample, and applies the
+// `bpf.enabled` policy (auto: use BPF when it works, else say why once and go on without it;
+// true: refuse to start without it; false: never try).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+
+#include "bpf/ipc_call_counter.h"
+#include "model/ipc_call_counts.h"
+#include "model/sample.h"
+
+namespace ipctrail {
+
+struct BpfOptions {
+  BpfEnabled enabled = BpfEnabled::kAuto;
+  BpfMode mode = BpfMode::kAuto;
+  // While BPF is unavailable under `auto`, how often to try again (silently): mounting tracefs
+  // or granting a capability later then takes effect without a restart.
+  std::chrono::steady_clock::duration retry_interval = std::chrono::minutes(1);
+
+  friend bool operator==(const BpfOptions&, const BpfOptions&) = default;
+};
+
+// Thrown when bpf.enabled is true and BPF cannot be used; what() is the reason and the fix.
+class BpfUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class IpcCallCollector {
+ public:
+  // Attaches at once unless enabled is false; throws BpfUnavailable when enabled is true and
+  // attaching fails.
+  explicit IpcCallCollector(BpfOptions options);
+  ~IpcCallCollector();
+
+  // Sets sample.ipc_calls to the cumulative counts and, from the second reading on, the rates
+  // since the previous reading; clears it while BPF is off or unavailable.
+  void collect(Sample& sample);
+
+  bool counting() const { return counter_ != nullptr; }
+
+ private:
+  struct Reading {
+    IpcCallCounts counts;
+    std::chrono::steady_clock::time_point at;
+  };
+
+  void try_attach();
+
+  BpfOptions options_;
+  std::unique_ptr<IpcCallCounter> counter_;
+  std::optional<Reading> previous_;
+  std::chrono::steady_clock::time_point next_attempt_;
+  bool failure_logged_ = false;
+};
+
+}  // namespace ipctrail

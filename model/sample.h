@@ -1,0 +1,59 @@
+// One collection of System V IPC state: a plain value that flows collect -> alerts -> storage.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/ipc_call_counts.h"
+
+namespace ipctrail {
+
+struct MessageQueue {
+  int msqid = 0;
+  std::int32_t key = 0;
+  std::uint32_t uid = 0;
+  std::uint64_t messages = 0;   // qnum
+  std::uint64_t bytes = 0;      // cbytes
+  std::int64_t changed_at = 0;  // ctime, unix seconds: creation or the last msgctl(IPC_SET)
+  // msg_qbytes, the most this queue holds; not in procfs, so only read when
+  // CollectorOptions::queue_capacity asks for it.
+  std::optional<std::uint64_t> capacity_bytes;
+};
+
+// Every limit is optional: unknown when neither procfs nor *ctl(IPC_INFO) answered.
+struct Limits {
+  std::optional<std::uint64_t> semmsl, semmns, semopm, semmni;
+  std::optional<std::uint64_t> msgmni, msgmnb, msgmax;
+  std::optional<std::uint64_t> shmmni, shmall, shmmax;
+};
+
+// Names and values of every limit, in a fixed order, for printing and storing.
+struct NamedLimit {
+  std::string_view name;
+  std::optional<std::uint64_t> value;
+};
+std::vector<NamedLimit> named_limits(const Limits& limits);
+
+struct Sample {
+  std::int64_t ts_ms = 0;  // unix milliseconds, wall clock
+
+  // Each part is empty when it is switched off or its kernel source is unavailable.
+  std::optional<std::uint64_t> semaphores;        // seminfo.semaem
+  std::optional<std::uint64_t> semaphore_arrays;  // seminfo.semusz
+  std::optional<std::vector<MessageQueue>> queues;
+  std::optional<std::uint64_t> shm_segments;
+  std::optional<std::uint64_t> shm_bytes;  // sum of segment sizes
+  std::optional<std::uint64_t> shm_pages;  // sum of sizes rounded up to pages, compared with shmall
+
+  // System V IPC system calls in the watched namespace, counted with BPF; empty when BPF is off
+  // or unavailable.
+  std::optional<IpcCallActivity> ipc_calls;
+
+  Limits limits;
+  std::uint64_t skipped_lines = 0;  // malformed or truncated rows ignored in this collection
+};
+
+}  // namespace ipctrail

@@ -1,0 +1,89 @@
+// The configuration model: plain values with the built-in defaults. config/ipctrail.yaml states
+// the same defaults, and a test keeps the two equal.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/bpf_mode.h"
+
+namespace ipctrail {
+
+using Duration = std::chrono::milliseconds;
+
+// Every alert the engine knows, in the order they are listed and configured.
+inline constexpr std::array<std::string_view, 6> kAlertNames{
+    "semaphores_used",          "semaphore_arrays_used",
+    "message_queues_used",      "shared_memory_segments_used",
+    "shared_memory_bytes_used", "message_queue_bytes_used",
+};
+
+// Thresholds are percentages of a kernel limit. Hysteresis: the alert rises to WARNING above
+// `warn` and, once raised, stays while above `warn_clear`; the same for `crit` / `crit_clear`
+// (crit_clear off means it clears at `crit`).
+struct AlertConfig {
+  bool enabled = true;
+  Duration every = std::chrono::seconds(10);
+  double warn = 80;
+  double warn_clear = 70;
+  std::optional<double> crit;
+  std::optional<double> crit_clear;
+
+  friend bool operator==(const AlertConfig&, const AlertConfig&) = default;
+};
+
+// Keyed by alert name; a Config holds one entry for each of kAlertNames.
+using AlertConfigs = std::map<std::string, AlertConfig, std::less<>>;
+
+struct Config {
+  Duration interval = std::chrono::seconds(1);
+
+  struct Database {
+    std::string path = "/var/lib/ipctrail/history.db";
+    Duration retention = std::chrono::hours(24 * 30);
+    std::uint64_t max_size = std::uint64_t{1} << 30;
+    friend bool operator==(const Database&, const Database&) = default;
+  } database;
+
+  struct Collect {
+    bool semaphores = true;
+    bool message_queues = true;
+    bool shared_memory = true;
+    friend bool operator==(const Collect&, const Collect&) = default;
+  } collect;
+
+  struct Bpf {
+    BpfEnabled enabled = BpfEnabled::kAuto;
+    BpfMode mode = BpfMode::kAuto;
+    friend bool operator==(const Bpf&, const Bpf&) = default;
+  } bpf;
+
+  AlertConfigs alerts = default_alerts();
+
+  struct Notify {
+    std::vector<std::string> exec;  // program and arguments; empty: off
+    Duration timeout = std::chrono::seconds(10);
+    friend bool operator==(const Notify&, const Notify&) = default;
+  } notify;
+  struct Export {
+    std::optional<std::string> prometheus_listen;  // HOST:PORT; empty: off
+    std::optional<std::string> textfile_path;      // a .prom file; empty: off
+    friend bool operator==(const Export&, const Export&) = default;
+  } exporting;
+
+  friend bool operator==(const Config&, const Config&) = default;
+
+  static AlertConfigs default_alerts();
+};
+
+// Limits the loader enforces, shared with the command-line overrides.
+inline constexpr Duration kMinInterval = std::chrono::milliseconds(100);
+inline constexpr Duration kMaxInterval = std::chrono::hours(1);
+
+}  // namespace ipctrail

@@ -1,0 +1,42 @@
+// What one tick hands to the store: generic charts, whatever produced them (the six core charts,
+// the limits, the BPF call charts), and the tick's alert transitions. The store keeps only
+// changes, so a source just reports every current value on every tick.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "model/alert_status.h"
+#include "model/charts.h"
+
+namespace ipctrail {
+
+// Who a per-queue series belongs to; a series is identified by chart, dimension and these, so a
+// reused msqid with another key or owner starts a new series.
+struct SeriesLabels {
+  std::optional<std::int64_t> queue_key;
+  std::optional<std::int64_t> owner_uid;
+  friend bool operator==(const SeriesLabels&, const SeriesLabels&) = default;
+};
+
+// A value as the file holds it: SQLite's signed 64-bit integer for levels and counts, a double for
+// rates (BPF calls per second).
+using StoredValue = std::variant<std::int64_t, double>;
+
+struct ChartRecord {
+  Chart chart;
+  // Empty, or one entry per dimension of `chart`, in the same order.
+  std::vector<SeriesLabels> labels;
+};
+
+struct TickRecord {
+  std::int64_t ts_ms = 0;        // unix milliseconds, wall clock
+  std::int64_t interval_ms = 0;  // the agent's sampling interval, recorded with the sampling span
+  std::vector<ChartRecord> charts;
+  // Alert transitions of this tick, written in the same transaction as the values.
+  std::vector<AlertTransition> alert_transitions;
+};
+
+}  // namespace ipctrail

@@ -1,0 +1,93 @@
+// The SQLite side of Store (store.h): internal to storage/, so that nothing else sees SQLiteCpp.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/retention.h"
+#include "storage/store.h"
+
+namespace ipctrail {
+
+// See Store for the contract.
+class SqliteStore {
+ public:
+  // Creates the file (mode 0640, missing folders 0750) or upgrades an existing ipctrail file.
+  // Throws HistoryFileError for a file that is not ipctrail's, SQLite::Exception for I/O faults.
+  explicit SqliteStore(StoreOptions options);
+
+  // Writes one tick in one transaction: the first tick of a sampling span writes every value,
+  // later ticks the values that changed (and, once within kRefreshMs, those that did not), and an
+  // end marker (NULL) for each series that vanished; and the tick's alert transitions.
+  // Then a bounded step of retention. On failure (disk full, database locked) the tick is rolled
+  // back and the exception propagates; the store stays usable, and the next tick that succeeds
+  // starts a new sampling span, so the lost ticks show as a gap.
+  void write_tick(const TickRecord& tick);
+
+  const std::filesystem::path& path() const { return options_.path; }
+
+ private:
+  struct OpenSeries {
+    const std::string* dimension = nullptr;  // the key of this entry in its chart's map
+    std::int64_t id = 0;
+    SeriesLabels labels;
+    std::optional<StoredValue> value;
+    std::int64_t written_ts = 0;
+    std::int64_t refresh_after_ms = 0;  // spread per series, so refresh rows do not come in bursts
+    std::uint64_t seen_in_tick = 0;
+  };
+  struct ChartState {
+    std::unordered_map<std::string, OpenSeries> series;  // open series, by dimension
+    // Last tick's series in the order the source reported them: sources report the same
+    // dimensions in the same order tick after tick, so a lookup is mostly one string compare.
+    std::vector<OpenSeries*> last_order;
+    std::vector<OpenSeries*> next_order;  // this tick's, swapped into last_order at the end
+    std::uint64_t seen_in_tick = 0;
+    std::size_t seen_count = 0;
+  };
+
+  void reload_state();
+  void write_span(const TickRecord& tick, bool& starts_span);
+  ChartState& chart_state(const Chart& chart);
+  void write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe);
+  OpenSeries& open_series(ChartState& state, OpenSeries* found, const Chart& chart,
+                          const Dimension& dimension, const SeriesLabels& labels,
+                          std::int64_t ts_ms);
+  std::int64_t series_id_for(std::string_view chart, const std::string& dimension,
+                             const SeriesLabels& labels);
+  void write_point(OpenSeries& series, std::int64_t ts_ms, const StoredValue& value);
+  void end_series(std::int64_t series_id, std::int64_t ts_ms);
+  void insert_point(std::int64_t series_id, std::int64_t ts_ms,
+                    const std::optional<StoredValue>& value);
+  void end_vanished_series(std::int64_t ts_ms);
+  void write_alert_transition(const AlertTransition& transition);
+  void reset_statements() noexcept;
+
+  StoreOptions options_;
+  SQLite::Database db_;
+  SQLite::Statement insert_point_;
+  SQLite::Statement find_series_;
+  SQLite::Statement insert_series_;
+  SQLite::Statement reopen_series_;
+  SQLite::Statement end_series_;
+  SQLite::Statement insert_chart_;
+  SQLite::Statement insert_span_;
+  SQLite::Statement extend_span_;
+  SQLite::Statement insert_alert_transition_;
+  Retention retention_;
+
+  std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id
+  std::uint64_t tick_number_ = 0;
+  std::optional<std::int64_t> span_id_;
+  std::int64_t span_last_ts_ = 0;
+  std::int64_t span_interval_ms_ = 0;
+  bool state_stale_ = true;  // memory may disagree with the file after a failed tick
+};
+
+}  // namespace ipctrail

@@ -1,0 +1,257 @@
+// The agent as a process against the real kernel and real files: SIGKILL mid-write, a reader
+// holding a snapshot, a full filesystem, and its memory over many ticks.
+#include <SQLiteCpp/Database.h>
+#include <sched.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/msg.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "agent/daemon/agent_loop.h"
+#include "tests/support/agent_process.h"
+#include "tests/support/ipc_namespace.h"
+
+namespace ipctrail {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Queues come and go and fill up while the agent samples, from a thread of the test process
+// (which shares the test's private IPC namespace with the agent it started).
+class Churn {
+ public:
+  explicit Churn(int queues) : thread_([this, queues] { run(queues); }) {}
+  ~Churn() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void run(int queues) {
+    std::mt19937 random(7);
+    std::vector<int> ids;
+    struct {
+      long type = 1;
+      char text[64] = {};
+    } message;
+    while (!stop_) {
+      if (std::ssize(ids) < queues) {
+        int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        if (id >= 0) ids.push_back(id);
+      }
+      if (!ids.empty()) {
+        int id = ids[random() % ids.size()];
+        if (random() % 4 == 0) {
+          ::msgrcv(id, &message, sizeof message.text, 0, IPC_NOWAIT);
+        } else {
+          ::msgsnd(id, &message, 1 + random() % sizeof message.text, IPC_NOWAIT);
+        }
+        if (random() % 50 == 0) {
+          ::msgctl(ids.front(), IPC_RMID, nullptr);
+          ids.erase(ids.begin());
+        }
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    for (int id : ids) ::msgctl(id, IPC_RMID, nullptr);
+  }
+
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class AgentReliability : public testing::IpcNamespaceTest {
+ protected:
+  void SetUp() override {
+    IpcNamespaceTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    dir_ = fs::temp_directory_path() / ("ipctrail-agent-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "history.db").string();
+    log_ = (dir_ / "agent.log").string();
+  }
+  void TearDown() override {
+    if (!mounted_.empty()) ::umount2(mounted_.c_str(), MNT_DETACH);
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Polls `condition` for up to a minute (no timing is asserted; this only bounds a hang).
+  template <typename Condition>
+  static bool eventually(Condition condition) {
+    for (int i = 0; i < 600; ++i) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  std::string log_text() const { return testing::read_text(log_); }
+
+  void expect_every_tick_in_a_span(const std::vector<std::int64_t>& ticks) {
+    SQLite::Database db(db_, SQLite::OPEN_READONLY);
+    SQLite::Statement covered(db,
+                              "SELECT count(*) FROM sampling_spans WHERE start_ts <= ?1 AND "
+                              "last_ts >= ?1");
+    for (std::int64_t ts : ticks) {
+      covered.reset();
+      covered.bind(1, ts);
+      ASSERT_TRUE(covered.executeStep());
+      ASSERT_EQ(covered.getColumn(0).getInt(), 1) << "committed tick " << ts << " is missing";
+    }
+  }
+
+  fs::path dir_;
+  fs::path mounted_;
+  std::string db_;
+  std::string log_;
+};
+
+TEST_F(AgentReliability, SurvivesSigkillMidWriteTwentyTimes) {
+  Churn churn(20);
+  std::vector<std::int64_t> committed;
+  std::mt19937 random(11);
+  for (int round = 0; round < 20; ++round) {
+    fs::remove(log_);
+    {
+      testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
+      ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 3; }))
+          << log_text();
+      std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
+      EXPECT_EQ(agent.stop(SIGKILL), -SIGKILL);
+    }
+    std::vector<std::int64_t> round_ticks = testing::committed_ticks(log_text());
+    committed.insert(committed.end(), round_ticks.begin(), round_ticks.end());
+    SQLite::Database db(db_, SQLite::OPEN_READONLY);
+    ASSERT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok") << "round " << round;
+    // The first tick of each run restates every value: its rows are there.
+    ASSERT_GT(db.execAndGet("SELECT count(*) FROM points WHERE ts = " +
+                            std::to_string(round_ticks.front()))
+                  .getInt(),
+              0);
+    expect_every_tick_in_a_span(committed);
+    if (HasFatalFailure()) return;
+  }
+  SQLite::Database db(db_, SQLite::OPEN_READONLY);
+  EXPECT_GE(db.execAndGet("SELECT count(*) FROM sampling_spans").getInt(), 20);
+}
+
+TEST_F(AgentReliability, AReaderHoldingASnapshotForTenSecondsDoesNotStopWrites) {
+  Churn churn(10);
+  testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
+  ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+  std::size_t before = testing::committed_ticks(log_text()).size();
+  {
+    SQLite::Database reader(db_, SQLite::OPEN_READONLY);
+    reader.exec("BEGIN");
+    std::int64_t last = reader.execAndGet("SELECT max(last_ts) FROM sampling_spans").getInt64();
+    std::this_thread::sleep_for(10s);
+    // Still the old snapshot: the read transaction really was open all along.
+    EXPECT_EQ(reader.execAndGet("SELECT max(last_ts) FROM sampling_spans").getInt64(), last);
+    reader.exec("COMMIT");
+  }
+  EXPECT_EQ(agent.stop(SIGTERM), 0);
+  std::string log = log_text();
+  std::vector<std::int64_t> committed = testing::committed_ticks(log);
+  EXPECT_GE(committed.size(), before + 50) << log;
+  EXPECT_EQ(testing::count_of(log, "cannot write history"), 0u) << log;
+  EXPECT_NE(log.find(" 0 dropped"), std::string::npos) << log;
+  expect_every_tick_in_a_span(committed);
+  SQLite::Database db(db_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
+TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceReturns) {
+  bool private_mounts = ::unshare(CLONE_NEWNS) == 0 &&
+                        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+  IPCTRAIL_REQUIRE_PRIVILEGE(private_mounts, "cannot make a private mount namespace");
+  fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=2m"), 0);
+  mounted_ = small;
+  db_ = (small / "history.db").string();
+  {
+    Churn churn(50);
+    testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
+    ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+
+    fs::path filler = small / "filler";
+    {
+      std::ofstream fill(filler, std::ios::binary);
+      std::string block(4096, 'x');
+      while (fill.write(block.data(), static_cast<std::streamsize>(block.size()))) fill.flush();
+    }
+    ASSERT_TRUE(eventually([&] {
+      return log_text().find("cannot write history") != std::string::npos;
+    })) << log_text();
+    std::this_thread::sleep_for(2s);  // many more ticks fail meanwhile
+    EXPECT_TRUE(agent.running());
+    EXPECT_EQ(testing::count_of(log_text(), "cannot write history"), 1u) << log_text();
+
+    fs::remove(filler);
+    ASSERT_TRUE(eventually([&] { return log_text().find("work again") != std::string::npos; }))
+        << log_text();
+    std::size_t after_recovery = testing::committed_ticks(log_text()).size();
+    ASSERT_TRUE(eventually(
+        [&] { return testing::committed_ticks(log_text()).size() >= after_recovery + 5; }));
+    EXPECT_EQ(agent.stop(SIGTERM), 0);
+  }
+  expect_every_tick_in_a_span(testing::committed_ticks(log_text()));
+  SQLite::Database db(db_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Ten thousand ticks at 1ms: below the 100ms that the command line and the config accept, so
+// the agent's loop runs in a child of the test (started before the churn thread).
+TEST_F(AgentReliability, ResidentSizeStaysFlatOverTenThousandTicks) {
+  if (kSanitized) GTEST_SKIP() << "resident size means nothing under AddressSanitizer";
+  AgentOptions options;
+  options.db_path = db_;
+  options.interval = 1ms;
+  options.max_ticks = 10'000;
+  testing::AgentProcess agent(
+      [&options] {
+        auto logger = spdlog::stderr_logger_mt("ipctrail");
+        logger->set_level(spdlog::level::debug);
+        spdlog::set_default_logger(logger);
+        return run_agent(options);
+      },
+      log_);
+  Churn churn(30);
+  std::uint64_t warm_kib = 0;
+  std::uint64_t peak_kib = 0;
+  std::uint64_t ticks = 0;
+  while (agent.running()) {
+    std::uint64_t rss = agent.rss_kib();
+    ticks = testing::committed_ticks(log_text()).size();
+    if (warm_kib == 0 && ticks >= 1000) warm_kib = rss;
+    if (ticks >= 1000) peak_kib = std::max(peak_kib, rss);
+    std::this_thread::sleep_for(100ms);
+  }
+  ticks = testing::committed_ticks(log_text()).size();
+  ASSERT_GE(ticks, 10'000u) << log_text().substr(0, 2000);
+  ASSERT_GT(warm_kib, 0u);
+  std::cout << "agent resident size: " << warm_kib << " KiB after 1,000 ticks, peak " << peak_kib
+            << " KiB up to 10,000 ticks\n";
+  EXPECT_LE(peak_kib, warm_kib + 256) << "resident size grows with ticks";
+  EXPECT_LT(peak_kib, 16u * 1024u);
+}
+
+}  // namespace
+}  // namespace ipctrail

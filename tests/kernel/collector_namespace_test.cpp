@@ -1,0 +1,167 @@
+// The collector against the real kernel, in a private IPC namespace with known objects.
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <unistd.h>
+
+#include "agent/collect/collector.h"
+#include "tests/support/ipc_namespace.h"
+
+namespace ipctrail {
+namespace {
+
+using CollectorNamespace = testing::IpcNamespaceTest;
+
+const MessageQueue* find_queue(const Sample& sample, int msqid) {
+  for (const MessageQueue& queue : *sample.queues) {
+    if (queue.msqid == msqid) return &queue;
+  }
+  return nullptr;
+}
+
+TEST_F(CollectorNamespace, EmptyNamespaceHasZeroEverywhere) {
+  Sample sample = Collector({}).collect();
+  EXPECT_EQ(sample.semaphores, 0u);
+  EXPECT_EQ(sample.semaphore_arrays, 0u);
+  ASSERT_TRUE(sample.queues);
+  EXPECT_TRUE(sample.queues->empty());
+  EXPECT_EQ(sample.shm_segments, 0u);
+  EXPECT_EQ(sample.shm_bytes, 0u);
+  EXPECT_EQ(sample.skipped_lines, 0u);
+}
+
+TEST_F(CollectorNamespace, CountsEveryChartExactly) {
+  create_semaphore_array(1);
+  create_semaphore_array(5);
+  create_semaphore_array(10);
+  int empty_queue = create_queue();
+  int busy_queue = create_queue();
+  send_message(busy_queue, 100);
+  send_message(busy_queue, 250);
+  send_message(busy_queue, 1);
+  create_segment(4096);
+  create_segment(1 << 20);
+  create_segment(10);
+
+  Sample sample = Collector({}).collect();
+  EXPECT_EQ(sample.semaphores, 16u);
+  EXPECT_EQ(sample.semaphore_arrays, 3u);
+  ASSERT_TRUE(sample.queues);
+  ASSERT_EQ(sample.queues->size(), 2u);
+  const MessageQueue* busy = find_queue(sample, busy_queue);
+  ASSERT_NE(busy, nullptr);
+  EXPECT_EQ(busy->messages, 3u);
+  EXPECT_EQ(busy->bytes, 351u);
+  EXPECT_EQ(busy->uid, ::getuid());
+  EXPECT_EQ(busy->key, 0);  // IPC_PRIVATE
+  const MessageQueue* empty = find_queue(sample, empty_queue);
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(empty->messages, 0u);
+  EXPECT_EQ(empty->bytes, 0u);
+  EXPECT_EQ(sample.shm_segments, 3u);
+  EXPECT_EQ(sample.shm_bytes, 4096u + (1u << 20) + 10u);
+  std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(sample.shm_pages, 4096 / page + (1u << 20) / page + 1);
+}
+
+TEST_F(CollectorNamespace, KeysAreReadBack) {
+  int msqid = ::msgget(0x1234abcd, IPC_CREAT | 0600);
+  ASSERT_GE(msqid, 0);
+  Sample sample = Collector({}).collect();
+  const MessageQueue* queue = find_queue(sample, msqid);
+  ASSERT_NE(queue, nullptr);
+  EXPECT_EQ(queue->key, 0x1234abcd);
+}
+
+TEST_F(CollectorNamespace, ReadsTheNamespaceLimits) {
+  set_kernel_value("sem", "250 1000 32 10");
+  set_kernel_value("msgmni", "17");
+  set_kernel_value("msgmnb", "2048");
+  set_kernel_value("msgmax", "1024");
+  set_kernel_value("shmmni", "33");
+  set_kernel_value("shmall", "123456");
+  set_kernel_value("shmmax", "7654321");
+  Sample sample = Collector({}).collect();
+  EXPECT_EQ(sample.limits.semmsl, 250u);
+  EXPECT_EQ(sample.limits.semmns, 1000u);
+  EXPECT_EQ(sample.limits.semopm, 32u);
+  EXPECT_EQ(sample.limits.semmni, 10u);
+  EXPECT_EQ(sample.limits.msgmni, 17u);
+  EXPECT_EQ(sample.limits.msgmnb, 2048u);
+  EXPECT_EQ(sample.limits.msgmax, 1024u);
+  EXPECT_EQ(sample.limits.shmmni, 33u);
+  EXPECT_EQ(sample.limits.shmall, 123456u);
+  EXPECT_EQ(sample.limits.shmmax, 7654321u);
+}
+
+TEST_F(CollectorNamespace, IpcInfoFallbackMatchesProcfs) {
+  set_kernel_value("sem", "250 1000 32 10");
+  set_kernel_value("msgmni", "17");
+  set_kernel_value("shmmni", "33");
+  // A procfs root without sys/kernel forces every limit through *ctl(IPC_INFO).
+  CollectorOptions options;
+  options.procfs_root = std::string(IPCTRAIL_FIXTURES) + "/procfs-none";
+  Sample sample = Collector(options).collect();
+  EXPECT_EQ(sample.limits.semmni, 10u);
+  EXPECT_EQ(sample.limits.semmns, 1000u);
+  EXPECT_EQ(sample.limits.msgmni, 17u);
+  EXPECT_EQ(sample.limits.shmmni, 33u);
+  EXPECT_FALSE(sample.queues);  // and the procfs parts are off, not fabricated
+}
+
+TEST_F(CollectorNamespace, LimitsAreRefreshedOnlyWhenDue) {
+  set_kernel_value("msgmni", "17");
+  Collector collector({});  // default: once a minute
+  EXPECT_EQ(collector.collect().limits.msgmni, 17u);
+  set_kernel_value("msgmni", "18");
+  EXPECT_EQ(collector.collect().limits.msgmni, 17u);
+
+  CollectorOptions every_tick;
+  every_tick.limits_refresh = std::chrono::seconds(0);
+  Collector eager(every_tick);
+  EXPECT_EQ(eager.collect().limits.msgmni, 18u);
+  set_kernel_value("msgmni", "19");
+  EXPECT_EQ(eager.collect().limits.msgmni, 19u);
+}
+
+TEST_F(CollectorNamespace, RemovedObjectsDisappear) {
+  int semid = create_semaphore_array(4);
+  int kept_semid = create_semaphore_array(2);
+  int msqid = create_queue();
+  int kept_msqid = create_queue();
+  int shmid = create_segment(8192);
+  create_segment(4096);
+  Collector collector({});
+  Sample before = collector.collect();
+  EXPECT_EQ(before.semaphores, 6u);
+  EXPECT_EQ(before.queues->size(), 2u);
+  EXPECT_EQ(before.shm_segments, 2u);
+
+  remove_semaphore_array(semid);
+  remove_queue(msqid);
+  remove_segment(shmid);
+  Sample after = collector.collect();
+  EXPECT_EQ(after.semaphores, 2u);
+  EXPECT_EQ(after.semaphore_arrays, 1u);
+  ASSERT_EQ(after.queues->size(), 1u);
+  EXPECT_EQ(after.queues->front().msqid, kept_msqid);
+  EXPECT_EQ(after.shm_segments, 1u);
+  EXPECT_EQ(after.shm_bytes, 4096u);
+  (void)kept_semid;
+}
+
+TEST_F(CollectorNamespace, ManyQueuesAreAllRead) {
+  constexpr int kQueues = 2000;
+  for (int i = 0; i < kQueues; ++i) {
+    int msqid = create_queue();
+    if (i % 3 == 0) send_message(msqid, 8);
+  }
+  Sample sample = Collector({}).collect();
+  ASSERT_EQ(sample.queues->size(), static_cast<std::size_t>(kQueues));
+  std::uint64_t messages = 0;
+  for (const MessageQueue& queue : *sample.queues) messages += queue.messages;
+  EXPECT_EQ(messages, static_cast<std::uint64_t>((kQueues + 2) / 3));
+  EXPECT_EQ(sample.skipped_lines, 0u);
+}
+
+}  // namespace
+}  // namespace ipctrail

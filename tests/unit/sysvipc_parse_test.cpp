@@ -1,0 +1,156 @@
+#include "agent/collect/sysvipc_parse.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace ipctrail {
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream file(std::string(IPCTRAIL_FIXTURES) + "/" + name);
+  EXPECT_TRUE(file.good()) << "missing fixture " << name;
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST(ParseMsgTable, ReadsEveryQueueWithKeyAndOwner) {
+  std::vector<MessageQueue> queues;
+  ParseOutcome outcome = parse_msg_table(fixture("procfs-basic/sysvipc/msg"), queues);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 0u);
+  ASSERT_EQ(queues.size(), 3u);
+  EXPECT_EQ(queues[0].msqid, 0);
+  EXPECT_EQ(queues[0].key, 5678);
+  EXPECT_EQ(queues[0].uid, 1000u);
+  EXPECT_EQ(queues[0].messages, 3u);
+  EXPECT_EQ(queues[0].bytes, 300u);
+  EXPECT_EQ(queues[0].changed_at, 1699999999);
+  EXPECT_EQ(queues[0].capacity_bytes, std::nullopt);  // not in procfs
+  EXPECT_EQ(queues[1].msqid, 65538);
+  EXPECT_EQ(queues[1].key, -1412567295);
+  EXPECT_EQ(queues[1].messages, 0u);
+  EXPECT_EQ(queues[2].msqid, 32769);
+  EXPECT_EQ(queues[2].uid, 33u);
+  EXPECT_EQ(queues[2].messages, 128u);
+  EXPECT_EQ(queues[2].bytes, 16384u);
+}
+
+TEST(ParseMsgTable, HeaderOnlyMeansNoQueues) {
+  std::vector<MessageQueue> queues;
+  ParseOutcome outcome = parse_msg_table(fixture("sysvipc/msg-header-only"), queues);
+  EXPECT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 0u);
+  EXPECT_TRUE(queues.empty());
+}
+
+TEST(ParseMsgTable, SkipsAndCountsMalformedRows) {
+  std::vector<MessageQueue> queues;
+  ParseOutcome outcome = parse_msg_table(fixture("sysvipc/msg-malformed"), queues);
+  ASSERT_TRUE(outcome.header_ok);
+  // "abc" for cbytes, a short row and a row with an extra field; the blank line is not a row.
+  EXPECT_EQ(outcome.skipped_lines, 3u);
+  ASSERT_EQ(queues.size(), 2u);
+  EXPECT_EQ(queues[0].msqid, 0);
+  EXPECT_EQ(queues[1].msqid, 4);
+  EXPECT_EQ(queues[1].bytes, 50u);
+}
+
+TEST(ParseMsgTable, FileEndingMidLineDropsOnlyTheCutRow) {
+  std::vector<MessageQueue> queues;
+  ParseOutcome outcome = parse_msg_table(fixture("sysvipc/msg-truncated"), queues);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 1u);
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_EQ(queues[0].msqid, 0);
+}
+
+TEST(ParseMsgTable, FindsColumnsByHeaderName) {
+  std::vector<MessageQueue> queues;
+  ParseOutcome outcome = parse_msg_table(fixture("sysvipc/msg-reordered-columns"), queues);
+  ASSERT_TRUE(outcome.header_ok);
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_EQ(queues[0].msqid, 7);
+  EXPECT_EQ(queues[0].key, 42);
+  EXPECT_EQ(queues[0].messages, 5u);
+  EXPECT_EQ(queues[0].bytes, 500u);
+  EXPECT_EQ(queues[0].uid, 1001u);
+}
+
+TEST(ParseMsgTable, RejectsTextWithoutTheHeader) {
+  std::vector<MessageQueue> queues;
+  EXPECT_FALSE(parse_msg_table(fixture("sysvipc/not-a-table"), queues).header_ok);
+  EXPECT_FALSE(parse_msg_table("", queues).header_ok);
+  EXPECT_FALSE(parse_msg_table("key msqid perms", queues).header_ok);  // no newline at all
+  EXPECT_TRUE(queues.empty());
+}
+
+TEST(ParseShmTable, SumsSizesAndPages) {
+  SharedMemoryTotals totals;
+  ParseOutcome outcome = parse_shm_table(fixture("procfs-basic/sysvipc/shm"), 4096, totals);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 0u);
+  EXPECT_EQ(totals.segments, 2u);
+  EXPECT_EQ(totals.bytes, 4096u + 1048577u);
+  EXPECT_EQ(totals.pages, 1u + 257u);
+}
+
+TEST(ParseShmTable, HugeSizesSaturateInsteadOfWrapping) {
+  SharedMemoryTotals totals;
+  ParseOutcome outcome = parse_shm_table(fixture("sysvipc/shm-huge"), 4096, totals);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 0u);
+  EXPECT_EQ(totals.segments, 2u);
+  EXPECT_EQ(totals.bytes, std::numeric_limits<std::uint64_t>::max());
+}
+
+TEST(ParseShmTable, SizeBeyond64BitsIsMalformed) {
+  SharedMemoryTotals totals;
+  ParseOutcome outcome = parse_shm_table(fixture("sysvipc/shm-overflow"), 4096, totals);
+  EXPECT_EQ(outcome.skipped_lines, 1u);
+  EXPECT_EQ(totals.segments, 0u);
+}
+
+TEST(ParseShmTable, HeaderOnlyMeansNoSegments) {
+  SharedMemoryTotals totals;
+  ParseOutcome outcome = parse_shm_table(fixture("sysvipc/shm-header-only"), 4096, totals);
+  EXPECT_TRUE(outcome.header_ok);
+  EXPECT_EQ(totals.segments, 0u);
+  EXPECT_EQ(totals.bytes, 0u);
+}
+
+TEST(ParseSemTable, CountsArraysAndSemaphores) {
+  SemaphoreTotals totals;
+  ParseOutcome outcome = parse_sem_table(fixture("procfs-basic/sysvipc/sem"), totals);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(totals.arrays, 3u);
+  EXPECT_EQ(totals.semaphores, 276u);
+}
+
+TEST(ParseLimits, SemaphoreLimitsAreFourNumbers) {
+  auto limits = parse_sem_limits("250\t256000\t32\t128\n");
+  ASSERT_TRUE(limits);
+  EXPECT_EQ(limits->semmsl, 250u);
+  EXPECT_EQ(limits->semmns, 256000u);
+  EXPECT_EQ(limits->semopm, 32u);
+  EXPECT_EQ(limits->semmni, 128u);
+  EXPECT_FALSE(parse_sem_limits("250 256000 32\n"));
+  EXPECT_FALSE(parse_sem_limits("250 256000 32 128"));  // cut before its newline
+  EXPECT_FALSE(parse_sem_limits("250 x 32 128\n"));
+}
+
+TEST(ParseLimits, SingleNumber) {
+  EXPECT_EQ(parse_single_number("32000\n"), 32000u);
+  EXPECT_EQ(parse_single_number("18446744073692774399\n"), 18446744073692774399ull);
+  EXPECT_FALSE(parse_single_number("18446744073709551616\n"));
+  EXPECT_FALSE(parse_single_number("-1\n"));
+  EXPECT_FALSE(parse_single_number("12"));
+  EXPECT_FALSE(parse_single_number("\n"));
+  EXPECT_FALSE(parse_single_number("1 2\n"));
+}
+
+}  // namespace
+}  // namespace ipctrail
