@@ -143,6 +143,11 @@ int run_query(const QueryOptions& options) {
   std::optional<std::int64_t> step;
   if (options.step) {
     step = parse_positive_duration(*options.step).count();
+    // Bounds the grid's ts += step: it stays below twice kLatestTimeMs.
+    if (*step > kLatestTimeMs - kEarliestTimeMs) {
+      throw TimeTextError(fmt::format("--step {} is longer than the whole range of times ({})",
+                                      *options.step, kTimeRangeText));
+    }
     if ((until - since) / *step >= kMaxGridPoints) {
       throw TimeTextError(fmt::format("--step {} gives more than {} points from --since to --until",
                                       *options.step, kMaxGridPoints));

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,10 @@ class AgentProcess {
   // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`.
   AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
                const std::string& log);
+  // Runs `agent_main` in a forked child of the test instead, stdout and stderr to `log`, and
+  // exits with what it returns: for what the command line refuses, such as ticks faster than
+  // kMinInterval. Fork before starting threads in the test.
+  AgentProcess(const std::function<int()>& agent_main, const std::string& log);
   ~AgentProcess();  // kills a still running agent with SIGKILL
   AgentProcess(const AgentProcess&) = delete;
   AgentProcess& operator=(const AgentProcess&) = delete;
