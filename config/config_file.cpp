@@ -541,6 +541,17 @@ YAML::Mark mark_at(std::string_view text, std::size_t offset) {
   return mark;
 }
 
+// yaml-cpp's messages may carry its end-of-input marker (\x04) or a control character of the
+// file: shown escaped, the error stays one printable line.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    out += byte < 0x20 || byte == 0x7f ? fmt::format("\\x{:02x}", byte) : std::string(1, c);
+  }
+  return out;
+}
+
 // Walks the file's YAML events before any node is built, refusing what would make building
 // them, or reading them, unbounded: aliases (each *name is a copy of what &name holds, so a
 // short file expands to gigabytes), too many values, too deep a nesting, more than one
@@ -553,8 +564,9 @@ class EventCheck : public YAML::EventHandler {
   void OnDocumentStart(const YAML::Mark& mark) override {
     if (documents_ > 0 && mark.pos <= last_document_pos_) {
       std::size_t at = static_cast<std::size_t>(mark.pos);
-      std::string what = at < text_.size() ? fmt::format("unexpected '{}'", text_[at])
-                                           : std::string("unexpected end of file");
+      std::string what = at < text_.size()
+                             ? fmt::format("unexpected '{}'", printable(text_.substr(at, 1)))
+                             : std::string("unexpected end of file");
       loader_.fail(mark, "", "not valid YAML: " + what);
     }
     last_document_pos_ = mark.pos;
@@ -642,8 +654,11 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     // Within what the check allows: one document, kMaxNodes nodes, no alias.
     document = YAML::Load(yaml);
   } catch (const YAML::Exception& error) {
-    std::string what = error.msg;
-    if (what == YAML::ErrorMsg::EOF_IN_SCALAR) {
+    std::string what = printable(error.msg);
+    // A backslash as the last character: yaml-cpp reads its end-of-input marker as the escape.
+    bool escape_at_end = error.msg.starts_with(YAML::ErrorMsg::INVALID_ESCAPE) &&
+                         static_cast<std::size_t>(error.mark.pos) >= yaml.size();
+    if (error.msg == YAML::ErrorMsg::EOF_IN_SCALAR || escape_at_end) {
       what = "the file ends inside a quoted text (a closing quote is missing)";
     }
     loader.fail(error.mark, "", "not valid YAML: " + what);
