@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -211,18 +212,31 @@ TEST(MetricsServer, SurvivesClientsHangingUp) {
 }
 
 // Several scrapers against a publisher that never pauses: every body is one whole exposition.
+// A scrape may land before the first publish (under load the publisher thread can start last) and
+// then gets the not-ready exposition, which is whole too; it has no timestamp, so it is recognised
+// by its text. The publisher keeps going until the scrapers have seen a few versions, so that the
+// race is exercised however the threads are scheduled (bounded by a deadline).
 TEST(MetricsServer, ConcurrentScrapesWhilePublishing) {
   MetricsServer server(loopback_any_port());
+  const std::string not_ready = render_not_ready_exposition();
   constexpr int kScrapers = 4;
   constexpr int kScrapesWhilePublishing = 400;
+  constexpr std::size_t kVersionsToSee = 3;
   std::atomic<int> scrapes{0};
   std::atomic<bool> publishing_done{false};
-  std::atomic<int> failures{0};
-  std::vector<std::set<std::string>> seen(kScrapers);
+  std::mutex mutex;            // guards the two below
+  std::set<std::string> seen;  // published timestamps some scrape got
+  std::vector<std::string> failures;
+  auto versions_seen = [&] {
+    std::lock_guard lock(mutex);
+    return seen.size();
+  };
 
   std::thread publisher([&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     std::int64_t sequence = 1;
-    while (scrapes < kScrapesWhilePublishing) {
+    while ((scrapes < kScrapesWhilePublishing || versions_seen() < kVersionsToSee) &&
+           std::chrono::steady_clock::now() < deadline) {
       Sample sample = synthetic_sample(static_cast<std::size_t>(sequence % 300));
       sample.ts_ms = sequence * 1000;
       server.publish(render_exposition({.sample = sample}));
@@ -232,38 +246,49 @@ TEST(MetricsServer, ConcurrentScrapesWhilePublishing) {
   });
   std::vector<std::thread> scrapers;
   for (int index = 0; index < kScrapers; ++index) {
-    scrapers.emplace_back([&, index] {
+    scrapers.emplace_back([&] {
       httplib::Client client("127.0.0.1", server.port());
       while (!publishing_done) {
         auto response = client.Get("/metrics");
         ++scrapes;
-        if (!response || response->status != 200 || response->body.empty() ||
-            response->body.back() != '\n') {
-          ++failures;
-          continue;
+        std::string failure;
+        if (!response) {
+          failure = "no response: " + httplib::to_string(response.error());
+        } else if (response->status != 200 || response->body.empty() ||
+                   response->body.back() != '\n') {
+          failure = "status " + std::to_string(response->status) + ", " +
+                    std::to_string(response->body.size()) + " bytes";
+        } else if (response->body != not_ready) {
+          // Whole: the queue count matches the per-queue series that follow it.
+          const std::string& body = response->body;
+          std::size_t queues = 0;
+          for (std::size_t at = body.find("\nipctrail_message_queue_bytes{");
+               at != std::string::npos; at = body.find("\nipctrail_message_queue_bytes{", at + 1)) {
+            ++queues;
+          }
+          std::string timestamp = series_value(body, "ipctrail_last_sample_timestamp_seconds");
+          if (timestamp.empty() ||
+              series_value(body, "ipctrail_message_queues") != std::to_string(queues)) {
+            failure = "torn body: " + body.substr(0, 200);
+          } else {
+            std::lock_guard lock(mutex);
+            seen.insert(timestamp);
+          }
         }
-        const std::string& body = response->body;
-        std::string timestamp = series_value(body, "ipctrail_last_sample_timestamp_seconds");
-        seen[index].insert(timestamp);
-        if (timestamp == "0.000") continue;  // before the first publish
-        // Whole: the queue count matches the per-queue series that follow it.
-        std::size_t queues = 0;
-        for (std::size_t at = body.find("\nipctrail_message_queue_bytes{"); at != std::string::npos;
-             at = body.find("\nipctrail_message_queue_bytes{", at + 1)) {
-          ++queues;
+        if (!failure.empty()) {
+          std::lock_guard lock(mutex);
+          failures.push_back(std::move(failure));
         }
-        if (series_value(body, "ipctrail_message_queues") != std::to_string(queues)) ++failures;
       }
     });
   }
   publisher.join();
   for (std::thread& scraper : scrapers) scraper.join();
 
-  EXPECT_EQ(failures, 0);
+  EXPECT_TRUE(failures.empty()) << failures.size()
+                                << " failed scrapes, the first: " << failures.front();
   EXPECT_GE(scrapes, kScrapesWhilePublishing);
-  std::set<std::string> all;
-  for (const auto& versions : seen) all.insert(versions.begin(), versions.end());
-  EXPECT_GE(all.size(), 2u) << "scrapes never saw a publish";
+  EXPECT_GE(seen.size(), kVersionsToSee) << "scrapes saw too few publishes";
 }
 
 }  // namespace
