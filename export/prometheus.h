@@ -55,6 +55,8 @@ std::string escape_label_value(std::string_view value);
 
 // Serves GET /metrics (the latest published exposition) and GET /health; everything else is 404.
 // Until the first publish, /metrics says ipctrail_up 0 and /health answers 503.
+// Bounded against hostile clients: a few threads, at most 64 connections (16 per client address),
+// 32 KiB of request per connection, 5 s per request however slowly it trickles, Range ignored.
 class MetricsServer {
  public:
   struct Options {
