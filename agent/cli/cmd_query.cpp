@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/cli/commands.h"
+#include "model/chart_table.h"
 #include "model/time_parse.h"
 #include "model/time_text.h"
 #include "storage/history_file_error.h"
@@ -76,7 +77,7 @@ nlohmann::json optional_json(const std::optional<StoredValue>& value) {
   return std::visit([](auto number) { return nlohmann::json(number); }, *value);
 }
 
-void print_json(const QueryOptions& options, std::int64_t since, std::int64_t until,
+void print_json(const std::string& chart, std::int64_t since, std::int64_t until,
                 std::optional<std::int64_t> step, const std::vector<SeriesPoints>& all) {
   nlohmann::json series = nlohmann::json::array();
   for (const SeriesPoints& rows : all) {
@@ -89,7 +90,7 @@ void print_json(const QueryOptions& options, std::int64_t since, std::int64_t un
                       {"owner_uid", optional_json(rows.series.labels.owner_uid)},
                       {"points", std::move(points)}});
   }
-  nlohmann::json out = {{"chart", options.chart},
+  nlohmann::json out = {{"chart", chart},
                         {"since", since},
                         {"until", until},
                         {"step_ms", optional_json(step)},
@@ -115,22 +116,24 @@ int run_query(const QueryOptions& options) {
                                       *options.step, kMaxGridPoints));
     }
   }
+  // Netdata's name for a chart (system.message_queue_messages) is an alias of ours.
+  std::string chart(canonical_chart_id(options.chart));
   HistoryReader reader(options.db);
   std::vector<ChartInfo> charts = reader.charts();
   if (std::none_of(charts.begin(), charts.end(),
-                   [&](const ChartInfo& chart) { return chart.id == options.chart; })) {
+                   [&](const ChartInfo& known) { return known.id == chart; })) {
     std::string known;
-    for (const ChartInfo& chart : charts) known += (known.empty() ? "" : ", ") + chart.id;
+    for (const ChartInfo& info : charts) known += (known.empty() ? "" : ", ") + info.id;
     throw HistoryFileError(fmt::format("{} has no chart '{}'; it has: {}", options.db,
                                        options.chart, known.empty() ? "none yet" : known));
   }
   std::vector<SeriesPoints> result =
-      step ? reader.grid(options.chart, options.dimension, since, until, *step)
-           : reader.changes(options.chart, options.dimension, since, until);
+      step ? reader.grid(chart, options.dimension, since, until, *step)
+           : reader.changes(chart, options.dimension, since, until);
   if (options.format == "csv") {
     print_csv(result);
   } else if (options.format == "json") {
-    print_json(options, since, until, step, result);
+    print_json(chart, since, until, step, result);
   } else {
     print_table(result);
   }
@@ -144,7 +147,9 @@ void add_query_command(CLI::App& app, CommandAction& run) {
   CLI::App* command = app.add_subcommand(
       "query", "Print one chart's history: its changes, or values on a regular grid (--step)");
   command->add_option("--db", options->db, "History file")->capture_default_str();
-  command->add_option("--chart", options->chart, "Chart id, e.g. system.ipc_semaphores")
+  command
+      ->add_option("--chart", options->chart,
+                   "Chart id, e.g. system.ipc_semaphores (or Netdata's name for it)")
       ->required();
   command->add_option("--dimension", options->dimension,
                       "Only this dimension (a msqid for queues)");
