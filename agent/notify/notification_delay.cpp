@@ -31,7 +31,6 @@ void NotificationDelay::add(const std::vector<AlertTransition>& transitions,
     Duration wait = rise ? instance.up : instance.down;
     instance.delayed_until = now + wait;
     instance.held = transition;
-    instance.due = now + wait;
     instance.order = added_++;
   }
 }
@@ -39,7 +38,7 @@ void NotificationDelay::add(const std::vector<AlertTransition>& transitions,
 std::vector<AlertTransition> NotificationDelay::take_due(Clock::time_point now) {
   std::vector<Instance*> due;
   for (auto& [key, instance] : instances_) {
-    if (instance.held && instance.due <= now) due.push_back(&instance);
+    if (instance.held && *instance.delayed_until <= now) due.push_back(&instance);
   }
   std::sort(due.begin(), due.end(),
             [](const Instance* a, const Instance* b) { return a->order < b->order; });

@@ -44,10 +44,10 @@ class NotificationDelay {
   struct Instance {
     Duration up{0};
     Duration down{0};
-    // Netdata's delay_up_to_timestamp: a change before this multiplies the delays.
+    // Netdata's delay_up_to_timestamp: when the held notification is due, and a change before
+    // it multiplies the delays.
     std::optional<Clock::time_point> delayed_until;
     std::optional<AlertTransition> held;
-    Clock::time_point due;
     std::uint64_t order = 0;  // of the held transition, among all added
     std::optional<AlertStatus> last_sent;
   };
