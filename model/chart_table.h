@@ -192,7 +192,7 @@ inline constexpr ChartSpec kShmBytes{
 // The BPF call charts: Netdata's eBPF plugin has the shared memory one, the others are ipctrail's.
 inline constexpr ChartSpec kSemaphoreCalls{
     .id = "system.ipc_semaphore_calls",
-    .units = "calls/s",
+    .units = "calls",
     .dimension = "",
     .dimensions = "one per call (`semget`, `semop`, ...)",
     .title = "Calls to semaphore system calls",
@@ -205,7 +205,7 @@ inline constexpr ChartSpec kSemaphoreCalls{
 };
 inline constexpr ChartSpec kQueueCalls{
     .id = "system.message_queue_calls",
-    .units = "calls/s",
+    .units = "calls",
     .dimension = "",
     .dimensions = "one per call (`msgget`, `msgsnd`, ...)",
     .title = "Calls to message queue system calls",
@@ -218,7 +218,7 @@ inline constexpr ChartSpec kQueueCalls{
 };
 inline constexpr ChartSpec kShmCalls{
     .id = "system.shared_memory_calls",
-    .units = "calls/s",
+    .units = "calls",
     .dimension = "",
     .dimensions = "one per call (`shmget`, `shmat`, ...)",
     .title = "Calls to shared memory system calls",
@@ -231,7 +231,7 @@ inline constexpr ChartSpec kShmCalls{
 };
 inline constexpr ChartSpec kCallErrors{
     .id = "system.ipc_call_errors",
-    .units = "calls/s",
+    .units = "calls",
     .dimension = "",
     .dimensions = "one per failure seen (`semget_ENOSPC`, ...)",
     .title = "Failed System V IPC system calls",

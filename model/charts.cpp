@@ -17,10 +17,10 @@ Chart single(const ChartSpec& spec, const std::optional<std::uint64_t>& value) {
   return chart;
 }
 
-Chart call_chart(const ChartSpec& spec, const IpcCallRates& rates, IpcCall first, IpcCall last) {
+Chart call_chart(const ChartSpec& spec, const IpcCallCounts& counts, IpcCall first, IpcCall last) {
   Chart chart = empty(spec);
   for (std::size_t call = index_of(first); call <= index_of(last); ++call) {
-    chart.dimensions.push_back({std::string(kIpcCallNames[call]), rates.calls[call]});
+    chart.dimensions.push_back({std::string(kIpcCallNames[call]), counts.calls[call]});
   }
   return chart;
 }
@@ -32,13 +32,18 @@ Chart error_chart(const IpcCallActivity& activity) {
       if (activity.totals.failures[call][error] == 0) continue;
       chart.dimensions.push_back(
           {fmt::format("{}_{}", kIpcCallNames[call], kErrnoClassNames[error]),
-           activity.rates->failures[call][error]});
+           activity.since_previous->counts.failures[call][error]});
     }
   }
   return chart;
 }
 
 }  // namespace
+
+bool is_calls_per_tick(std::string_view id) {
+  return id == chart_id::kSemaphoreCalls || id == chart_id::kQueueCalls ||
+         id == chart_id::kShmCalls || id == chart_id::kCallErrors;
+}
 
 std::vector<Chart> charts_of(const Sample& sample) {
   std::vector<Chart> charts;
@@ -63,11 +68,12 @@ std::vector<Chart> charts_of(const Sample& sample) {
   charts.push_back(single(chart::kShmSegments, sample.shm_segments));
   charts.push_back(single(chart::kShmBytes, sample.shm_bytes));
 
-  if (sample.ipc_calls && sample.ipc_calls->rates) {
-    const IpcCallRates& rates = *sample.ipc_calls->rates;
-    charts.push_back(call_chart(chart::kSemaphoreCalls, rates, IpcCall::kSemget, IpcCall::kSemctl));
-    charts.push_back(call_chart(chart::kQueueCalls, rates, IpcCall::kMsgget, IpcCall::kMsgctl));
-    charts.push_back(call_chart(chart::kShmCalls, rates, IpcCall::kShmget, IpcCall::kShmctl));
+  if (sample.ipc_calls && sample.ipc_calls->since_previous) {
+    const IpcCallCounts& counts = sample.ipc_calls->since_previous->counts;
+    charts.push_back(
+        call_chart(chart::kSemaphoreCalls, counts, IpcCall::kSemget, IpcCall::kSemctl));
+    charts.push_back(call_chart(chart::kQueueCalls, counts, IpcCall::kMsgget, IpcCall::kMsgctl));
+    charts.push_back(call_chart(chart::kShmCalls, counts, IpcCall::kShmget, IpcCall::kShmctl));
     charts.push_back(error_chart(*sample.ipc_calls));
   }
   return charts;

@@ -104,7 +104,27 @@ CREATE VIEW alert_log AS
 
 #undef IPCTRAIL_ISO_TIME
 
-// Version 4: each chart's Netdata metadata (model/chart_table.h; the store writes the values), and
+// Version 4: the four BPF call charts hold the exact number of calls of each tick instead of calls
+// per second (a REAL). A stored rate held for every tick of its sampling span, each tick about one
+// interval long, so rate x interval is the calls of each tick, rounded to the nearest whole call.
+// The interval is that of the span the row falls in (retention may have clipped that span's start:
+// then the span after it). End markers (NULL) stay.
+void convert_call_rates_to_counts_per_tick(SQLite::Database& db) {
+  db.exec(R"sql(
+UPDATE points SET value = CAST(round(value * coalesce(
+    (SELECT interval_ms FROM sampling_spans WHERE start_ts <= points.ts
+     ORDER BY start_ts DESC LIMIT 1),
+    (SELECT interval_ms FROM sampling_spans WHERE start_ts > points.ts
+     ORDER BY start_ts LIMIT 1)) / 1000.0) AS INTEGER)
+WHERE typeof(value) = 'real' AND EXISTS (SELECT 1 FROM sampling_spans)
+  AND series_id IN (SELECT id FROM series WHERE chart IN ('system.ipc_semaphore_calls',
+      'system.message_queue_calls', 'system.shared_memory_calls', 'system.ipc_call_errors'));
+UPDATE charts SET units = 'calls' WHERE id IN ('system.ipc_semaphore_calls',
+    'system.message_queue_calls', 'system.shared_memory_calls', 'system.ipc_call_errors');
+)sql");
+}
+
+// Version 5: each chart's Netdata metadata (model/chart_table.h; the store writes the values), and
 // Netdata's names for our charts as aliases: chart_names maps every name to its chart, and
 // history_by_name shows each history row under every name of its chart, so a query may name a
 // chart either way. The history view itself is unchanged, one row per value.
@@ -141,6 +161,7 @@ constexpr std::array<Migration, kSchemaVersion> kMigrations = {
     [](SQLite::Database& db) { db.exec(kVersion1); },
     [](SQLite::Database& db) { db.exec(kVersion2); },
     [](SQLite::Database& db) { db.exec(kVersion3); },
+    convert_call_rates_to_counts_per_tick,
     add_chart_metadata_and_aliases,
 };
 

@@ -17,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kT0 = 1'795'000'000'000;
+constexpr int kVersionBeforeMetadata = 4;  // schema 5 added the metadata and the aliases
 
 class ChartMetadataStore : public ::testing::Test {
  protected:
@@ -93,13 +94,13 @@ TEST_F(ChartMetadataStore, NetdatasNameFindsTheSameRows) {
 TEST_F(ChartMetadataStore, AFileOfThePreviousVersionGetsThemInPlace) {
   {
     SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    migrate(old, path_.string(), kSchemaVersion - 1);
+    migrate(old, path_.string(), kVersionBeforeMetadata);
     old.exec("INSERT INTO charts VALUES ('system.message_queue_message', 'messages')");
     old.exec(
         "INSERT INTO series (id, chart, dimension, queue_key, owner_uid) VALUES "
         "(1, 'system.message_queue_message', '7', 42, 1000)");
     old.exec("INSERT INTO points VALUES (" + std::to_string(kT0) + ", 1, 3)");
-    ASSERT_EQ(old.execAndGet("PRAGMA user_version").getInt(), kSchemaVersion - 1);
+    ASSERT_EQ(old.execAndGet("PRAGMA user_version").getInt(), kVersionBeforeMetadata);
   }
   write_tick(kT0 + 1000);
   EXPECT_EQ(number("PRAGMA user_version"), kSchemaVersion);

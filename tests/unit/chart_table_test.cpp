@@ -161,7 +161,7 @@ TEST(ChartTable, ChartsOfFollowsTheTable) {
   sample.shm_segments = 1;
   sample.shm_bytes = 1;
   IpcCallActivity calls;
-  calls.rates.emplace();
+  calls.since_previous.emplace();
   sample.ipc_calls = calls;
   std::vector<Chart> charts = charts_of(sample);
   ASSERT_EQ(charts.size(), kChartTable.size() - 1);  // all but the limits
