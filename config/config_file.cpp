@@ -143,6 +143,9 @@ class Loader {
     if (nul) fail(item, "holds a NUL character (\\0), which would cut the text short");
   }
 
+  // Whether the file sets the key at `path` (as opposed to leaving its default).
+  bool sets(const std::string& path) const { return marks_.contains(path); }
+
   // Errors about two keys together point at the first of them the file sets.
   [[noreturn]] void fail_pair(const std::string& first, const std::string& second,
                               std::string_view what) const {
@@ -320,6 +323,20 @@ AlertConfig& alert_of(Config& config, const std::string& name) {
   return config.alerts.at(name);
 }
 
+// Netdata's delay multiplier: 1 keeps the delays as they are; below 1 would shrink them.
+double delay_multiplier(const Loader& loader, const Item& item) {
+  constexpr std::string_view kExpected = "expected a number from 1 to 100";
+  double value = 0;
+  if (!item.value.IsScalar()) loader.fail_expected(item, kExpected);
+  const std::string& text = item.value.Scalar();
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value) ||
+      value < 1 || value > 100) {
+    loader.fail_expected(item, kExpected);
+  }
+  return value;
+}
+
 std::vector<Key> alert_keys(const std::string& name) {
   return {
       {"enabled",
@@ -346,6 +363,30 @@ std::vector<Key> alert_keys(const std::string& name) {
          alert_of(c, name).crit_clear = l.percent_or_off(i);
        },
        {}},
+      {"delay",
+       nullptr,
+       {
+           {"up",
+            [name](Loader& l, const Item& i, Config& c) {
+              alert_of(c, name).delay.up = l.duration(i, Duration::zero(), kMaxEvery);
+            },
+            {}},
+           {"down",
+            [name](Loader& l, const Item& i, Config& c) {
+              alert_of(c, name).delay.down = l.duration(i, Duration::zero(), kMaxEvery);
+            },
+            {}},
+           {"multiplier",
+            [name](Loader& l, const Item& i, Config& c) {
+              alert_of(c, name).delay.multiplier = delay_multiplier(l, i);
+            },
+            {}},
+           {"max",
+            [name](Loader& l, const Item& i, Config& c) {
+              alert_of(c, name).delay.max = l.duration(i, Duration::zero(), kMaxEvery);
+            },
+            {}},
+       }},
   };
 }
 
@@ -451,14 +492,19 @@ const std::vector<Key>& schema() {
   return keys;
 }
 
-void validate_alerts(const Loader& loader, const Config& config) {
-  for (const auto& [name, alert] : config.alerts) {
+// Checks the keys of each alert together; `crit: off` alone also switches off the default
+// crit_clear, which would mean nothing without crit.
+void check_alerts(const Loader& loader, Config& config) {
+  for (auto& [name, alert] : config.alerts) {
     std::string base = "alerts." + name + ".";
     if (alert.warn < alert.warn_clear) {
       loader.fail_pair(base + "warn", base + "warn_clear",
                        fmt::format("warn ({}) must be >= warn_clear ({}): an alert raised above "
                                    "warn clears at or below warn_clear",
                                    format_number(alert.warn), format_number(alert.warn_clear)));
+    }
+    if (alert.crit_clear && !alert.crit && !loader.sets(base + "crit_clear")) {
+      alert.crit_clear.reset();
     }
     if (alert.crit && alert.warn > *alert.crit) {
       loader.fail_pair(base + "warn", base + "crit",
@@ -474,6 +520,13 @@ void validate_alerts(const Loader& loader, const Config& config) {
       loader.fail_pair(base + "crit", base + "crit_clear",
                        fmt::format("crit ({}) must be >= crit_clear ({})",
                                    format_number(*alert.crit), format_number(*alert.crit_clear)));
+    }
+    for (auto [key, delay] : {std::pair{"up", alert.delay.up}, {"down", alert.delay.down}}) {
+      if (alert.delay.max >= delay) continue;
+      loader.fail_pair(base + "delay.max", base + "delay." + key,
+                       fmt::format("delay.max ({}) must be >= delay.{} ({}): max caps the "
+                                   "multiplied delays",
+                                   format_duration(alert.delay.max), key, format_duration(delay)));
     }
   }
 }
@@ -669,7 +722,7 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   start.line = 0;
   start.column = 0;
   loader.read_section({document, start, ""}, schema(), config);
-  validate_alerts(loader, config);
+  check_alerts(loader, config);
   return config;
 }
 

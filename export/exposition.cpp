@@ -1,15 +1,38 @@
-// The text exposition: metric names and their chart ids are listed in README.md ("Prometheus").
+// The text exposition: metric names, types and help come from the chart table
+// (model/chart_table.h), as does README.md's "Prometheus" table.
 #include <fmt/format.h>
 
 #include <charconv>
 #include <initializer_list>
+#include <unordered_map>
 
 #include "export/label_escape.h"
 #include "export/prometheus.h"
+#include "model/chart_table.h"
 
 namespace ipctrail {
 
 namespace {
+
+// A metric's HELP text: its own, then the charts it comes from.
+std::string_view help_of(const MetricSpec& metric) {
+  static const std::unordered_map<std::string_view, std::string> texts = [] {
+    std::unordered_map<std::string_view, std::string> texts;
+    for (const MetricSpec* spec : kMetrics) {
+      std::string charts;
+      std::vector<const ChartSpec*> sources = charts_exporting(*spec);
+      for (const ChartSpec* chart : sources) {
+        charts += fmt::format("{}{}", charts.empty() ? "" : ", ", chart->id);
+      }
+      texts[spec->name] = sources.empty()
+                              ? std::string(spec->help)
+                              : fmt::format("{} {} {}.", spec->help,
+                                            sources.size() == 1 ? "Chart" : "Charts", charts);
+    }
+    return texts;
+  }();
+  return texts.at(metric.name);
+}
 
 struct Label {
   std::string_view name;
@@ -23,10 +46,10 @@ class ExpositionWriter {
   // One allocation up front: growing a large string page by page is mostly page faults.
   explicit ExpositionWriter(std::size_t expected_bytes) { out_.reserve(expected_bytes); }
 
-  void family(std::string_view name, std::string_view type, std::string_view help) {
-    name_ = name;
-    type_ = type;
-    help_ = help;
+  void family(const MetricSpec& metric) {
+    name_ = metric.name;
+    type_ = metric.type;
+    help_ = help_of(metric);
     header_written_ = false;
   }
 
@@ -93,15 +116,13 @@ std::string unix_seconds_text(std::int64_t unix_ms) {
 }
 
 void write_charts(ExpositionWriter& out, const Sample& sample) {
-  out.family("ipctrail_semaphores", "gauge",
-             "Semaphores allocated system wide (seminfo.semaem); chart system.ipc_semaphores.");
+  out.family(metric::kSemaphores);
   out.sample_if(sample.semaphores);
-  out.family("ipctrail_semaphore_arrays", "gauge",
-             "Semaphore arrays in use (seminfo.semusz); chart system.ipc_semaphore_arrays.");
+  out.family(metric::kSemaphoreArrays);
   out.sample_if(sample.semaphore_arrays);
 
   if (sample.queues) {
-    out.family("ipctrail_message_queues", "gauge", "Message queues in use, compared with msgmni.");
+    out.family(metric::kMessageQueues);
     out.sample(sample.queues->size());
     // Both per-queue families share the label text, formatted once per queue.
     std::vector<std::pair<std::string, std::string>> labels;
@@ -110,44 +131,35 @@ void write_charts(ExpositionWriter& out, const Sample& sample) {
       labels.emplace_back(std::to_string(queue.msqid),
                           fmt::format("0x{:08x}", static_cast<std::uint32_t>(queue.key)));
     }
-    out.family("ipctrail_message_queue_messages", "gauge",
-               "Messages queued (qnum) per queue; chart system.message_queue_message.");
+    out.family(metric::kQueueMessages);
     for (std::size_t i = 0; i < labels.size(); ++i) {
       out.sample({{"msqid", labels[i].first}, {"key", labels[i].second}},
                  (*sample.queues)[i].messages);
     }
-    out.family("ipctrail_message_queue_bytes", "gauge",
-               "Bytes queued (cbytes) per queue; chart system.message_queue_bytes.");
+    out.family(metric::kQueueBytes);
     for (std::size_t i = 0; i < labels.size(); ++i) {
       out.sample({{"msqid", labels[i].first}, {"key", labels[i].second}},
                  (*sample.queues)[i].bytes);
     }
   }
 
-  out.family("ipctrail_shared_memory_segments", "gauge",
-             "Shared memory segments; chart system.shared_memory_segments.");
+  out.family(metric::kShmSegments);
   out.sample_if(sample.shm_segments);
-  out.family("ipctrail_shared_memory_bytes", "gauge",
-             "Sum of shared memory segment sizes in bytes; chart system.shared_memory_bytes.");
+  out.family(metric::kShmBytes);
   out.sample_if(sample.shm_bytes);
-  out.family("ipctrail_shared_memory_pages", "gauge",
-             "Shared memory segment sizes rounded up to pages, compared with shmall.");
+  out.family(metric::kShmPages);
   out.sample_if(sample.shm_pages);
 }
 
 void write_limits(ExpositionWriter& out, const Limits& limits) {
-  out.family("ipctrail_limit", "gauge",
-             "Kernel System V IPC limit of the namespace, as the kernel states it (shmall in "
-             "pages, msgmnb, msgmax and shmmax in bytes, the others in counts).");
+  out.family(metric::kLimit);
   for (const NamedLimit& limit : named_limits(limits)) {
     if (limit.value) out.sample({{"name", limit.name}}, *limit.value);
   }
 }
 
 void write_alerts(ExpositionWriter& out, std::span<const AlertStatusSeries> alerts) {
-  out.family("ipctrail_alert_status", "gauge",
-             "Alert status: -2 removed, -1 undefined, 0 uninitialized, 1 clear, 2 raised, "
-             "3 warning, 4 critical.");
+  out.family(metric::kAlertStatus);
   for (const AlertStatusSeries& alert : alerts) {
     out.sample({{"alert", alert.alert}, {"chart", alert.chart}, {"alert_instance", alert.instance}},
                alert.status);
@@ -157,14 +169,11 @@ void write_alerts(ExpositionWriter& out, std::span<const AlertStatusSeries> aler
 // Every call always; a (call, errno) failure series appears once it has happened, since most of
 // the 132 pairs never do.
 void write_syscalls(ExpositionWriter& out, const IpcCallCounts& totals) {
-  out.family("ipctrail_syscalls_total", "counter",
-             "System V IPC system calls counted by the BPF programs since they were attached.");
+  out.family(metric::kSyscalls);
   for (std::size_t call = 0; call < kIpcCallCount; ++call) {
     out.sample({{"call", kIpcCallNames[call]}}, totals.calls[call]);
   }
-  out.family("ipctrail_syscall_errors_total", "counter",
-             "System V IPC system calls that failed, by errno, since the BPF programs were "
-             "attached.");
+  out.family(metric::kSyscallErrors);
   for (std::size_t call = 0; call < kIpcCallCount; ++call) {
     for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
       if (totals.failures[call][error] == 0) continue;
@@ -179,8 +188,7 @@ void write_syscalls(ExpositionWriter& out, const IpcCallCounts& totals) {
 namespace {
 
 void write_up(ExpositionWriter& out, int up) {
-  out.family("ipctrail_up", "gauge",
-             "1 when this exposition comes from a collection, 0 before the first one.");
+  out.family(metric::kUp);
   out.sample(up);
 }
 
@@ -199,14 +207,12 @@ std::string render_exposition(const ExpositionInput& input) {
   if (input.sample.ipc_calls) series += kIpcCallCount * (1 + kErrnoClassCount);
   ExpositionWriter out(3072 + 80 * series);
   write_up(out, 1);
-  out.family("ipctrail_build_info", "gauge", "Always 1; the version label says which ipctrail.");
+  out.family(metric::kBuildInfo);
   out.sample({{"version", IPCTRAIL_VERSION}}, 1);
-  out.family("ipctrail_last_sample_timestamp_seconds", "gauge",
-             "Unix time of the collection this exposition shows.");
+  out.family(metric::kLastSampleTimestamp);
   std::string timestamp = unix_seconds_text(input.sample.ts_ms);
   out.sample(std::string_view(timestamp));
-  out.family("ipctrail_procfs_skipped_lines", "gauge",
-             "Malformed or truncated /proc/sysvipc lines skipped in the last collection.");
+  out.family(metric::kProcfsSkippedLines);
   out.sample(input.sample.skipped_lines);
   write_charts(out, input.sample);
   write_limits(out, input.sample.limits);

@@ -6,13 +6,19 @@ namespace ipctrail {
 
 namespace {
 
-std::vector<Dimension> single(std::string_view name, const std::optional<std::uint64_t>& value) {
-  if (!value) return {};
-  return {Dimension{std::string(name), *value}};
+Chart empty(const ChartSpec& spec) {
+  return Chart{spec.id, spec.units, {}};
 }
 
-Chart call_chart(std::string_view id, const IpcCallCounts& counts, IpcCall first, IpcCall last) {
-  Chart chart{id, kCallsUnits, {}};
+// A chart with one dimension, named by the table; no dimension when the value was not collected.
+Chart single(const ChartSpec& spec, const std::optional<std::uint64_t>& value) {
+  Chart chart = empty(spec);
+  if (value) chart.dimensions.push_back({std::string(spec.dimension), *value});
+  return chart;
+}
+
+Chart call_chart(const ChartSpec& spec, const IpcCallCounts& counts, IpcCall first, IpcCall last) {
+  Chart chart = empty(spec);
   for (std::size_t call = index_of(first); call <= index_of(last); ++call) {
     chart.dimensions.push_back({std::string(kIpcCallNames[call]), counts.calls[call]});
   }
@@ -20,7 +26,7 @@ Chart call_chart(std::string_view id, const IpcCallCounts& counts, IpcCall first
 }
 
 Chart error_chart(const IpcCallActivity& activity) {
-  Chart chart{chart_id::kCallErrors, kCallsUnits, {}};
+  Chart chart = empty(chart::kCallErrors);
   for (std::size_t call = 0; call < kIpcCallCount; ++call) {
     for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
       if (activity.totals.failures[call][error] == 0) continue;
@@ -42,12 +48,11 @@ bool is_calls_per_tick(std::string_view id) {
 std::vector<Chart> charts_of(const Sample& sample) {
   std::vector<Chart> charts;
   charts.reserve(10);
-  charts.push_back({chart_id::kSemaphores, "semaphores", single("semaphores", sample.semaphores)});
-  charts.push_back(
-      {chart_id::kSemaphoreArrays, "arrays", single("arrays", sample.semaphore_arrays)});
+  charts.push_back(single(chart::kSemaphores, sample.semaphores));
+  charts.push_back(single(chart::kSemaphoreArrays, sample.semaphore_arrays));
 
-  Chart messages{chart_id::kQueueMessages, "messages", {}};
-  Chart bytes{chart_id::kQueueBytes, "bytes", {}};
+  Chart messages = empty(chart::kQueueMessages);
+  Chart bytes = empty(chart::kQueueBytes);
   if (sample.queues) {
     messages.dimensions.reserve(sample.queues->size());
     bytes.dimensions.reserve(sample.queues->size());
@@ -60,15 +65,15 @@ std::vector<Chart> charts_of(const Sample& sample) {
   charts.push_back(std::move(messages));
   charts.push_back(std::move(bytes));
 
-  charts.push_back({chart_id::kShmSegments, "segments", single("segments", sample.shm_segments)});
-  charts.push_back({chart_id::kShmBytes, "bytes", single("bytes", sample.shm_bytes)});
+  charts.push_back(single(chart::kShmSegments, sample.shm_segments));
+  charts.push_back(single(chart::kShmBytes, sample.shm_bytes));
 
   if (sample.ipc_calls && sample.ipc_calls->since_previous) {
     const IpcCallCounts& counts = sample.ipc_calls->since_previous->counts;
     charts.push_back(
-        call_chart(chart_id::kSemaphoreCalls, counts, IpcCall::kSemget, IpcCall::kSemctl));
-    charts.push_back(call_chart(chart_id::kQueueCalls, counts, IpcCall::kMsgget, IpcCall::kMsgctl));
-    charts.push_back(call_chart(chart_id::kShmCalls, counts, IpcCall::kShmget, IpcCall::kShmctl));
+        call_chart(chart::kSemaphoreCalls, counts, IpcCall::kSemget, IpcCall::kSemctl));
+    charts.push_back(call_chart(chart::kQueueCalls, counts, IpcCall::kMsgget, IpcCall::kMsgctl));
+    charts.push_back(call_chart(chart::kShmCalls, counts, IpcCall::kShmget, IpcCall::kShmctl));
     charts.push_back(error_chart(*sample.ipc_calls));
   }
   return charts;

@@ -1,5 +1,5 @@
-// The chart view of a Sample: the six reference charts (ids exactly as docs/design.md §2) and the
-// four BPF call charts, as the generic series that printing, storage and export consume.
+// The chart view of a Sample: the six reference charts and the four BPF call charts of
+// model/chart_table.h, as the generic series that printing, storage and export consume.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "model/chart_table.h"
 #include "model/sample.h"
 
 namespace ipctrail {
@@ -28,23 +29,24 @@ struct Chart {
   std::vector<Dimension> dimensions;
 };
 
+// Short names for the ids of model/chart_table.h.
 namespace chart_id {
-inline constexpr std::string_view kSemaphores = "system.ipc_semaphores";
-inline constexpr std::string_view kSemaphoreArrays = "system.ipc_semaphore_arrays";
-inline constexpr std::string_view kQueueMessages = "system.message_queue_message";
-inline constexpr std::string_view kQueueBytes = "system.message_queue_bytes";
-inline constexpr std::string_view kShmSegments = "system.shared_memory_segments";
-inline constexpr std::string_view kShmBytes = "system.shared_memory_bytes";
-inline constexpr std::string_view kSemaphoreCalls = "system.ipc_semaphore_calls";
-inline constexpr std::string_view kQueueCalls = "system.message_queue_calls";
-inline constexpr std::string_view kShmCalls = "system.shared_memory_calls";
-inline constexpr std::string_view kCallErrors = "system.ipc_call_errors";
+inline constexpr std::string_view kSemaphores = chart::kSemaphores.id;
+inline constexpr std::string_view kSemaphoreArrays = chart::kSemaphoreArrays.id;
+inline constexpr std::string_view kQueueMessages = chart::kQueueMessages.id;
+inline constexpr std::string_view kQueueBytes = chart::kQueueBytes.id;
+inline constexpr std::string_view kShmSegments = chart::kShmSegments.id;
+inline constexpr std::string_view kShmBytes = chart::kShmBytes.id;
+inline constexpr std::string_view kSemaphoreCalls = chart::kSemaphoreCalls.id;
+inline constexpr std::string_view kQueueCalls = chart::kQueueCalls.id;
+inline constexpr std::string_view kShmCalls = chart::kShmCalls.id;
+inline constexpr std::string_view kCallErrors = chart::kCallErrors.id;
+inline constexpr std::string_view kLimits = chart::kLimits.id;
 }  // namespace chart_id
 
 // The call charts hold exact counts: the calls made during one tick (since the previous reading).
 // Rates are derived when reading (a count over the time it covers), so nothing is rounded when
 // stored and `query --step` can sum them exactly.
-inline constexpr std::string_view kCallsUnits = "calls";
 bool is_calls_per_tick(std::string_view chart_id);
 
 // The six reference charts, always, in the reference order (a part that was not collected has no

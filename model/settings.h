@@ -24,16 +24,31 @@ inline constexpr std::array<std::string_view, 6> kAlertNames{
     "shared_memory_bytes_used", "message_queue_bytes_used",
 };
 
+// Netdata's `delay` line for notifications (docs/design.md §3): a notification of a rise waits
+// `up`, one of a fall waits `down`; a change while one is held multiplies both, up to `max`.
+// Statuses and the history are never delayed.
+struct NotifyDelay {
+  Duration up{0};
+  Duration down = std::chrono::minutes(5);
+  double multiplier = 1.5;
+  Duration max = std::chrono::hours(1);
+
+  friend bool operator==(const NotifyDelay&, const NotifyDelay&) = default;
+};
+
 // Thresholds are percentages of a kernel limit. Hysteresis: the alert rises to WARNING above
 // `warn` and, once raised, stays while above `warn_clear`; the same for `crit` / `crit_clear`
-// (crit_clear off means it clears at `crit`).
+// (crit_clear off means it clears at `crit`). Crit is checked first. The defaults are Netdata
+// 1.37.1's health.d/ipc.conf: warn `$this > (($status >= $WARNING) ? (70) : (80))`, crit
+// `$this > (($status == $CRITICAL) ? (70) : (90))`, every 10s, delay down 5m multiplier 1.5 max 1h.
 struct AlertConfig {
   bool enabled = true;
   Duration every = std::chrono::seconds(10);
   double warn = 80;
   double warn_clear = 70;
-  std::optional<double> crit;
-  std::optional<double> crit_clear;
+  std::optional<double> crit = 90;
+  std::optional<double> crit_clear = 70;
+  NotifyDelay delay;
 
   friend bool operator==(const AlertConfig&, const AlertConfig&) = default;
 };

@@ -124,6 +124,36 @@ UPDATE charts SET units = 'calls' WHERE id IN ('system.ipc_semaphore_calls',
 )sql");
 }
 
+// Version 5: each chart's Netdata metadata (model/chart_table.h; the store writes the values), and
+// Netdata's names for our charts as aliases: chart_names maps every name to its chart, and
+// history_by_name shows each history row under every name of its chart, so a query may name a
+// chart either way. The history view itself is unchanged, one row per value.
+void add_chart_metadata_and_aliases(SQLite::Database& db) {
+  db.exec(R"sql(
+ALTER TABLE charts ADD COLUMN title TEXT;
+ALTER TABLE charts ADD COLUMN family TEXT;
+ALTER TABLE charts ADD COLUMN context TEXT;
+ALTER TABLE charts ADD COLUMN chart_type TEXT;
+ALTER TABLE charts ADD COLUMN priority INTEGER;
+CREATE TABLE chart_aliases (
+  alias TEXT PRIMARY KEY,
+  chart TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE VIEW chart_names AS
+  SELECT id AS name, id AS chart FROM charts
+  UNION ALL
+  SELECT alias AS name, chart FROM chart_aliases;
+CREATE VIEW history_by_name AS
+  SELECT h.chart AS name, h.ts AS ts, h.time AS time, h.chart AS chart, h.dimension AS dimension,
+         h.value AS value, h.queue_key AS queue_key, h.owner_uid AS owner_uid
+  FROM history h
+  UNION ALL
+  SELECT a.alias AS name, h.ts AS ts, h.time AS time, h.chart AS chart, h.dimension AS dimension,
+         h.value AS value, h.queue_key AS queue_key, h.owner_uid AS owner_uid
+  FROM chart_aliases a JOIN history h ON h.chart = a.chart;
+)sql");
+}
+
 using Migration = void (*)(SQLite::Database&);
 
 // kMigrations[n] takes a file from version n to version n + 1, inside the caller's transaction.
@@ -132,6 +162,7 @@ constexpr std::array<Migration, kSchemaVersion> kMigrations = {
     [](SQLite::Database& db) { db.exec(kVersion2); },
     [](SQLite::Database& db) { db.exec(kVersion3); },
     convert_call_rates_to_counts_per_tick,
+    add_chart_metadata_and_aliases,
 };
 
 struct FileIdentity {

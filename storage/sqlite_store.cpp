@@ -1,5 +1,6 @@
 #include "storage/sqlite_store.h"
 
+#include <SQLiteCpp/Transaction.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "model/chart_table.h"
 #include "storage/schema.h"
 
 namespace ipctrail {
@@ -75,6 +77,44 @@ std::int64_t refresh_after_ms(std::int64_t series_id) {
   return kRefreshMs / 2 + phase;
 }
 
+// Binds a charts row: id, units, then the chart table's metadata (NULL for a chart it lacks).
+void bind_chart(SQLite::Statement& statement, std::string_view id, std::string_view units,
+                const ChartSpec* spec) {
+  statement.bind(1, std::string(id));
+  statement.bind(2, std::string(units));
+  if (spec) {
+    statement.bind(3, std::string(spec->title));
+    statement.bind(4, std::string(spec->family));
+    statement.bind(5, std::string(spec->context));
+    statement.bind(6, std::string(chart_type_name(spec->type)));
+    statement.bind(7, spec->priority);
+  } else {
+    for (int column = 3; column <= 7; ++column) statement.bind(column);
+  }
+}
+
+// The chart table as this ipctrail states it: metadata for the charts the file already has (new
+// ones get theirs when first written), and Netdata's names for our charts as aliases.
+void write_chart_table(SQLite::Database& db) {
+  SQLite::Transaction transaction(db);
+  SQLite::Statement update(db,
+                           "UPDATE charts SET title = ?3, family = ?4, context = ?5, "
+                           "chart_type = ?6, priority = ?7 WHERE id = ?1");
+  SQLite::Statement alias(db, "INSERT INTO chart_aliases (alias, chart) VALUES (?, ?)");
+  db.exec("DELETE FROM chart_aliases");
+  for (const ChartSpec* spec : kChartTable) {
+    update.reset();
+    bind_chart(update, spec->id, spec->units, spec);
+    update.exec();
+    if (spec->netdata_id.empty()) continue;
+    alias.reset();
+    alias.bind(1, std::string(spec->netdata_id));
+    alias.bind(2, std::string(spec->id));
+    alias.exec();
+  }
+  transaction.commit();
+}
+
 }  // namespace
 
 StoredValue stored_value(const DimensionValue& value) {
@@ -95,9 +135,13 @@ SqliteStore::SqliteStore(StoreOptions options)
                      "VALUES (?, ?, ?, ?)"),
       reopen_series_(db_, "UPDATE series SET ended_ts = NULL WHERE id = ?"),
       end_series_(db_, "UPDATE series SET ended_ts = ? WHERE id = ?"),
-      insert_chart_(db_,
-                    "INSERT INTO charts (id, units) VALUES (?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET units = excluded.units"),
+      insert_chart_(
+          db_,
+          "INSERT INTO charts (id, units, title, family, context, chart_type, priority) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (id) DO UPDATE SET units = excluded.units, title = excluded.title, "
+          "family = excluded.family, context = excluded.context, "
+          "chart_type = excluded.chart_type, priority = excluded.priority"),
       insert_span_(db_,
                    "INSERT INTO sampling_spans (start_ts, last_ts, interval_ms) VALUES (?, ?, ?)"),
       extend_span_(db_, "UPDATE sampling_spans SET last_ts = ? WHERE id = ?"),
@@ -106,6 +150,7 @@ SqliteStore::SqliteStore(StoreOptions options)
                                "old_status, new_status, old_value, new_value, warn, crit, summary) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       retention_(db_, options_.retention) {
+  write_chart_table(db_);
   reload_state();
 }
 
@@ -199,8 +244,7 @@ SqliteStore::ChartState& SqliteStore::chart_state(const Chart& chart) {
   auto found = charts_.find(std::string(chart.id));
   if (found != charts_.end()) return found->second;
   insert_chart_.reset();
-  insert_chart_.bind(1, std::string(chart.id));
-  insert_chart_.bind(2, std::string(chart.units));
+  bind_chart(insert_chart_, chart.id, chart.units, find_chart(chart.id));
   insert_chart_.exec();
   return charts_[std::string(chart.id)];
 }

@@ -1,6 +1,6 @@
 #include "agent/alerts/alert_rules.h"
 
-#include "model/charts.h"
+#include "model/chart_table.h"
 
 namespace ipctrail {
 
@@ -23,33 +23,33 @@ bool each_queue_bytes(const Sample& sample, std::vector<Usage>& out) {
 
 const std::vector<AlertRule>& alert_rules() {
   static const std::vector<AlertRule> rules{
-      {"semaphores_used", chart_id::kSemaphores, "semaphores", "semmns", false,
+      {"semaphores_used", chart::kSemaphores.id, "semaphores", "semmns", false,
        [](const Sample& s, std::vector<Usage>& out) {
          out.push_back({"", s.semaphores, s.limits.semmns});
          return true;
        }},
-      {"semaphore_arrays_used", chart_id::kSemaphoreArrays, "semaphore arrays", "semmni", false,
+      {"semaphore_arrays_used", chart::kSemaphoreArrays.id, "semaphore arrays", "semmni", false,
        [](const Sample& s, std::vector<Usage>& out) {
          out.push_back({"", s.semaphore_arrays, s.limits.semmni});
          return true;
        }},
-      {"message_queues_used", chart_id::kQueueMessages, "message queues", "msgmni", false,
+      {"message_queues_used", chart::kQueueMessages.id, "message queues", "msgmni", false,
        [](const Sample& s, std::vector<Usage>& out) {
          out.push_back({"", queue_count(s), s.limits.msgmni});
          return true;
        }},
-      {"shared_memory_segments_used", chart_id::kShmSegments, "shared memory segments", "shmmni",
+      {"shared_memory_segments_used", chart::kShmSegments.id, "shared memory segments", "shmmni",
        false,
        [](const Sample& s, std::vector<Usage>& out) {
          out.push_back({"", s.shm_segments, s.limits.shmmni});
          return true;
        }},
-      {"shared_memory_bytes_used", chart_id::kShmBytes, "shared memory pages", "shmall", false,
+      {"shared_memory_bytes_used", chart::kShmBytes.id, "shared memory pages", "shmall", false,
        [](const Sample& s, std::vector<Usage>& out) {
          out.push_back({"", s.shm_pages, s.limits.shmall});
          return true;
        }},
-      {"message_queue_bytes_used", chart_id::kQueueBytes, "bytes queued", "msg_qbytes", true,
+      {"message_queue_bytes_used", chart::kQueueBytes.id, "bytes queued", "msg_qbytes", true,
        each_queue_bytes},
   };
   return rules;

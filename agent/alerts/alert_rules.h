@@ -21,7 +21,7 @@ struct Usage {
 
 struct AlertRule {
   std::string_view name;        // one of kAlertNames
-  std::string_view chart;       // the chart id it watches (agent/charts.h)
+  std::string_view chart;       // the id of the chart it watches (model/chart_table.h)
   std::string_view what;        // what `used` counts, for summaries: "semaphore arrays"
   std::string_view limit_name;  // the limit it is compared with: "semmni"
   bool per_queue;               // one instance per message queue, REMOVED when its queue goes

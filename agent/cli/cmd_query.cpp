@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/cli/commands.h"
+#include "model/chart_table.h"
 #include "model/charts.h"
 #include "model/time_parse.h"
 #include "model/time_text.h"
@@ -103,13 +104,14 @@ std::vector<SeriesPoints> step_values(std::vector<SeriesSums> all, bool rate) {
 }
 
 // What each value is: a chart's value, the sum of its counts over the step, or their rate.
-std::string_view value_kind(const QueryOptions& options) {
-  if (!options.step || !is_calls_per_tick(options.chart)) return "value";
+std::string_view value_kind(const QueryOptions& options, std::string_view chart) {
+  if (!options.step || !is_calls_per_tick(chart)) return "value";
   return options.rate ? "rate_per_second" : "sum";
 }
 
-void print_json(const QueryOptions& options, std::int64_t since, std::int64_t until,
-                std::optional<std::int64_t> step, const std::vector<SeriesPoints>& all) {
+void print_json(const QueryOptions& options, const std::string& chart, std::int64_t since,
+                std::int64_t until, std::optional<std::int64_t> step,
+                const std::vector<SeriesPoints>& all) {
   nlohmann::json series = nlohmann::json::array();
   for (const SeriesPoints& rows : all) {
     nlohmann::json points = nlohmann::json::array();
@@ -121,11 +123,11 @@ void print_json(const QueryOptions& options, std::int64_t since, std::int64_t un
                       {"owner_uid", optional_json(rows.series.labels.owner_uid)},
                       {"points", std::move(points)}});
   }
-  nlohmann::json out = {{"chart", options.chart},
+  nlohmann::json out = {{"chart", chart},
                         {"since", since},
                         {"until", until},
                         {"step_ms", optional_json(step)},
-                        {"values", value_kind(options)},
+                        {"values", value_kind(options, chart)},
                         {"series", std::move(series)}};
   std::cout << out.dump() << '\n';
 }
@@ -153,28 +155,30 @@ int run_query(const QueryOptions& options) {
                                       *options.step, kMaxGridPoints));
     }
   }
+  // Netdata's name for a chart (system.message_queue_messages) is an alias of ours.
+  std::string chart(canonical_chart_id(options.chart));
   HistoryReader reader(options.db);
   std::vector<ChartInfo> charts = reader.charts();
   if (std::none_of(charts.begin(), charts.end(),
-                   [&](const ChartInfo& chart) { return chart.id == options.chart; })) {
+                   [&](const ChartInfo& known) { return known.id == chart; })) {
     std::string known;
-    for (const ChartInfo& chart : charts) known += (known.empty() ? "" : ", ") + chart.id;
+    for (const ChartInfo& info : charts) known += (known.empty() ? "" : ", ") + info.id;
     throw HistoryFileError(fmt::format("{} has no chart '{}'; it has: {}", options.db,
                                        options.chart, known.empty() ? "none yet" : known));
   }
   std::vector<SeriesPoints> result;
   if (!step) {
-    result = reader.changes(options.chart, options.dimension, since, until);
-  } else if (is_calls_per_tick(options.chart)) {
-    result = step_values(reader.step_sums(options.chart, options.dimension, since, until, *step),
-                         options.rate);
+    result = reader.changes(chart, options.dimension, since, until);
+  } else if (is_calls_per_tick(chart)) {
+    result =
+        step_values(reader.step_sums(chart, options.dimension, since, until, *step), options.rate);
   } else {
-    result = reader.grid(options.chart, options.dimension, since, until, *step);
+    result = reader.grid(chart, options.dimension, since, until, *step);
   }
   if (options.format == "csv") {
     print_csv(result);
   } else if (options.format == "json") {
-    print_json(options, since, until, step, result);
+    print_json(options, chart, since, until, step, result);
   } else {
     print_table(result);
   }
@@ -188,7 +192,9 @@ void add_query_command(CLI::App& app, CommandAction& run) {
   CLI::App* command = app.add_subcommand(
       "query", "Print one chart's history: its changes, or values on a regular grid (--step)");
   command->add_option("--db", options->db, "History file")->capture_default_str();
-  command->add_option("--chart", options->chart, "Chart id, e.g. system.ipc_semaphores")
+  command
+      ->add_option("--chart", options->chart,
+                   "Chart id, e.g. system.ipc_semaphores (or Netdata's name for it)")
       ->required();
   command->add_option("--dimension", options->dimension,
                       "Only this dimension (a msqid for queues)");
@@ -205,7 +211,8 @@ void add_query_command(CLI::App& app, CommandAction& run) {
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
   command->callback([&run, options] {
-    if (options->rate && !(options->step && is_calls_per_tick(options->chart))) {
+    if (options->rate &&
+        !(options->step && is_calls_per_tick(canonical_chart_id(options->chart)))) {
       throw CLI::ValidationError("--rate",
                                  "needs --step and a call chart (system.ipc_semaphore_calls, "
                                  "system.message_queue_calls, system.shared_memory_calls, "

@@ -9,6 +9,7 @@
 
 #include "agent/alerts/alerts.h"
 #include "agent/daemon/history_charts.h"
+#include "agent/notify/notification_delay.h"
 #include "export/prometheus.h"
 #include "model/exit_codes.h"
 #include "storage/history_file_error.h"
@@ -167,6 +168,7 @@ struct Components {
   std::unique_ptr<Collector> collector;
   std::unique_ptr<IpcCallCollector> calls;
   std::unique_ptr<AlertEngine> engine;
+  std::unique_ptr<NotificationDelay> delays;
   std::unique_ptr<Notifier> notifier;
   std::unique_ptr<Exporter> exporter;
 
@@ -185,8 +187,10 @@ struct Components {
     }
     if (!engine) {
       engine = std::make_unique<AlertEngine>(options.alerts);
+      delays = std::make_unique<NotificationDelay>(options.alerts);
     } else if (previous->alerts != options.alerts) {
       engine->reconfigure(options.alerts);
+      delays->reconfigure(options.alerts);
     }
     if (!notifier) {
       notifier = std::make_unique<Notifier>(options.notify);
@@ -261,7 +265,8 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
       spdlog::error("{}", error.what());
       return kExitUsage;
     }
-    parts.notifier->notify(transitions);
+    parts.delays->add(transitions, scheduled);
+    parts.notifier->notify(parts.delays->take_due(scheduled));
     parts.exporter->publish(sample, *parts.engine);
     ++ticks;
     // The next tick is the first scheduled one still in the future.
@@ -276,6 +281,9 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
           due - index - 1);
     }
     index = std::max(due, index + 1);
+  }
+  if (std::size_t held = parts.delays->held(); held > 0 && !options.notify.command.empty()) {
+    spdlog::info("notify.exec: {} notifications held by their alert's delay are not sent", held);
   }
   spdlog::info("stopped: {} ticks written, {} dropped, {} skipped", parts.writer->written(),
                parts.writer->dropped(), skipped);

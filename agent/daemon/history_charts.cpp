@@ -28,7 +28,7 @@ void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord
     }
     tick.charts.push_back(std::move(record));
   }
-  Chart limits{chart_id::kLimits, "limit", {}};
+  Chart limits{chart::kLimits.id, chart::kLimits.units, {}};
   for (const NamedLimit& limit : named_limits(sample.limits)) {
     if (limit.value) limits.dimensions.push_back({std::string(limit.name), *limit.value});
   }

@@ -83,7 +83,9 @@ struct HysteresisCase {
 };
 
 TEST(StatusFor, WarnRaisesAbove80AndClearsAt70OrBelow) {
-  AlertConfig config;  // the defaults: warn 80, warn_clear 70, no crit
+  AlertConfig config;  // the defaults' warn 80, warn_clear 70, without crit
+  config.crit.reset();
+  config.crit_clear.reset();
   const HysteresisCase cases[] = {
       {0, AlertStatus::kUninitialized, AlertStatus::kClear},
       {80, AlertStatus::kClear, AlertStatus::kClear},
@@ -95,7 +97,28 @@ TEST(StatusFor, WarnRaisesAbove80AndClearsAt70OrBelow) {
       {70.01, AlertStatus::kWarning, AlertStatus::kWarning},
       {70, AlertStatus::kWarning, AlertStatus::kClear},
       {100, AlertStatus::kWarning, AlertStatus::kWarning},
-      {250, AlertStatus::kClear, AlertStatus::kWarning},  // never CRITICAL by default
+      {250, AlertStatus::kClear, AlertStatus::kWarning},  // never CRITICAL without crit
+  };
+  for (const HysteresisCase& c : cases) {
+    EXPECT_EQ(status_for(c.value, c.current, config), c.expected)
+        << c.value << " from " << status_name(c.current);
+  }
+}
+
+// Netdata 1.37.1's health.d/ipc.conf: warn `$this > (($status >= $WARNING) ? (70) : (80))`,
+// crit `$this > (($status == $CRITICAL) ? (70) : (90))`, crit checked first.
+TEST(StatusFor, TheDefaultsAreNetdatas) {
+  AlertConfig config;
+  const HysteresisCase cases[] = {
+      {80, AlertStatus::kClear, AlertStatus::kClear},
+      {90, AlertStatus::kClear, AlertStatus::kWarning},
+      {90.01, AlertStatus::kWarning, AlertStatus::kCritical},
+      {100, AlertStatus::kUninitialized, AlertStatus::kCritical},
+      {80, AlertStatus::kCritical, AlertStatus::kCritical},
+      {70.01, AlertStatus::kCritical, AlertStatus::kCritical},
+      {70, AlertStatus::kCritical, AlertStatus::kClear},  // straight to CLEAR
+      {75, AlertStatus::kWarning, AlertStatus::kWarning},
+      {70, AlertStatus::kWarning, AlertStatus::kClear},
   };
   for (const HysteresisCase& c : cases) {
     EXPECT_EQ(status_for(c.value, c.current, config), c.expected)
@@ -148,7 +171,7 @@ TEST(AlertEngine, FirstEvaluationLogsEveryWholeSystemAlert) {
     EXPECT_EQ(transitions[i].ts_ms, sample.ts_ms);
     EXPECT_EQ(transitions[i].old_value, std::nullopt);
     EXPECT_EQ(transitions[i].warn, 80);
-    EXPECT_EQ(transitions[i].crit, std::nullopt);
+    EXPECT_EQ(transitions[i].crit, 90);
   }
   EXPECT_EQ(transitions[0].new_value, 1.0);  // 10 of 1000 semaphores
   EXPECT_EQ(transitions[0].summary, "10 of 1000 semaphores in use (1% of semmns)");
@@ -180,7 +203,7 @@ TEST(AlertEngine, EachRuleDividesByItsOwnLimit) {
   EXPECT_DOUBLE_EQ(*state_of(states, "shared_memory_segments_used")->value, 50);
   EXPECT_EQ(state_of(states, "shared_memory_segments_used")->status, AlertStatus::kClear);
   EXPECT_DOUBLE_EQ(*state_of(states, "shared_memory_bytes_used")->value, 99.9);
-  EXPECT_EQ(state_of(states, "shared_memory_bytes_used")->status, AlertStatus::kWarning);
+  EXPECT_EQ(state_of(states, "shared_memory_bytes_used")->status, AlertStatus::kCritical);
   EXPECT_EQ(state_of(states, "message_queue_bytes_used", "7")->status, AlertStatus::kClear);
   EXPECT_EQ(only(transitions, "message_queue_bytes_used").size(), 0u);  // calm queues are quiet
 }
@@ -246,7 +269,7 @@ TEST(AlertEngine, UnknownOrZeroLimitIsUndefinedNeverADivision) {
   std::vector<AlertTransition> known = engine.evaluate(sample, kStart + seconds(10));
   ASSERT_EQ(only(known, "semaphore_arrays_used").size(), 1u);
   EXPECT_EQ(only(known, "semaphore_arrays_used")[0].old_status, AlertStatus::kUndefined);
-  EXPECT_EQ(only(known, "semaphore_arrays_used")[0].new_status, AlertStatus::kWarning);
+  EXPECT_EQ(only(known, "semaphore_arrays_used")[0].new_status, AlertStatus::kCritical);
 }
 
 TEST(AlertEngine, QueueInstancesAreLoggedOnceRaisedAndGoRemovedWithTheirQueue) {

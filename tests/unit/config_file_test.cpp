@@ -84,11 +84,31 @@ TEST(BuiltInDefaults, AreTheReferenceOnes) {
   for (const auto& [name, alert] : config.alerts) {
     EXPECT_TRUE(alert.enabled) << name;
     EXPECT_EQ(alert.every, seconds(10)) << name;
+    // Netdata 1.37.1's health.d/ipc.conf, for all six.
     EXPECT_EQ(alert.warn, 80) << name;
     EXPECT_EQ(alert.warn_clear, 70) << name;
-    EXPECT_EQ(alert.crit, std::nullopt) << name;
-    EXPECT_EQ(alert.crit_clear, std::nullopt) << name;
+    EXPECT_EQ(alert.crit, 90) << name;
+    EXPECT_EQ(alert.crit_clear, 70) << name;
+    EXPECT_EQ(alert.delay.up, seconds(0)) << name;
+    EXPECT_EQ(alert.delay.down, minutes(5)) << name;
+    EXPECT_EQ(alert.delay.multiplier, 1.5) << name;
+    EXPECT_EQ(alert.delay.max, hours(1)) << name;
   }
+}
+
+TEST(ParseConfig, CritOffAloneSwitchesCriticalOff) {
+  Config config = parse_config("alerts:\n  semaphores_used:\n    crit: off\n", "off.yaml");
+  EXPECT_EQ(config.alerts.at("semaphores_used").crit, std::nullopt);
+  EXPECT_EQ(config.alerts.at("semaphores_used").crit_clear, std::nullopt);
+}
+
+TEST(ParseConfig, ADelayBlock) {
+  Config config = parse_config(
+      "alerts:\n  semaphores_used:\n    delay: {up: 10s, down: 15m, multiplier: 2, max: 2h}\n",
+      "delay.yaml");
+  NotifyDelay expected{.up = seconds(10), .down = minutes(15), .multiplier = 2, .max = hours(2)};
+  EXPECT_TRUE(config.alerts.at("semaphores_used").delay == expected);
+  EXPECT_TRUE(config.alerts.at("semaphore_arrays_used").delay == NotifyDelay{});
 }
 
 TEST(ParseConfig, EmptyAndCommentOnlyFilesAreTheDefaults) {
@@ -246,9 +266,19 @@ const BadConfig kBadConfigs[] = {
      "raised above warn clears at or below warn_clear"},
     {"crit_below_crit_clear", "alerts:\n  semaphores_used:\n    crit: 90\n    crit_clear: 95\n",
      "3:5: alerts.semaphores_used.crit: crit (90) must be >= crit_clear (95)"},
-    {"crit_clear_without_crit", "alerts:\n  semaphores_used:\n    crit_clear: 95\n",
-     "3:5: alerts.semaphores_used.crit_clear: crit_clear is set but crit is off; set crit as "
+    {"crit_clear_without_crit", "alerts:\n  semaphores_used:\n    crit: off\n    crit_clear: 60\n",
+     "4:5: alerts.semaphores_used.crit_clear: crit_clear is set but crit is off; set crit as "
      "well, or remove crit_clear"},
+    {"crit_below_default_clear", "alerts:\n  semaphores_used:\n    crit: 60\n",
+     "3:5: alerts.semaphores_used.crit: crit (60) must be >= crit_clear (70)"},
+    {"delay_multiplier_below_one",
+     "alerts:\n  semaphores_used:\n    delay:\n      multiplier: 0.5\n",
+     "4:19: alerts.semaphores_used.delay.multiplier: expected a number from 1 to 100, got '0.5'"},
+    {"delay_down_above_max", "alerts:\n  semaphores_used:\n    delay:\n      down: 2h\n",
+     "4:7: alerts.semaphores_used.delay.down: delay.max (1h) must be >= delay.down (2h): max caps "
+     "the multiplied delays"},
+    {"delay_unknown_key", "alerts:\n  semaphores_used:\n    delay:\n      dwon: 5m\n",
+     "4:7: alerts.semaphores_used.delay.dwon: unknown key; did you mean 'down'?"},
     {"percent_out_of_range", "alerts:\n  semaphores_used:\n    warn: 180\n",
      "3:11: alerts.semaphores_used.warn: expected a number from 0 to 100 (percent), got '180'"},
     {"crit_not_a_number", "alerts:\n  semaphores_used:\n    crit: never\n",

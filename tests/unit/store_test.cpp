@@ -186,13 +186,13 @@ TEST_F(StoreTest, UpgradesAVersion1FileInPlace) {
 
 // Up to version 3 the call charts held REAL calls per second; now each tick's calls. A rate held
 // for each tick of its span, so rate x the span's interval is each tick's calls. (The file is made
-// at the version before the current one: the conversion is the latest step.)
+// at version 3, the one before the conversion.)
 TEST_F(StoreTest, UpgradesCallRatesToCountsPerTick) {
   fs::create_directories(path_.parent_path());
   std::string t0 = std::to_string(kT0);
   {
     SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    migrate(old, path_.string(), kSchemaVersion - 1);
+    migrate(old, path_.string(), 3);
     old.exec(
         "INSERT INTO charts (id, units) VALUES ('system.ipc_semaphore_calls', 'calls/s'), "
         "('system.ipc_call_errors', 'calls/s'), ('system.ipc_semaphores', 'semaphores')");
