@@ -4,16 +4,24 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace ipctrail::testing {
 
+// A user to run as instead of the test's own: its uid, its primary gid, no supplementary groups.
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 class AgentProcess {
  public:
-  // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`.
+  // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`,
+  // as `user` when given (the test must be root).
   AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
-               const std::string& log);
+               const std::string& log, std::optional<RunAs> user = std::nullopt);
   ~AgentProcess();  // kills a still running agent with SIGKILL
   AgentProcess(const AgentProcess&) = delete;
   AgentProcess& operator=(const AgentProcess&) = delete;
