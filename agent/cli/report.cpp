@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iterator>
 #include <string_view>
@@ -49,7 +50,7 @@ void write_json_number(std::string& out, const DimensionValue& value) {
   if (out.find_first_of(".e", start) == std::string::npos) out += ".0";
 }
 
-// Cumulative totals since counting started (the charts carry the rates).
+// Cumulative totals since counting started, and the time the charts' counts cover.
 void write_ipc_calls_json(std::string& out, const IpcCallActivity& activity) {
   out += "{\"attach_mode\":";
   write_json_string(out, activity.attach_mode);
@@ -68,7 +69,14 @@ void write_ipc_calls_json(std::string& out, const IpcCallActivity& activity) {
       separator = ",";
     }
   }
-  out += "}}";
+  out += '}';
+  if (activity.since_previous) {
+    fmt::format_to(
+        Out(out), ",\"window_ms\":{}",
+        std::chrono::duration_cast<std::chrono::milliseconds>(activity.since_previous->elapsed)
+            .count());
+  }
+  out += '}';
 }
 
 }  // namespace
@@ -163,11 +171,15 @@ std::string human_bytes(std::uint64_t bytes) {
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
 }
 
-// Calls per second (when two readings gave a rate) and totals since counting started; failures
-// only for the call x errno pairs seen.
+// Calls per second (over the window, when there were two readings) and totals since counting
+// started; failures only for the call x errno pairs seen.
 std::string ipc_calls_table(const IpcCallActivity& activity) {
+  std::optional<IpcCallRates> rates;
+  if (activity.since_previous) {
+    rates = ipc_call_rates(activity.since_previous->counts, activity.since_previous->elapsed);
+  }
   auto rate = [&](auto pick) {
-    return activity.rates ? fmt::format("{:.2f}", pick(*activity.rates)) : std::string("n/a");
+    return rates ? fmt::format("{:.2f}", pick(*rates)) : std::string("n/a");
   };
   std::string out =
       fmt::format("\nIPC system calls (counted with BPF, {})\n", activity.attach_mode);

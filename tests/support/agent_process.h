@@ -3,9 +3,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ipctrail::testing {
@@ -37,6 +39,17 @@ class AgentProcess {
   int status_ = 0;
   bool reaped_ = false;
 };
+
+// Polls `condition` every 100 ms for up to a minute (no timing is asserted; this only bounds a
+// hang); whether it came true.
+template <typename Condition>
+bool eventually(Condition condition) {
+  for (int i = 0; i < 600; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
 
 std::string read_text(const std::string& path);
 // The timestamps of the ticks the agent logged as committed.
