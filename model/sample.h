@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,16 @@ struct Limits {
   std::optional<std::uint64_t> msgmni, msgmnb, msgmax;
   std::optional<std::uint64_t> shmmni, shmall, shmmax;
 };
+
+// The kernel's "no limit": shmmax and shmall default to ULONG_MAX - 2^24 (include/uapi/linux/shm.h;
+// the 2^24 of headroom keeps sums of them from overflowing), and the kernel accepts larger values
+// with the same meaning. So any limit at or above that value is shown as "unlimited" to people;
+// machine outputs (JSON, Prometheus, the history) keep the kernel's number.
+inline constexpr std::uint64_t kUnlimitedFrom =
+    std::numeric_limits<unsigned long>::max() - (1UL << 24);
+constexpr bool is_unlimited(std::uint64_t limit) {
+  return limit >= kUnlimitedFrom;
+}
 
 // Names and values of every limit, in a fixed order, for printing and storing.
 struct NamedLimit {

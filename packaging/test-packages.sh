@@ -300,6 +300,8 @@ else
 fi
 check_equal "history.db is 0640 ipctrail:ipctrail" "$(stat -c '%a %U:%G' "$history" 2>&1)" \
   "640 ipctrail:ipctrail"
+check "a member of group ipctrail reads the history after the agent stopped" \
+  bash -c "$(declare -f sqlite_as_group_member); history=$history; test \"\$(sqlite_as_group_member 'SELECT count(*) > 0 FROM history')\" = 1"
 check_equal "sqlite3: integrity_check ok" "$(sqlite3 -readonly "$history" 'PRAGMA integrity_check' 2>&1)" ok
 check_equal "sqlite3: the history holds the core charts" \
   "$(sqlite3 -readonly "$history" "SELECT count(DISTINCT chart) FROM history WHERE chart IN ('system.ipc_semaphores', 'system.ipc_semaphore_arrays', 'system.shared_memory_segments', 'system.shared_memory_bytes')" 2>&1)" 4

@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh all
 
 export IPCTRAIL_REQUIRE_PRIVILEGED=${IPCTRAIL_REQUIRE_PRIVILEGED:-1}
 # The BPF tests attach syscall tracepoints, which need tracefs (often not mounted on these hosts).
@@ -17,11 +17,11 @@ echo "== format check"
 bash scripts/check-format.sh
 
 echo "== build and test"
-bash scripts/build.sh build
+bash scripts/build.sh build -DIPCTRAIL_TESTS=ON -DIPCTRAIL_BENCH=ON
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
-bash scripts/build.sh build-sanitize -DIPCTRAIL_SANITIZE=ON -DIPCTRAIL_BENCH=OFF
+bash scripts/build.sh build-sanitize -DIPCTRAIL_SANITIZE=ON -DIPCTRAIL_TESTS=ON -DIPCTRAIL_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
 

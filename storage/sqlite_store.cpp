@@ -50,6 +50,12 @@ SQLite::Database open_for_writing(const StoreOptions& options) {
   create_file_if_missing(options.path);
   SQLite::Database db(options.path, SQLite::OPEN_READWRITE,
                       static_cast<int>(options.busy_timeout.count()));
+  // SQLite deletes the -wal and -shm files when the last connection closes, and a reader without
+  // write access to the folder (a member of the file's group) cannot make them again: plain
+  // `sqlite3 -readonly` would fail whenever the agent is stopped. Kept, they stay with the file's
+  // mode (0640, which SQLite gives them) and a reader works whether the agent runs or not.
+  int persist_wal = 1;
+  sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
   migrate(db, options.path.string());
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");

@@ -4,12 +4,41 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "agent/cli/commands.h"
 
 namespace ipctrail {
 
 namespace {
+
+// "agent, alerts, ...": every subcommand's name, for the errors that need one.
+std::string command_names(CLI::App& app) {
+  std::string names;
+  for (const CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (!names.empty()) names += ", ";
+    names += command->get_name();
+  }
+  return names;
+}
+
+// CLI11 reports a word that is no subcommand as "A subcommand is required": name the word and the
+// commands instead. Returns false for every other parse error, which CLI11 words well.
+bool explain_missing_command(CLI::App& app) {
+  if (!app.get_subcommands().empty()) return false;
+  std::vector<std::string> words = app.remaining();
+  if (words.empty()) {
+    std::cerr << "error: a command is required; commands: " << command_names(app) << '\n';
+  } else if (words.front().starts_with('-')) {
+    return false;
+  } else {
+    std::cerr << "error: unknown command '" << words.front()
+              << "'; commands: " << command_names(app) << '\n';
+  }
+  std::cerr << "Run with --help for more information.\n";
+  return true;
+}
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("ipctrail");
@@ -39,6 +68,9 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    if (dynamic_cast<const CLI::RequiredError*>(&error) && explain_missing_command(app)) {
+      return kExitUsage;
+    }
     int code = app.exit(error);
     return code == 0 ? kExitOk : kExitUsage;
   }

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <iterator>
+#include <string_view>
 
 #include "model/charts.h"
 #include "model/time_text.h"
@@ -12,58 +15,126 @@ namespace ipctrail {
 
 namespace {
 
-// Cumulative totals since counting started, and the time the charts' counts cover.
-nlohmann::json ipc_calls_to_json(const IpcCallActivity& activity) {
-  nlohmann::json calls = nlohmann::json::object();
-  nlohmann::json failures = nlohmann::json::object();
-  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
-    calls[std::string(kIpcCallNames[call])] = activity.totals.calls[call];
-    for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
-      if (activity.totals.failures[call][error] == 0) continue;
-      failures[fmt::format("{}_{}", kIpcCallNames[call], kErrnoClassNames[error])] =
-          activity.totals.failures[call][error];
+using Out = std::back_insert_iterator<std::string>;
+
+// A JSON string literal: quotes, backslashes and control characters escaped.
+void write_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      fmt::format_to(Out(out), "\\u{:04x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
     }
   }
-  nlohmann::json json = {{"attach_mode", activity.attach_mode},
-                         {"calls_total", std::move(calls)},
-                         {"failures_total", std::move(failures)}};
-  if (activity.since_previous) {
-    json["window_ms"] =
-        std::chrono::duration_cast<std::chrono::milliseconds>(activity.since_previous->elapsed)
-            .count();
+  out += '"';
+}
+
+// Integers stay integers; a rate is always a JSON float ("2.0", not "2"), so that its kind does
+// not change with its value. JSON has no NaN or infinity: those are null.
+void write_json_number(std::string& out, const DimensionValue& value) {
+  if (const std::uint64_t* count = std::get_if<std::uint64_t>(&value)) {
+    fmt::format_to(Out(out), "{}", *count);
+    return;
   }
-  return json;
+  double rate = std::get<double>(value);
+  if (!std::isfinite(rate)) {
+    out += "null";
+    return;
+  }
+  std::size_t start = out.size();
+  fmt::format_to(Out(out), "{}", rate);
+  if (out.find_first_of(".e", start) == std::string::npos) out += ".0";
+}
+
+// Cumulative totals since counting started, and the time the charts' counts cover.
+void write_ipc_calls_json(std::string& out, const IpcCallActivity& activity) {
+  out += "{\"attach_mode\":";
+  write_json_string(out, activity.attach_mode);
+  out += ",\"calls_total\":{";
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    fmt::format_to(Out(out), "{}\"{}\":{}", call == 0 ? "" : ",", kIpcCallNames[call],
+                   activity.totals.calls[call]);
+  }
+  out += "},\"failures_total\":{";
+  const char* separator = "";
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
+      if (activity.totals.failures[call][error] == 0) continue;
+      fmt::format_to(Out(out), "{}\"{}_{}\":{}", separator, kIpcCallNames[call],
+                     kErrnoClassNames[error], activity.totals.failures[call][error]);
+      separator = ",";
+    }
+  }
+  out += '}';
+  if (activity.since_previous) {
+    fmt::format_to(
+        Out(out), ",\"window_ms\":{}",
+        std::chrono::duration_cast<std::chrono::milliseconds>(activity.since_previous->elapsed)
+            .count());
+  }
+  out += '}';
 }
 
 }  // namespace
 
-nlohmann::json sample_to_json(const Sample& sample) {
-  nlohmann::json charts = nlohmann::json::object();
+// Written straight into one string: at 32,000 queues a JSON document tree costs more than the
+// whole collection (issue #11), the text does not.
+std::string sample_to_json(const Sample& sample) {
+  std::string out;
+  std::size_t queues = sample.queues ? sample.queues->size() : 0;
+  out.reserve(2048 + 128 * queues);
+  fmt::format_to(Out(out), "{{\"ts\":{},\"time\":\"{}\",\"charts\":{{", sample.ts_ms,
+                 iso8601_utc(sample.ts_ms));
+  const char* chart_separator = "";
   for (const Chart& chart : charts_of(sample)) {
-    nlohmann::json dimensions = nlohmann::json::object();
-    for (const Dimension& dimension : chart.dimensions)
-      std::visit([&](auto value) { dimensions[dimension.name] = value; }, dimension.value);
-    charts[std::string(chart.id)] = {{"units", chart.units}, {"dimensions", std::move(dimensions)}};
+    out += chart_separator;
+    chart_separator = ",";
+    write_json_string(out, chart.id);
+    out += ":{\"units\":";
+    write_json_string(out, chart.units);
+    out += ",\"dimensions\":{";
+    const char* separator = "";
+    for (const Dimension& dimension : chart.dimensions) {
+      out += separator;
+      separator = ",";
+      write_json_string(out, dimension.name);
+      out += ':';
+      write_json_number(out, dimension.value);
+    }
+    out += "}}";
   }
-  nlohmann::json limits = nlohmann::json::object();
+  out += "},\"limits\":{";
+  const char* separator = "";
   for (const NamedLimit& limit : named_limits(sample.limits)) {
-    limits[std::string(limit.name)] = limit.value ? nlohmann::json(*limit.value) : nlohmann::json();
-  }
-  nlohmann::json queues = nlohmann::json::array();
-  if (sample.queues) {
-    for (const MessageQueue& queue : *sample.queues) {
-      queues.push_back({{"msqid", queue.msqid},
-                        {"key", queue.key},
-                        {"uid", queue.uid},
-                        {"messages", queue.messages},
-                        {"bytes", queue.bytes}});
+    out += separator;
+    separator = ",";
+    if (limit.value) {
+      fmt::format_to(Out(out), "\"{}\":{}", limit.name, *limit.value);
+    } else {
+      fmt::format_to(Out(out), "\"{}\":null", limit.name);
     }
   }
-  nlohmann::json json = {{"ts", sample.ts_ms},          {"time", iso8601_utc(sample.ts_ms)},
-                         {"charts", std::move(charts)}, {"limits", std::move(limits)},
-                         {"queues", std::move(queues)}, {"skipped_lines", sample.skipped_lines}};
-  if (sample.ipc_calls) json["ipc_calls"] = ipc_calls_to_json(*sample.ipc_calls);
-  return json;
+  out += "},\"queues\":[";
+  separator = "";
+  if (sample.queues) {
+    for (const MessageQueue& queue : *sample.queues) {
+      fmt::format_to(Out(out),
+                     "{}{{\"msqid\":{},\"key\":{},\"uid\":{},\"messages\":{},\"bytes\":{}}}",
+                     separator, queue.msqid, queue.key, queue.uid, queue.messages, queue.bytes);
+      separator = ",";
+    }
+  }
+  fmt::format_to(Out(out), "],\"skipped_lines\":{}", sample.skipped_lines);
+  if (sample.ipc_calls) {
+    out += ",\"ipc_calls\":";
+    write_ipc_calls_json(out, *sample.ipc_calls);
+  }
+  out += '}';
+  return out;
 }
 
 namespace {
@@ -72,10 +143,18 @@ std::string count_text(const std::optional<std::uint64_t>& value) {
   return value ? fmt::format("{}", *value) : "n/a";
 }
 
-// "12 of 32000 semmni (0.0%)", or just the limit's name when either side is unknown.
+// A limit as people read it: "unlimited" for the kernel's "no limit" (model/sample.h).
+std::string limit_text(const std::optional<std::uint64_t>& limit) {
+  if (limit && is_unlimited(*limit)) return "unlimited";
+  return count_text(limit);
+}
+
+// "12 of 32000 semmni (0.0% used)", "of unlimited shmall", or just the limit's name when either
+// side is unknown.
 std::string usage_text(const std::optional<std::uint64_t>& used, std::string_view limit_name,
                        const std::optional<std::uint64_t>& limit) {
   if (!limit) return fmt::format("limit {} unknown", limit_name);
+  if (is_unlimited(*limit)) return fmt::format("of unlimited {}", limit_name);
   if (!used || *limit == 0) return fmt::format("of {} {}", *limit, limit_name);
   double percent = static_cast<double>(*used) * 100.0 / static_cast<double>(*limit);
   return fmt::format("of {} {} ({:.1f}% used)", *limit, limit_name, percent);
@@ -175,13 +254,21 @@ std::string sample_to_table(const Sample& sample) {
   out +=
       fmt::format("  {:<10} {:>12} segments    {}\n", "segments", count_text(sample.shm_segments),
                   usage_text(sample.shm_segments, "shmmni", limits.shmmni));
-  std::string bytes_text = sample.shm_bytes ? human_bytes(*sample.shm_bytes) : "n/a";
-  out += fmt::format("  {:<10} {:>12}             {}\n", "size", bytes_text,
-                     usage_text(sample.shm_pages, "shmall pages", limits.shmall));
+  // One unit per line: the sizes in bytes (no total limit: shmmax bounds one segment), then the
+  // same rounded up to pages, which is what shmall limits.
+  std::string human_size = sample.shm_bytes && *sample.shm_bytes >= 1024
+                               ? fmt::format("({})", human_bytes(*sample.shm_bytes))
+                               : "";
+  std::string size_line = fmt::format("  {:<10} {:>12} bytes       {}", "size",
+                                      count_text(sample.shm_bytes), human_size);
+  size_line.erase(size_line.find_last_not_of(' ') + 1);
+  out += size_line + '\n';
+  out += fmt::format("  {:<10} {:>12} pages       {}\n", "pages", count_text(sample.shm_pages),
+                     usage_text(sample.shm_pages, "shmall", limits.shmall));
 
   out += "\nLimits\n";
   for (const NamedLimit& limit : named_limits(limits)) {
-    out += fmt::format("  {:<8} {}\n", limit.name, count_text(limit.value));
+    out += fmt::format("  {:<8} {}\n", limit.name, limit_text(limit.value));
   }
   if (sample.ipc_calls) out += ipc_calls_table(*sample.ipc_calls);
   if (sample.skipped_lines > 0) {

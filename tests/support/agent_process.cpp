@@ -1,6 +1,7 @@
 #include "tests/support/agent_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 namespace ipctrail::testing {
 
 AgentProcess::AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
-                           const std::string& log) {
+                           const std::string& log, std::optional<RunAs> user) {
   std::vector<std::string> words = {IPCTRAIL_BINARY, "--log-level", "debug", "agent", "--db", db};
   words.insert(words.end(), arguments.begin(), arguments.end());
   pid_ = ::fork();
@@ -22,6 +23,10 @@ AgentProcess::AgentProcess(const std::string& db, const std::vector<std::string>
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
+    if (user &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(user->gid) != 0 || ::setuid(user->uid) != 0)) {
+      ::_exit(126);
+    }
     std::vector<char*> argv;
     for (std::string& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);

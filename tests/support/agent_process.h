@@ -6,17 +6,25 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace ipctrail::testing {
 
+// A user to run as instead of the test's own: its uid, its primary gid, no supplementary groups.
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 class AgentProcess {
  public:
-  // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`.
+  // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`,
+  // as `user` when given (the test must be root).
   AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
-               const std::string& log);
+               const std::string& log, std::optional<RunAs> user = std::nullopt);
   // Runs `agent_main` in a forked child of the test instead, stdout and stderr to `log`, and
   // exits with what it returns: for what the command line refuses, such as ticks faster than
   // kMinInterval. Fork before starting threads in the test.
