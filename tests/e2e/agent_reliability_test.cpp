@@ -16,6 +16,7 @@
 
 #include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
+#include "tests/support/queue_churn.h"
 
 namespace ipctrail {
 namespace {
@@ -23,49 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Queues come and go and fill up while the agent samples, from a thread of the test process
-// (which shares the test's private IPC namespace with the agent it started).
-class Churn {
- public:
-  explicit Churn(int queues) : thread_([this, queues] { run(queues); }) {}
-  ~Churn() {
-    stop_ = true;
-    thread_.join();
-  }
-
- private:
-  void run(int queues) {
-    std::mt19937 random(7);
-    std::vector<int> ids;
-    struct {
-      long type = 1;
-      char text[64] = {};
-    } message;
-    while (!stop_) {
-      if (std::ssize(ids) < queues) {
-        int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-        if (id >= 0) ids.push_back(id);
-      }
-      if (!ids.empty()) {
-        int id = ids[random() % ids.size()];
-        if (random() % 4 == 0) {
-          ::msgrcv(id, &message, sizeof message.text, 0, IPC_NOWAIT);
-        } else {
-          ::msgsnd(id, &message, 1 + random() % sizeof message.text, IPC_NOWAIT);
-        }
-        if (random() % 50 == 0) {
-          ::msgctl(ids.front(), IPC_RMID, nullptr);
-          ids.erase(ids.begin());
-        }
-      }
-      std::this_thread::sleep_for(1ms);
-    }
-    for (int id : ids) ::msgctl(id, IPC_RMID, nullptr);
-  }
-
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
+using Churn = testing::QueueChurn;
+using testing::eventually;
 
 class AgentReliability : public testing::IpcNamespaceTest {
  protected:
@@ -81,16 +41,6 @@ class AgentReliability : public testing::IpcNamespaceTest {
   void TearDown() override {
     if (!mounted_.empty()) ::umount2(mounted_.c_str(), MNT_DETACH);
     if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
-  // Polls `condition` for up to a minute (no timing is asserted; this only bounds a hang).
-  template <typename Condition>
-  static bool eventually(Condition condition) {
-    for (int i = 0; i < 600; ++i) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
   }
 
   std::string log_text() const { return testing::read_text(log_); }

@@ -3,8 +3,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ipctrail::testing {
@@ -34,5 +36,16 @@ std::string read_text(const std::string& path);
 // The timestamps of the ticks the agent logged as committed.
 std::vector<std::int64_t> committed_ticks(const std::string& log_text);
 std::size_t count_of(const std::string& text, const std::string& needle);
+
+// Polls `condition` every 100 ms for up to a minute (no timing is asserted; this only bounds a
+// hang).
+template <typename Condition>
+bool eventually(Condition condition) {
+  for (int i = 0; i < 600; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
 
 }  // namespace ipctrail::testing
