@@ -277,8 +277,9 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
     }
     index = std::max(due, index + 1);
   }
-  spdlog::info("stopped: {} ticks written, {} dropped, {} skipped", parts.writer->written(),
-               parts.writer->dropped(), skipped);
+  spdlog::info("stopped: {} ticks written, {} dropped, {} skipped, {} with a source unreadable",
+               parts.writer->written(), parts.writer->dropped(), skipped,
+               parts.collector->faulty_collections());
   return kExitOk;
 }
 
