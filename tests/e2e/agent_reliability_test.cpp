@@ -72,8 +72,9 @@ TEST_F(AgentReliability, SurvivesSigkillMidWriteTwentyTimes) {
     fs::remove(log_);
     {
       testing::AgentProcess agent(db_, {"--interval", "10ms"}, log_);
-      ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 3; }))
-          << log_text();
+      ASSERT_TRUE(testing::eventually([&] {
+        return testing::committed_ticks(log_text()).size() >= 3;
+      })) << log_text();
       std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
       EXPECT_EQ(agent.stop(SIGKILL), -SIGKILL);
     }
@@ -96,7 +97,8 @@ TEST_F(AgentReliability, SurvivesSigkillMidWriteTwentyTimes) {
 TEST_F(AgentReliability, AReaderHoldingASnapshotForTenSecondsDoesNotStopWrites) {
   Churn churn(10);
   testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
-  ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+  ASSERT_TRUE(
+      testing::eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
   std::size_t before = testing::committed_ticks(log_text()).size();
   {
     SQLite::Database reader(db_, SQLite::OPEN_READONLY);
@@ -130,7 +132,8 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
   {
     Churn churn(50);
     testing::AgentProcess agent(db_, {"--interval", "20ms"}, log_);
-    ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+    ASSERT_TRUE(
+        testing::eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
 
     fs::path filler = small / "filler";
     {
@@ -138,7 +141,7 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
       std::string block(4096, 'x');
       while (fill.write(block.data(), static_cast<std::streamsize>(block.size()))) fill.flush();
     }
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(testing::eventually([&] {
       return log_text().find("cannot write history") != std::string::npos;
     })) << log_text();
     std::this_thread::sleep_for(2s);  // many more ticks fail meanwhile
@@ -146,10 +149,11 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
     EXPECT_EQ(testing::count_of(log_text(), "cannot write history"), 1u) << log_text();
 
     fs::remove(filler);
-    ASSERT_TRUE(eventually([&] { return log_text().find("work again") != std::string::npos; }))
-        << log_text();
+    ASSERT_TRUE(testing::eventually([&] {
+      return log_text().find("work again") != std::string::npos;
+    })) << log_text();
     std::size_t after_recovery = testing::committed_ticks(log_text()).size();
-    ASSERT_TRUE(eventually(
+    ASSERT_TRUE(testing::eventually(
         [&] { return testing::committed_ticks(log_text()).size() >= after_recovery + 5; }));
     EXPECT_EQ(agent.stop(SIGTERM), 0);
   }

@@ -32,6 +32,17 @@ class AgentProcess {
   bool reaped_ = false;
 };
 
+// Polls `condition` every 100 ms for up to a minute (no timing is asserted; this only bounds a
+// hang); whether it came true.
+template <typename Condition>
+bool eventually(Condition condition) {
+  for (int i = 0; i < 600; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 std::string read_text(const std::string& path);
 // The timestamps of the ticks the agent logged as committed.
 std::vector<std::int64_t> committed_ticks(const std::string& log_text);
