@@ -25,7 +25,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 using Churn = testing::QueueChurn;
-using testing::eventually;
 
 class AgentReliability : public testing::IpcNamespaceTest {
  protected:

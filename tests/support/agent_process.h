@@ -48,15 +48,4 @@ std::string read_text(const std::string& path);
 std::vector<std::int64_t> committed_ticks(const std::string& log_text);
 std::size_t count_of(const std::string& text, const std::string& needle);
 
-// Polls `condition` every 100 ms for up to a minute (no timing is asserted; this only bounds a
-// hang).
-template <typename Condition>
-bool eventually(Condition condition) {
-  for (int i = 0; i < 600; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
 }  // namespace ipctrail::testing
