@@ -1,6 +1,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,11 +51,15 @@ void write_all(int fd, std::string_view text, const std::string& path) {
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
   std::filesystem::path directory = path.parent_path().empty() ? "." : path.parent_path();
-  // Not *.prom, so node_exporter never reads a half-written file.
-  std::string temp = fmt::format("{}.{}.tmp", path.string(), ::getpid());
-  FileDescriptor file(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  // Not *.prom, so node_exporter never reads a half-written file. A new file under a random name
+  // (mkostemps: O_CREAT|O_EXCL, which follows no link): a name anyone could predict, such as
+  // <path>.<pid>.tmp, lets a symbolic link planted there aim the agent's write at any file.
+  std::string temp = path.string() + ".XXXXXX.tmp";
+  FileDescriptor file(::mkostemps(temp.data(), 4, O_CLOEXEC));
   if (file.get() < 0) throw_errno(fmt::format("cannot create {}", temp));
   try {
+    // mkostemps creates 0600; node_exporter may run as another user.
+    if (::fchmod(file.get(), 0644) != 0) throw_errno(fmt::format("cannot chmod {}", temp));
     write_all(file.get(), text, temp);
     if (::fsync(file.get()) != 0) throw_errno(fmt::format("cannot fsync {}", temp));
     if (file.close() != 0) throw_errno(fmt::format("cannot close {}", temp));

@@ -63,6 +63,17 @@ struct Sample {
   // or unavailable.
   std::optional<IpcCallActivity> ipc_calls;
 
+  // The parts whose kernel source could not be read in this collection (EMFILE, EACCES, an
+  // unexpected header): unknown, not empty. A part that is empty and not marked here is switched
+  // off. A failed read is a collector fault, never a removal.
+  struct SourceFaults {
+    bool semaphores = false;
+    bool queues = false;
+    bool shared_memory = false;
+    bool any() const { return semaphores || queues || shared_memory; }
+  };
+  SourceFaults faults;
+
   Limits limits;
   std::uint64_t skipped_lines = 0;  // malformed or truncated rows ignored in this collection
 };

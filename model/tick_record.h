@@ -29,6 +29,9 @@ struct ChartRecord {
   Chart chart;
   // Empty, or one entry per dimension of `chart`, in the same order.
   std::vector<SeriesLabels> labels;
+  // False when the chart's source could not be read this tick: its values are unknown, so the
+  // store leaves its series as they were (no end markers: a fault is not a removal).
+  bool collected = true;
 };
 
 struct TickRecord {

@@ -12,13 +12,16 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
     : db_(db),
       options_(options),
       oldest_point_(db, "SELECT min(ts) FROM points"),
-      // Deletes the first rows in time order, up to the batch size, all below the cutoff.
+      // The first rows in key order, up to the batch size, all below the cutoff: by the whole key,
+      // so that one tick's rows (all of one ts) never stall it.
       delete_points_(db,
-                     "DELETE FROM points WHERE ts < min(?1, coalesce((SELECT ts FROM points "
-                     "ORDER BY ts LIMIT 1 OFFSET ?2), ?1))"),
+                     "DELETE FROM points WHERE (ts, series_id) IN (SELECT ts, series_id FROM "
+                     "points WHERE ts < ?1 ORDER BY ts, series_id LIMIT ?2)"),
+      // A series' points all lie at or before its end marker: once the oldest point left is
+      // younger than that, none is, and its row can go without orphaning any.
       delete_ended_series_(db,
-                           "DELETE FROM series WHERE id IN (SELECT id FROM series "
-                           "WHERE ended_ts < ? LIMIT ?)"),
+                           "DELETE FROM series WHERE id IN (SELECT id FROM series WHERE ended_ts < "
+                           "coalesce((SELECT min(ts) FROM points), 9223372036854775807) LIMIT ?1)"),
       delete_spans_(db, "DELETE FROM sampling_spans WHERE last_ts < ?"),
       // An instance's latest transition is its current state: `ipctrail alerts --active` and
       // `ipctrail at` must find it however long ago it happened.
@@ -29,20 +32,37 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
                                 "a.instance AND b.id > a.id) LIMIT ?2)"),
       clip_spans_(db, "UPDATE sampling_spans SET start_ts = ?1 WHERE start_ts < ?1") {}
 
-void Retention::step(std::int64_t now_ms) {
-  if (now_ms - last_step_ms_ < options_.every.count() && now_ms >= last_step_ms_) return;
+void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
+  rows_since_step_ += rows;
+  std::uint64_t used = used_bytes();
+  if (keyframe) {
+    keyframes_.push_back(now_ms);
+    keyframe_pending_ = true;
+    used_at_keyframe_ = used;
+    wants_keyframe_ = false;
+  }
+  used_at_keyframe_ = std::min(used_at_keyframe_, used);
+  if (used > used_at_keyframe_ + options_.max_bytes / 8) wants_keyframe_ = true;
+
+  // From seven eighths of the limit on, so that one tick's writes and the deletion's lag stay
+  // within the slack up to 1.25 x max_bytes.
+  bool over_size = used > options_.max_bytes - options_.max_bytes / 8;
+  bool due = now_ms - last_step_ms_ >= options_.every.count() || now_ms < last_step_ms_;
+  if (!over_size && !due) return;
   last_step_ms_ = now_ms;
+  std::int64_t budget = options_.rows_per_step + 2 * rows_since_step_;
+  rows_since_step_ = 0;
+
   std::int64_t cutoff_ms = std::max(now_ms - options_.max_age.count(), size_cutoff_ms_);
-  std::int64_t delete_before_ms = cutoff_ms - kRefreshMs;
+  std::int64_t delete_before_ms = deletable_before(cutoff_ms);
 
   delete_points_.reset();
   delete_points_.bind(1, delete_before_ms);
-  delete_points_.bind(2, options_.rows_per_step);
+  delete_points_.bind(2, budget);
   delete_points_.exec();
 
   delete_ended_series_.reset();
-  delete_ended_series_.bind(1, delete_before_ms);
-  delete_ended_series_.bind(2, options_.rows_per_step);
+  delete_ended_series_.bind(1, budget);
   delete_ended_series_.exec();
 
   delete_spans_.reset();
@@ -54,34 +74,53 @@ void Retention::step(std::int64_t now_ms) {
 
   delete_alert_transitions_.reset();
   delete_alert_transitions_.bind(1, cutoff_ms);
-  delete_alert_transitions_.bind(2, options_.rows_per_step);
+  delete_alert_transitions_.bind(2, budget);
   delete_alert_transitions_.exec();
 
   oldest_point_.reset();
   if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
     std::int64_t oldest_ms = oldest_point_.getColumn(0).getInt64();
     oldest_point_.reset();
-    if (oldest_ms >= delete_before_ms) apply_size_limit(now_ms, oldest_ms);
+    while (keyframes_.size() > 1 && keyframes_.front() < oldest_ms) keyframes_.pop_front();
+    if (over_size && oldest_ms >= delete_before_ms) advance_size_cutoff(now_ms, oldest_ms);
   }
   oldest_point_.reset();
   vacuum_some();
 }
 
-void Retention::reset_statements() noexcept {
+void Retention::rolled_back() noexcept {
+  if (keyframe_pending_) keyframes_.pop_back();
+  keyframe_pending_ = false;
   for (SQLite::Statement* statement : {&oldest_point_, &delete_points_, &delete_ended_series_,
                                        &delete_spans_, &delete_alert_transitions_, &clip_spans_}) {
     statement->tryReset();
   }
 }
 
-void Retention::apply_size_limit(std::int64_t now_ms, std::int64_t oldest_ms) {
-  std::uint64_t used = used_bytes();
-  if (used <= options_.max_bytes) return;
+// Every series open at a keyframe has a row there, and every series has a row within kRefreshMs
+// before any time: either way the value at the cutoff is still found.
+std::int64_t Retention::deletable_before(std::int64_t cutoff_ms) const {
+  std::int64_t before = cutoff_ms - kRefreshMs;
+  for (std::int64_t keyframe : keyframes_) {
+    if (keyframe <= cutoff_ms) before = std::max(before, keyframe);
+  }
+  return before;
+}
+
+void Retention::advance_size_cutoff(std::int64_t now_ms, std::int64_t oldest_ms) {
   std::int64_t from = oldest_ms + kRefreshMs;
-  std::int64_t moved = from + std::max<std::int64_t>((now_ms - from) / 10, 60'000);
+  std::int64_t by_time =
+      std::min(from + std::max<std::int64_t>((now_ms - from) / 10, 60'000), now_ms);
+  std::int64_t moved = by_time;
+  auto next_keyframe = std::upper_bound(keyframes_.begin(), keyframes_.end(), oldest_ms);
+  if (next_keyframe != keyframes_.end() &&
+      (*next_keyframe < by_time || deletable_before(by_time) <= oldest_ms)) {
+    moved = *next_keyframe;
+  }
+  if (deletable_before(moved) <= oldest_ms) wants_keyframe_ = true;  // nothing to delete up to yet
   if (moved <= size_cutoff_ms_) return;
-  size_cutoff_ms_ = std::min(moved, now_ms);
-  spdlog::debug("history holds {} bytes, above the limit of {}: keeping data from ts {} on", used,
+  size_cutoff_ms_ = moved;
+  spdlog::debug("history above the limit of {} bytes: keeping data from ts {} on",
                 options_.max_bytes, size_cutoff_ms_);
 }
 

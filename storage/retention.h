@@ -1,5 +1,6 @@
-// Retention by age and by size, done a little at a time inside a tick's transaction so it never
-// stalls a tick, with incremental vacuum so the file shrinks after deletions.
+// Retention by age and by size, done inside a tick's transaction so it never stalls a tick, in
+// steps that keep pace with what the ticks write, with incremental vacuum so the file shrinks
+// after deletions.
 #pragma once
 
 #include <SQLiteCpp/Database.h>
@@ -7,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 
 #include "storage/retention_options.h"
 
@@ -16,18 +18,32 @@ class Retention {
  public:
   Retention(SQLite::Database& db, RetentionOptions options);
 
-  // Deletes the oldest points before the cutoff (kept: kRefreshMs more, so that the value of
-  // every series at the cutoff can still be found), the spans and ended series before it, and the
-  // alert transitions before it except each alert instance's latest, whatever its age. The
-  // cutoff is now - max_age, or later while the file holds more than max_bytes: then it moves
-  // forward by a tenth of the stored time range whenever the previous move is fully applied.
-  void step(std::int64_t now_ms);
+  // Whether the next tick should restate every open series (a keyframe): the store asks for one
+  // whenever the file grew by an eighth of max_bytes since the last, so that size retention has
+  // a point to delete up to even when everything stored is younger than kRefreshMs.
+  bool wants_keyframe() const { return wants_keyframe_; }
 
-  // After a failed tick: forgets the error a failed statement would report again.
-  void reset_statements() noexcept;
+  // Called at the end of every tick, inside its transaction; `rows` is how many points the tick
+  // wrote, `keyframe` whether it restated every open series. Deletes, oldest first: points before
+  // the cutoff (keeping what finds each series' value at the cutoff: kRefreshMs more, or nothing
+  // before a keyframe at or before the cutoff), the spans before it, ended series once none of
+  // their points is left (never an orphan point), and the alert transitions before it except each
+  // alert instance's latest, whatever its age. The cutoff is now - max_age, or later while the file
+  // holds more than 7/8 of max_bytes: then it moves to the next keyframe or by a tenth of the
+  // stored time, whichever is nearer, whenever the previous move is fully applied. A step runs once
+  // per `every` of tick time, and on every tick while the file is over 7/8 of max_bytes; each
+  // deletes up to rows_per_step rows plus twice what the ticks wrote since the last step, so
+  // retention keeps pace with any rate the agent writes at.
+  void step(std::int64_t now_ms, std::int64_t rows, bool keyframe);
+
+  // The tick's transaction committed.
+  void committed() noexcept { keyframe_pending_ = false; }
+  // After a failed tick: forgets its keyframe, and the error a failed statement would report again.
+  void rolled_back() noexcept;
 
  private:
-  void apply_size_limit(std::int64_t now_ms, std::int64_t oldest_ms);
+  std::int64_t deletable_before(std::int64_t cutoff_ms) const;
+  void advance_size_cutoff(std::int64_t now_ms, std::int64_t oldest_ms);
   void vacuum_some();
   std::uint64_t used_bytes();
 
@@ -41,6 +57,11 @@ class Retention {
   SQLite::Statement clip_spans_;  // data before the cutoff is gone, so is that part of its span
   std::int64_t last_step_ms_ = 0;
   std::int64_t size_cutoff_ms_ = 0;
+  std::int64_t rows_since_step_ = 0;
+  std::deque<std::int64_t> keyframes_;  // ticks that restated every open series, oldest first
+  bool keyframe_pending_ = false;       // keyframes_.back() is in the uncommitted transaction
+  std::uint64_t used_at_keyframe_ = 0;  // used bytes after the last keyframe (or the low since)
+  bool wants_keyframe_ = false;
 };
 
 }  // namespace ipctrail

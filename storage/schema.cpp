@@ -1,9 +1,11 @@
 #include "storage/schema.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <array>
+#include <chrono>
 
 namespace ipctrail {
 
@@ -200,11 +202,54 @@ void require_ipctrail(const FileIdentity& identity, const std::string& path) {
   }
 }
 
+// A file ipctrail may make its own: new (no tables, no identity, no version). An empty SQLite
+// file another application stamped with a version is not.
+bool is_new(const FileIdentity& identity) {
+  return identity.empty && identity.application_id == 0 && identity.version == 0;
+}
+
+[[noreturn]] void refuse_damaged(const std::string& path, const std::string& detail) {
+  throw HistoryFileError(fmt::format(
+      "{} is damaged ({}): move it aside (`mv {} {}.damaged`) and start the agent again for a new "
+      "file; `sqlite3 {}.damaged .recover | sqlite3 recovered.db` saves what can be read",
+      path, detail, path, path, path));
+}
+
 }  // namespace
+
+void check_before_writing(SQLite::Database& db, const std::string& path) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline = Clock::now() + kQuickCheckBudget;
+  sqlite3_progress_handler(
+      db.getHandle(), 10'000,
+      [](void* until) { return Clock::now() > *static_cast<Clock::time_point*>(until) ? 1 : 0; },
+      &deadline);
+  try {
+    FileIdentity identity = identify(db, path);
+    if (!is_new(identity)) require_ipctrail(identity, path);
+    std::string verdict = db.execAndGet("PRAGMA quick_check(1)").getString();
+    if (verdict != "ok") refuse_damaged(path, "quick_check: " + verdict);
+  } catch (const SQLite::Exception& error) {
+    sqlite3_progress_handler(db.getHandle(), 0, nullptr, nullptr);
+    if (error.getErrorCode() == SQLITE_INTERRUPT) {
+      spdlog::info("{}: integrity check stopped after {} s (a big file); going on", path,
+                   kQuickCheckBudget.count());
+      return;
+    }
+    if (error.getErrorCode() == SQLITE_CORRUPT || error.getErrorCode() == SQLITE_NOTADB) {
+      refuse_damaged(path, error.what());
+    }
+    throw;
+  } catch (...) {
+    sqlite3_progress_handler(db.getHandle(), 0, nullptr, nullptr);
+    throw;
+  }
+  sqlite3_progress_handler(db.getHandle(), 0, nullptr, nullptr);
+}
 
 void migrate(SQLite::Database& db, const std::string& path, int target) {
   FileIdentity identity = identify(db, path);
-  if (identity.empty && identity.application_id == 0) {
+  if (is_new(identity)) {
     // Set before the first table exists: SQLite cannot switch a populated file to incremental
     // vacuum without rewriting it.
     db.exec("PRAGMA auto_vacuum = INCREMENTAL");

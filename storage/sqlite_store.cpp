@@ -1,15 +1,11 @@
 #include "storage/sqlite_store.h"
 
 #include <SQLiteCpp/Transaction.h>
-#include <fcntl.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <limits>
-#include <system_error>
-#include <vector>
 
 #include "model/chart_table.h"
 #include "storage/schema.h"
@@ -18,37 +14,10 @@ namespace ipctrail {
 
 namespace {
 
-namespace fs = std::filesystem;
-
-void create_missing_folders(const fs::path& folder) {
-  std::vector<fs::path> missing;
-  for (fs::path at = folder; !at.empty() && !fs::exists(at); at = at.parent_path()) {
-    missing.push_back(at);
-    if (at == at.parent_path()) break;
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0750) != 0 && errno != EEXIST) {
-      throw std::system_error(errno, std::generic_category(), "cannot create " + it->string());
-    }
-    ::chmod(it->c_str(), 0750);  // mkdir's mode passes through the umask
-  }
-}
-
-// SQLite would create the file with 0644 (less the umask); history is not for every local user.
-void create_file_if_missing(const fs::path& path) {
-  create_missing_folders(path.parent_path());
-  int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    if (errno == EEXIST) return;
-    throw std::system_error(errno, std::generic_category(), "cannot create " + path.string());
-  }
-  ::fchmod(fd, 0640);
-  ::close(fd);
-}
-
+// After WriterGuard: SQLite opens what the guard checked (NOFOLLOW: no link swapped in since),
+// and the file is checked for damage and identity before anything is written to it.
 SQLite::Database open_for_writing(const StoreOptions& options) {
-  create_file_if_missing(options.path);
-  SQLite::Database db(options.path, SQLite::OPEN_READWRITE,
+  SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
                       static_cast<int>(options.busy_timeout.count()));
   // SQLite deletes the -wal and -shm files when the last connection closes, and a reader without
   // write access to the folder (a member of the file's group) cannot make them again: plain
@@ -56,6 +25,13 @@ SQLite::Database open_for_writing(const StoreOptions& options) {
   // mode (0640, which SQLite gives them) and a reader works whether the agent runs or not.
   int persist_wal = 1;
   sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
+  if (sqlite3_db_readonly(db.getHandle(), "main") == 1) {
+    throw HistoryFileError(fmt::format(
+        "{} can only be opened read-only: make it writable by the agent, or set database.path "
+        "(or --db) to another file",
+        options.path.string()));
+  }
+  check_before_writing(db, options.path.string());
   migrate(db, options.path.string());
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
@@ -131,6 +107,7 @@ StoredValue stored_value(const DimensionValue& value) {
 
 SqliteStore::SqliteStore(StoreOptions options)
     : options_(std::move(options)),
+      guard_(options_.path),
       db_(open_for_writing(options_)),
       insert_point_(db_, "INSERT OR REPLACE INTO points (ts, series_id, value) VALUES (?, ?, ?)"),
       find_series_(db_,
@@ -188,13 +165,19 @@ void SqliteStore::write_tick(const TickRecord& tick) {
   try {
     bool keyframe = false;
     write_span(tick, keyframe);
+    keyframe = keyframe || retention_.wants_keyframe();
+    rows_in_tick_ = 0;
     for (const ChartRecord& record : tick.charts) write_chart(record, tick.ts_ms, keyframe);
     end_vanished_series(tick.ts_ms);
     for (const AlertTransition& transition : tick.alert_transitions) {
       write_alert_transition(transition);
     }
-    retention_.step(tick.ts_ms);
+    // A chart that could not be read was not restated: retention must not rely on this tick.
+    bool restated_all = keyframe && std::all_of(tick.charts.begin(), tick.charts.end(),
+                                                [](const ChartRecord& c) { return c.collected; });
+    retention_.step(tick.ts_ms, rows_in_tick_, restated_all);
     db_.exec("COMMIT");
+    retention_.committed();
     // Between ticks the page cache only holds memory: the next tick touches a handful of pages
     // at the end of the time-ordered tree, which the OS page cache serves. Dropping it keeps the
     // agent's resident size flat instead of growing to the cache bound.
@@ -213,6 +196,11 @@ void SqliteStore::write_tick(const TickRecord& tick) {
   }
 }
 
+void SqliteStore::keep_files_beside_on_close() noexcept {
+  int persist = 1;
+  sqlite3_file_control(db_.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+
 // A statement whose last step failed reports that error again from its next reset(): clear it
 // now, so that the next tick does not fail for this one's fault.
 void SqliteStore::reset_statements() noexcept {
@@ -221,7 +209,7 @@ void SqliteStore::reset_statements() noexcept {
         &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_}) {
     statement->tryReset();
   }
-  retention_.reset_statements();
+  retention_.rolled_back();
 }
 
 void SqliteStore::write_span(const TickRecord& tick, bool& starts_span) {
@@ -259,6 +247,11 @@ void SqliteStore::write_chart(const ChartRecord& record, std::int64_t ts_ms, boo
   static const SeriesLabels kNoLabels;
   const Chart& chart = record.chart;
   ChartState& state = chart_state(chart);
+  if (!record.collected) {
+    // Unknown is not empty: the series stay open with their last values.
+    state.unknown_in_tick = tick_number_;
+    return;
+  }
   if (state.seen_in_tick != tick_number_) {
     state.seen_in_tick = tick_number_;
     state.seen_count = 0;
@@ -360,10 +353,12 @@ void SqliteStore::insert_point(std::int64_t series_id, std::int64_t ts_ms,
     insert_point_.bind(3, std::get<std::int64_t>(*value));
   }
   insert_point_.exec();
+  ++rows_in_tick_;
 }
 
 void SqliteStore::end_vanished_series(std::int64_t ts_ms) {
   for (auto& [id, state] : charts_) {
+    if (state.unknown_in_tick == tick_number_) continue;
     bool chart_seen = state.seen_in_tick == tick_number_;
     if (chart_seen && state.seen_count == state.series.size()) continue;
     if (!chart_seen) state.last_order.clear();

@@ -12,25 +12,31 @@
 
 #include "storage/retention.h"
 #include "storage/store.h"
+#include "storage/writer_guard.h"
 
 namespace ipctrail {
 
 // See Store for the contract.
 class SqliteStore {
  public:
-  // Creates the file (mode 0640, missing folders 0750) or upgrades an existing ipctrail file.
-  // Throws HistoryFileError for a file that is not ipctrail's, SQLite::Exception for I/O faults.
+  // Creates the file or upgrades an existing ipctrail file; throws as Store's constructor.
   explicit SqliteStore(StoreOptions options);
 
   // Writes one tick in one transaction: the first tick of a sampling span writes every value,
   // later ticks the values that changed (and, once within kRefreshMs, those that did not), and an
-  // end marker (NULL) for each series that vanished; and the tick's alert transitions.
-  // Then a bounded step of retention. On failure (disk full, database locked) the tick is rolled
-  // back and the exception propagates; the store stays usable, and the next tick that succeeds
-  // starts a new sampling span, so the lost ticks show as a gap.
+  // end marker (NULL) for each series that vanished (not for those of a chart whose source could
+  // not be read: unknown is not gone); and the tick's alert transitions. Then a bounded step of
+  // retention. On failure (disk full, database locked) the tick is rolled back and the exception
+  // propagates; the store stays usable, and the next tick that succeeds starts a new sampling span,
+  // so the lost ticks show as a gap.
   void write_tick(const TickRecord& tick);
 
   const std::filesystem::path& path() const { return options_.path; }
+  // See WriterGuard::still_at_path.
+  bool still_at_path() const { return guard_.still_at_path(); }
+  // Before closing a file that is no longer at its path: SQLite deletes the -wal and -shm files by
+  // name when the last connection closes, and those names may belong to a file put there since.
+  void keep_files_beside_on_close() noexcept;
 
  private:
   struct OpenSeries {
@@ -50,6 +56,7 @@ class SqliteStore {
     std::vector<OpenSeries*> next_order;  // this tick's, swapped into last_order at the end
     std::uint64_t seen_in_tick = 0;
     std::size_t seen_count = 0;
+    std::uint64_t unknown_in_tick = 0;  // the chart's source could not be read in that tick
   };
 
   void reload_state();
@@ -70,6 +77,7 @@ class SqliteStore {
   void reset_statements() noexcept;
 
   StoreOptions options_;
+  WriterGuard guard_;  // before db_: checked and locked before SQLite opens, unlocked after
   SQLite::Database db_;
   SQLite::Statement insert_point_;
   SQLite::Statement find_series_;
@@ -84,6 +92,7 @@ class SqliteStore {
 
   std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id
   std::uint64_t tick_number_ = 0;
+  std::int64_t rows_in_tick_ = 0;  // points written by the tick being written, for retention
   std::optional<std::int64_t> span_id_;
   std::int64_t span_last_ts_ = 0;
   std::int64_t span_interval_ms_ = 0;

@@ -61,6 +61,7 @@ void Collector::collect(Sample& sample) {
   sample.shm_segments.reset();
   sample.shm_bytes.reset();
   sample.shm_pages.reset();
+  sample.faults = {};
   if (options_.semaphores) collect_semaphores(sample);
   if (options_.message_queues) {
     collect_queues(sample);
@@ -68,6 +69,7 @@ void Collector::collect(Sample& sample) {
     sample.queues.reset();
   }
   if (options_.shared_memory) collect_shared_memory(sample);
+  if (sample.faults.any()) ++faulty_collections_;
 
   auto now = std::chrono::steady_clock::now();
   if (!limits_read_at_ || now - *limits_read_at_ >= options_.limits_refresh) {
@@ -82,6 +84,7 @@ void Collector::collect_semaphores(Sample& sample) {
     seminfo info{};
     if (::semctl(0, 0, SEM_INFO, &info) < 0) {
       sem_state_.failed("semctl(SEM_INFO) failed: " + describe_errno(errno));
+      sample.faults.semaphores = true;
       return;
     }
     sem_state_.ok();
@@ -94,11 +97,13 @@ void Collector::collect_semaphores(Sample& sample) {
   SemaphoreTotals totals;
   if (read.error != 0) {
     sem_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+    sample.faults.semaphores = true;
     return;
   }
   ParseOutcome outcome = parse_sem_table(read.text, totals);
   if (!outcome.header_ok) {
     sem_state_.failed(file + " does not start with the expected header (key semid ... nsems)");
+    sample.faults.semaphores = true;
     return;
   }
   sem_state_.ok();
@@ -113,6 +118,7 @@ void Collector::collect_queues(Sample& sample) {
   if (read.error != 0) {
     msg_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
     sample.queues.reset();
+    sample.faults.queues = true;
     return;
   }
   if (!sample.queues) sample.queues.emplace();
@@ -121,6 +127,7 @@ void Collector::collect_queues(Sample& sample) {
   if (!outcome.header_ok) {
     msg_state_.failed(file + " does not start with the expected header (key msqid ... qnum)");
     sample.queues.reset();
+    sample.faults.queues = true;
     return;
   }
   msg_state_.ok();
@@ -178,12 +185,14 @@ void Collector::collect_shared_memory(Sample& sample) {
   ProcFile::Result read = file_.read(file);
   if (read.error != 0) {
     shm_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+    sample.faults.shared_memory = true;
     return;
   }
   SharedMemoryTotals totals;
   ParseOutcome outcome = parse_shm_table(read.text, page_size_, totals);
   if (!outcome.header_ok) {
     shm_state_.failed(file + " does not start with the expected header (key shmid ... size)");
+    sample.faults.shared_memory = true;
     return;
   }
   shm_state_.ok();

@@ -37,9 +37,13 @@ class Collector {
   explicit Collector(CollectorOptions options);
 
   // Fills `sample` (reusing its storage) with the current state; never throws on kernel faults:
-  // an unavailable source leaves its part empty and is logged once until it comes back.
+  // an unavailable source leaves its part empty, marks it in `sample.faults` (unknown, not
+  // empty) and is logged once, and once more when it comes back.
   void collect(Sample& sample);
   Sample collect();
+
+  // Collections in which at least one source could not be read.
+  std::uint64_t faulty_collections() const { return faulty_collections_; }
 
  private:
   // Tracks whether one kernel source works, so that a failure is logged once, not every tick.
@@ -75,6 +79,7 @@ class Collector {
   };
   std::unordered_map<int, QueueCapacity> queue_capacities_;
   std::uint64_t collections_ = 0;
+  std::uint64_t faulty_collections_ = 0;
   SourceState sem_state_{"semaphores"};
   SourceState msg_state_{"message queues"};
   SourceState shm_state_{"shared memory"};

@@ -285,8 +285,9 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
   if (std::size_t held = parts.delays->held(); held > 0 && !options.notify.command.empty()) {
     spdlog::info("notify.exec: {} notifications held by their alert's delay are not sent", held);
   }
-  spdlog::info("stopped: {} ticks written, {} dropped, {} skipped", parts.writer->written(),
-               parts.writer->dropped(), skipped);
+  spdlog::info("stopped: {} ticks written, {} dropped, {} skipped, {} with a source unreadable",
+               parts.writer->written(), parts.writer->dropped(), skipped,
+               parts.collector->faulty_collections());
   return kExitOk;
 }
 

@@ -10,6 +10,14 @@ bool is_per_queue(std::string_view id) {
   return id == chart_id::kQueueMessages || id == chart_id::kQueueBytes;
 }
 
+// Whether the source behind a chart was read in this collection.
+bool collected(std::string_view id, const Sample::SourceFaults& faults) {
+  if (id == chart_id::kSemaphores || id == chart_id::kSemaphoreArrays) return !faults.semaphores;
+  if (is_per_queue(id)) return !faults.queues;
+  if (id == chart_id::kShmSegments || id == chart_id::kShmBytes) return !faults.shared_memory;
+  return true;
+}
+
 }  // namespace
 
 void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord& tick) {
@@ -18,6 +26,7 @@ void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord
   tick.charts.clear();
   for (Chart& chart : charts_of(sample)) {
     ChartRecord record{std::move(chart), {}};
+    record.collected = collected(record.chart.id, sample.faults);
     // charts_of lists queue dimensions in the order of sample.queues.
     if (is_per_queue(record.chart.id) && sample.queues &&
         sample.queues->size() == record.chart.dimensions.size()) {

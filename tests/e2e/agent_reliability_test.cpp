@@ -19,6 +19,7 @@
 #include "agent/daemon/agent_loop.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
+#include "tests/support/queue_churn.h"
 
 namespace ipctrail {
 namespace {
@@ -26,49 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Queues come and go and fill up while the agent samples, from a thread of the test process
-// (which shares the test's private IPC namespace with the agent it started).
-class Churn {
- public:
-  explicit Churn(int queues) : thread_([this, queues] { run(queues); }) {}
-  ~Churn() {
-    stop_ = true;
-    thread_.join();
-  }
-
- private:
-  void run(int queues) {
-    std::mt19937 random(7);
-    std::vector<int> ids;
-    struct {
-      long type = 1;
-      char text[64] = {};
-    } message;
-    while (!stop_) {
-      if (std::ssize(ids) < queues) {
-        int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-        if (id >= 0) ids.push_back(id);
-      }
-      if (!ids.empty()) {
-        int id = ids[random() % ids.size()];
-        if (random() % 4 == 0) {
-          ::msgrcv(id, &message, sizeof message.text, 0, IPC_NOWAIT);
-        } else {
-          ::msgsnd(id, &message, 1 + random() % sizeof message.text, IPC_NOWAIT);
-        }
-        if (random() % 50 == 0) {
-          ::msgctl(ids.front(), IPC_RMID, nullptr);
-          ids.erase(ids.begin());
-        }
-      }
-      std::this_thread::sleep_for(1ms);
-    }
-    for (int id : ids) ::msgctl(id, IPC_RMID, nullptr);
-  }
-
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
+using Churn = testing::QueueChurn;
 
 class AgentReliability : public testing::IpcNamespaceTest {
  protected:

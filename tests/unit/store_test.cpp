@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <limits>
 
 #include "storage/history_reader.h"
@@ -303,6 +306,56 @@ TEST_F(StoreTest, RefusesFilesThatAreNotIpctrails) {
   EXPECT_THROW(Store{options()}, HistoryFileError);
 }
 
+std::string file_bytes(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// Issue 10 item 11: an empty SQLite file of another application (no tables, but its own
+// user_version) had its application_id and auto_vacuum changed before it was refused.
+TEST_F(StoreTest, AnEmptySqliteFileOfAnotherApplicationIsRefusedUnchanged) {
+  fs::create_directories(path_.parent_path());
+  {
+    SQLite::Database other(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    other.exec("PRAGMA user_version = 7");
+  }
+  std::string before = file_bytes(path_);
+  ASSERT_FALSE(before.empty());
+  EXPECT_THROW(Store{options()}, HistoryFileError);
+  EXPECT_EQ(file_bytes(path_), before);
+  EXPECT_EQ(count("PRAGMA application_id"), 0);
+  EXPECT_EQ(count("PRAGMA auto_vacuum"), 0);
+}
+
+// Issue 10 item 8: one writer per file; the refusal names the writer.
+TEST_F(StoreTest, ASecondWriterOnTheSameFileIsRefusedNamingTheFirst) {
+  Store first(options());
+  first.write_tick(tick(kT0, 1));
+  try {
+    Store second(options());
+    FAIL() << "a second writer was let in";
+  } catch (const HistoryFileError& error) {
+    EXPECT_NE(std::string(error.what()).find("pid " + std::to_string(::getpid())),
+              std::string::npos)
+        << error.what();
+  }
+  first.write_tick(tick(kT0 + 1000, 2));
+  EXPECT_EQ(count("SELECT count(*) FROM spans"), 1);
+}
+
+// Issue 10 item 7: a chart whose source could not be read is unknown, not empty.
+TEST_F(StoreTest, AChartThatWasNotCollectedKeepsItsSeriesOpen) {
+  Store store(options());
+  store.write_tick(tick(kT0, 1, {{"7", 5}, {"8", 6}}));
+  TickRecord unknown = tick(kT0 + 1000, 1);
+  unknown.charts[1].collected = false;
+  store.write_tick(unknown);
+  store.write_tick(tick(kT0 + 2000, 1, {{"7", 5}}));
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 1000)), 0);
+  EXPECT_EQ(count("SELECT ended_ts FROM series WHERE dimension = '8'"), kT0 + 2000);
+  EXPECT_EQ(count("SELECT count(*) FROM series WHERE ended_ts IS NOT NULL"), 1);
+}
+
 TEST_F(StoreTest, RetentionByAgeKeepsTheValueInEffect) {
   StoreOptions opts = options();
   opts.retention.max_age = std::chrono::hours(2);
@@ -348,6 +401,89 @@ TEST_F(StoreTest, RetentionBySizeBoundsTheFile) {
                       db.execAndGet("PRAGMA page_size").getInt64();
   EXPECT_LT(used, 2 << 20);
   EXPECT_GT(db.execAndGet("SELECT min(ts) FROM points").getInt64(), kT0 + 3 * 3'600'000);
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
+// Issue 10 item 12: when one tick wrote more rows than a retention step, every step found its
+// whole batch at the oldest ts and deleted nothing, for good.
+TEST_F(StoreTest, RetentionGetsPastATickOfMoreRowsThanOneStep) {
+  StoreOptions opts = options();
+  opts.retention.max_age = std::chrono::hours(2);
+  opts.retention.rows_per_step = 100;
+  Store store(opts);
+  std::vector<std::pair<std::string, std::uint64_t>> queues;
+  for (int q = 0; q < 300; ++q) queues.emplace_back(std::to_string(q), 1);
+  // Six hours of unchanged values: the span's first tick holds 301 rows at one ts.
+  for (std::int64_t ts = kT0; ts <= kT0 + 6 * 3'600'000; ts += 10'000) {
+    TickRecord record = tick(ts, 1, queues);
+    record.interval_ms = 10'000;
+    store.write_tick(record);
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0)), 0);
+  EXPECT_GE(count("SELECT min(ts) FROM points"), kT0 + 6 * 3'600'000 - 2 * 3'600'000 - kRefreshMs);
+}
+
+// Issue 10 item 12: ended series were deleted while their points stayed behind a stalled or
+// lagging point deletion.
+TEST_F(StoreTest, RetentionNeverLeavesPointsOfDeletedSeries) {
+  StoreOptions opts = options();
+  opts.retention.max_age = std::chrono::hours(1);
+  opts.retention.rows_per_step = 10;
+  opts.retention.every = std::chrono::milliseconds(0);
+  Store store(opts);
+  // Three hours of 10-second ticks; each tick two of the twenty queues are new.
+  for (int i = 0; i < 3 * 360; ++i) {
+    std::vector<std::pair<std::string, std::uint64_t>> queues;
+    for (int q = 0; q < 20; ++q) queues.emplace_back(std::to_string(i * 2 + q), 1);
+    TickRecord record = tick(kT0 + i * 10'000LL, 1, queues);
+    record.interval_ms = 10'000;
+    store.write_tick(record);
+    if (i % 10 == 0) {
+      ASSERT_EQ(count("SELECT count(*) FROM points WHERE series_id NOT IN (SELECT id FROM series)"),
+                0)
+          << "after tick " << i;
+    }
+  }
+  EXPECT_GT(count("SELECT min(ts) FROM points"), kT0 + 1'800'000);
+}
+
+// Issue 10 item 12: under churn the last hour was never deleted (a 10 MB limit reached 84 MB),
+// and ended series were deleted while their points stayed.
+TEST_F(StoreTest, RetentionHoldsTheSizeLimitUnderChurnWithoutOrphans) {
+  constexpr std::int64_t kMaxBytes = 1 << 20;
+  StoreOptions opts = options();
+  opts.retention.max_bytes = kMaxBytes;
+  Store store(opts);
+  // Ten minutes of 100 ms ticks, each with 200 queues of which 20 are new: 3 MB a minute.
+  std::int64_t largest = 0;
+  std::int64_t ts = kT0;
+  for (int i = 0; i < 6000; ++i, ts += 100) {
+    std::vector<std::pair<std::string, std::uint64_t>> queues;
+    for (int q = 0; q < 200; ++q) {
+      queues.emplace_back(std::to_string(i / 10 * 20 + q), static_cast<std::uint64_t>(i));
+    }
+    TickRecord record = tick(ts, 1, queues);
+    record.interval_ms = 100;
+    store.write_tick(record);
+    if (i % 100 == 0) {
+      SQLite::Database db(path_, SQLite::OPEN_READONLY);
+      largest = std::max(largest, db.execAndGet("PRAGMA page_count").getInt64() *
+                                      db.execAndGet("PRAGMA page_size").getInt64());
+    }
+  }
+  std::cout << "largest file: " << largest << " bytes for a limit of " << kMaxBytes << "\n";
+  EXPECT_LE(largest, kMaxBytes * 5 / 4);
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE series_id NOT IN (SELECT id FROM series)"), 0);
+  EXPECT_GT(count("SELECT min(ts) FROM points"), kT0 + 5 * 60'000);
+  // The latest tick is whole: every queue's value is found.
+  HistoryReader reader(path_);
+  Snapshot last = reader.snapshot_at(ts - 100);
+  std::size_t queues_found = 0;
+  for (const SeriesValue& value : last.values) {
+    if (value.series.chart == "system.message_queue_message") ++queues_found;
+  }
+  EXPECT_EQ(queues_found, 200u);
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
 }
 

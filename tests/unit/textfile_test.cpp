@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -46,6 +47,23 @@ TEST(Textfile, WritesAndReplacesLeavingNoTempFile) {
   ASSERT_EQ(::stat(path.c_str(), &status), 0);
   EXPECT_EQ(status.st_mode & 0600, 0600u);
   EXPECT_EQ(status.st_mode & 0022, 0u) << "group or others may write";
+}
+
+// A link planted at the temporary name the agent used to pick (<path>.<pid>.tmp) aimed the root
+// agent's write at any file it pointed to.
+TEST(Textfile, ALinkPlantedAtATemporaryNameIsNotFollowed) {
+  testing::ScratchDirectory scratch;
+  fs::path path = scratch.path() / "ipctrail.prom";
+  fs::path victim = scratch.path() / "victim";
+  { std::ofstream(victim) << "precious\n"; }
+  fs::path planted = path.string() + "." + std::to_string(::getpid()) + ".tmp";
+  fs::create_symlink(victim, planted);
+  write_file_atomically(path, "metrics\n");
+  EXPECT_EQ(read_file(victim), "precious\n");
+  EXPECT_TRUE(fs::is_symlink(planted));
+  EXPECT_FALSE(fs::is_symlink(path));
+  EXPECT_EQ(read_file(path), "metrics\n");
+  EXPECT_EQ(entries_in(scratch.path()), 3u);  // the file, the victim and the planted link
 }
 
 TEST(Textfile, ReadersSeeTheOldOrTheNewFileNeverAPart) {
