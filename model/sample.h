@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/ipc_call_counts.h"
+#include "model/ipc_objects.h"
 
 namespace ipctrail {
 
@@ -51,6 +52,10 @@ struct Sample {
   // System V IPC system calls in the watched namespace, counted with BPF; empty when BPF is off
   // or unavailable.
   std::optional<IpcCallActivity> ipc_calls;
+
+  // Every object, when the collector was asked for the inventory (the agent is; a one-shot
+  // `sample` is not).
+  IpcInventory objects;
 
   Limits limits;
   std::uint64_t skipped_lines = 0;  // malformed or truncated rows ignored in this collection

@@ -61,6 +61,9 @@ void Collector::collect(Sample& sample) {
   sample.shm_segments.reset();
   sample.shm_bytes.reset();
   sample.shm_pages.reset();
+  if (!options_.inventory || !options_.semaphores) sample.objects.semaphores.reset();
+  if (!options_.inventory || !options_.message_queues) sample.objects.queues.reset();
+  if (!options_.inventory || !options_.shared_memory) sample.objects.segments.reset();
   if (options_.semaphores) collect_semaphores(sample);
   if (options_.message_queues) {
     collect_queues(sample);
@@ -87,8 +90,10 @@ void Collector::collect_semaphores(Sample& sample) {
     sem_state_.ok();
     sample.semaphores = static_cast<std::uint64_t>(info.semaem);
     sample.semaphore_arrays = static_cast<std::uint64_t>(info.semusz);
+    if (options_.inventory) collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
     return;
   }
+  if (options_.inventory) collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
   std::string file = path("sysvipc/sem");
   ProcFile::Result read = file_.read(file);
   SemaphoreTotals totals;
@@ -107,7 +112,42 @@ void Collector::collect_semaphores(Sample& sample) {
   sample.semaphore_arrays = totals.arrays;
 }
 
+bool Collector::collect_objects(IpcKind kind, Sample& sample, SourceState& state) {
+  std::string file = path(kind == IpcKind::kSemaphore ? "sysvipc/sem"
+                          : kind == IpcKind::kQueue   ? "sysvipc/msg"
+                                                      : "sysvipc/shm");
+  auto& objects = sample.objects.of(kind);
+  ProcFile::Result read = file_.read(file);
+  if (read.error != 0) {
+    state.failed("cannot read " + file + ": " + describe_errno(read.error));
+    objects.reset();
+    return false;
+  }
+  if (!objects) objects.emplace();
+  objects->clear();
+  ParseOutcome outcome = parse_object_table(kind, read.text, *objects);
+  if (!outcome.header_ok) {
+    state.failed(file + " does not start with the expected header");
+    objects.reset();
+    return false;
+  }
+  state.ok();
+  sample.skipped_lines += outcome.skipped_lines;
+  return true;
+}
+
 void Collector::collect_queues(Sample& sample) {
+  if (options_.inventory) {
+    if (!collect_objects(IpcKind::kQueue, sample, msg_state_)) {
+      sample.queues.reset();
+      return;
+    }
+    if (!sample.queues) sample.queues.emplace();
+    sample.queues->clear();
+    append_queues(*sample.objects.queues, *sample.queues);
+    if (options_.use_syscalls && options_.queue_capacity) fill_queue_capacities(*sample.queues);
+    return;
+  }
   std::string file = path("sysvipc/msg");
   ProcFile::Result read = file_.read(file);
   if (read.error != 0) {
@@ -170,6 +210,14 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
 }
 
 void Collector::collect_shared_memory(Sample& sample) {
+  if (options_.inventory) {
+    if (!collect_objects(IpcKind::kSharedMemory, sample, shm_state_)) return;
+    SharedMemoryTotals totals = shared_memory_totals(*sample.objects.segments, page_size_);
+    sample.shm_segments = totals.segments;
+    sample.shm_bytes = totals.bytes;
+    sample.shm_pages = totals.pages;
+    return;
+  }
   std::string file = path("sysvipc/shm");
   ProcFile::Result read = file_.read(file);
   if (read.error != 0) {
