@@ -105,6 +105,7 @@ SqliteStore::SqliteStore(StoreOptions options)
                                "INSERT INTO alert_transitions (ts, alert, chart, instance, "
                                "old_status, new_status, old_value, new_value, warn, crit, summary) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      objects_(db_),
       retention_(db_, options_.retention) {
   reload_state();
 }
@@ -127,6 +128,7 @@ void SqliteStore::reload_state() {
     if (!open.getColumn(4).isNull()) series.labels.owner_uid = open.getColumn(4).getInt64();
     series.refresh_after_ms = refresh_after_ms(series.id);
   }
+  objects_.reload();
   state_stale_ = false;
 }
 
@@ -142,6 +144,7 @@ void SqliteStore::write_tick(const TickRecord& tick) {
     for (const AlertTransition& transition : tick.alert_transitions) {
       write_alert_transition(transition);
     }
+    objects_.write(tick.objects, tick.ts_ms);
     retention_.step(tick.ts_ms);
     db_.exec("COMMIT");
     // Between ticks the page cache only holds memory: the next tick touches a handful of pages
@@ -170,6 +173,7 @@ void SqliteStore::reset_statements() noexcept {
         &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_}) {
     statement->tryReset();
   }
+  objects_.reset_statements();
   retention_.reset_statements();
 }
 
