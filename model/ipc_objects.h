@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,15 @@ struct IpcInventory {
 
   std::optional<std::vector<IpcObject>>& of(IpcKind kind);
   const std::optional<std::vector<IpcObject>>& of(IpcKind kind) const;
+};
+
+// An object the leak rules suspect (README "Leak suspects"), and why.
+struct LeakSuspect {
+  IpcKind kind = IpcKind::kSemaphore;
+  int id = 0;
+  std::int32_t key = 0;
+  std::string reason;
+  friend bool operator==(const LeakSuspect&, const LeakSuspect&) = default;
 };
 
 inline constexpr IpcKind kIpcKinds[] = {IpcKind::kSemaphore, IpcKind::kQueue,

@@ -56,6 +56,8 @@ struct Sample {
   // Every object, when the collector was asked for the inventory (the agent is; a one-shot
   // `sample` is not).
   IpcInventory objects;
+  // The objects the leak rules suspect, when the inventory was collected.
+  std::optional<std::vector<LeakSuspect>> leak_suspects;
 
   Limits limits;
   std::uint64_t skipped_lines = 0;  // malformed or truncated rows ignored in this collection

@@ -40,6 +40,8 @@ struct TickRecord {
   std::vector<AlertTransition> alert_transitions;
   // Every IPC object, stored change-only in the same transaction; a kind not read is left as is.
   IpcInventory objects;
+  // Leak suspects: each object's start and end of suspicion is logged as an object event.
+  std::optional<std::vector<LeakSuspect>> leak_suspects;
 };
 
 }  // namespace ipctrail

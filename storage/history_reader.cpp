@@ -260,7 +260,10 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
       connection_->db,
       "SELECT o.id, o.kind, o.ipc_id, o.key, o.cuid, o.cgid, o.size, o.cpid, o.created_ts, "
       "o.first_seen_ts, o.last_seen_ts, o.removed_ts, s.uid, s.gid, s.mode, s.nattch, s.lpid, "
-      "s.lspid, s.lrpid, s.qnum, s.cbytes, s.otime, s.stime, s.rtime, s.atime, s.dtime "
+      "s.lspid, s.lrpid, s.qnum, s.cbytes, s.otime, s.stime, s.rtime, s.atime, s.dtime, "
+      "(SELECT CASE e.event WHEN 'leak_suspected' THEN e.details END FROM ipc_object_events e "
+      "WHERE e.object_id = o.id AND e.ts <= ?1 AND e.event IN ('leak_suspected', 'leak_cleared') "
+      "ORDER BY e.ts DESC LIMIT 1) "
       "FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id AND s.ts = (SELECT "
       "max(ts) FROM ipc_object_states WHERE object_id = o.id AND ts <= ?1) "
       "WHERE o.first_seen_ts <= ?1 AND (o.removed_ts IS NULL OR o.removed_ts > ?1) "
@@ -304,6 +307,7 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
     object.rtime = integer(23);
     object.atime = integer(24);
     object.dtime = integer(25);
+    if (!query.getColumn(26).isNull()) stored.leak_reason = query.getColumn(26).getString();
   }
   return objects;
 }

@@ -86,9 +86,13 @@ struct StoredObject {
   std::int64_t first_seen_ms = 0;
   std::optional<std::int64_t> last_seen_ms;  // the last tick that saw it, once removed
   std::optional<std::int64_t> removed_ms;    // the first tick that did not
+  // A leak suspect then (its latest leak_suspected/leak_cleared event at or before the moment
+  // was leak_suspected), and why.
+  std::optional<std::string> leak_reason;
 };
 
-// One entry of the lifecycle log: created, removed, owner_changed, mode_changed.
+// One entry of the lifecycle log: created, removed, owner_changed, mode_changed, leak_suspected,
+// leak_cleared.
 struct ObjectEvent {
   std::int64_t ts_ms = 0;
   IpcKind kind = IpcKind::kSemaphore;

@@ -87,7 +87,10 @@ void ObjectStore::reload() {
       db_,
       "SELECT o.id, o.kind, o.ipc_id, o.key, o.cuid, o.cgid, o.size, o.cpid, o.created_ts, s.uid, "
       "s.gid, s.mode, s.nattch, s.lpid, s.lspid, s.lrpid, s.qnum, s.cbytes, s.otime, s.stime, "
-      "s.rtime, s.atime, s.dtime FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id "
+      "s.rtime, s.atime, s.dtime, coalesce((SELECT e.event = 'leak_suspected' FROM "
+      "ipc_object_events "
+      "e WHERE e.object_id = o.id AND e.event IN ('leak_suspected', 'leak_cleared') ORDER BY e.ts "
+      "DESC LIMIT 1), 0) FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id "
       "AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id) "
       "WHERE o.removed_ts IS NULL");
   while (live.executeStep()) {
@@ -121,6 +124,7 @@ void ObjectStore::reload() {
     known.incarnation = live.getColumn(0).getInt64();
     known.last = object;
     known.last_stored = object;
+    known.suspected = live.getColumn(23).getInt() != 0;
   }
 }
 
@@ -166,6 +170,24 @@ void ObjectStore::write_kind(IpcKind kind, const std::vector<IpcObject>& objects
   }
 }
 
+void ObjectStore::write_leak_suspects(const std::vector<LeakSuspect>& suspects,
+                                      std::int64_t ts_ms) {
+  for (const LeakSuspect& suspect : suspects) {
+    auto found = known_.find(slot(suspect.kind, suspect.id));
+    if (found == known_.end()) continue;
+    Known& known = found->second;
+    known.suspected_in = tick_;
+    if (known.suspected) continue;
+    known.suspected = true;
+    insert_event(ts_ms, known.incarnation, "leak_suspected", suspect.reason);
+  }
+  for (auto& [id, known] : known_) {
+    if (!known.suspected || known.suspected_in == tick_) continue;
+    known.suspected = false;
+    insert_event(ts_ms, known.incarnation, "leak_cleared", "no longer a leak suspect");
+  }
+}
+
 void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::int64_t ts_ms) {
   bool shm = object.kind == IpcKind::kSharedMemory;
   insert_object_.reset();
@@ -181,6 +203,7 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
   insert_object_.bind(9, ts_ms);
   insert_object_.exec();
   known.incarnation = db_.getLastInsertRowid();
+  known.suspected = false;
   known.last = object;
   known.last_stored = stored_state(object);
   insert_state(known.incarnation, known.last_stored, ts_ms);

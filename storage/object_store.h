@@ -29,6 +29,9 @@ class ObjectStore {
   // Writes what changed since the previous tick. A kind that was not read (nullopt) is left as it
   // was: unknown is not removed.
   void write(const IpcInventory& inventory, std::int64_t ts_ms);
+  // Logs `leak_suspected` when an object becomes a suspect and `leak_cleared` when a live one no
+  // longer is; call after write() for the same tick.
+  void write_leak_suspects(const std::vector<LeakSuspect>& suspects, std::int64_t ts_ms);
 
   void reset_statements() noexcept;
 
@@ -38,6 +41,8 @@ class ObjectStore {
     IpcObject last;         // as collected (or, after reload, as stored)
     IpcObject last_stored;  // the moving fields as the latest state row holds them
     std::uint64_t seen_in = 0;
+    bool suspected = false;
+    std::uint64_t suspected_in = 0;
   };
   static std::uint64_t slot(IpcKind kind, int id);
 

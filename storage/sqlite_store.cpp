@@ -145,6 +145,7 @@ void SqliteStore::write_tick(const TickRecord& tick) {
       write_alert_transition(transition);
     }
     objects_.write(tick.objects, tick.ts_ms);
+    if (tick.leak_suspects) objects_.write_leak_suspects(*tick.leak_suspects, tick.ts_ms);
     retention_.step(tick.ts_ms);
     db_.exec("COMMIT");
     // Between ticks the page cache only holds memory: the next tick touches a handful of pages

@@ -25,6 +25,7 @@ AgentOptions agent_options(const Config& config) {
   agent.collector.queue_capacity = config.alerts.at("message_queue_bytes_used").enabled;
   // The history keeps every object (ipctrail objects, the objects view).
   agent.collector.inventory = true;
+  agent.collector.leaks = config.leaks;
   agent.bpf.enabled = config.bpf.enabled;
   agent.bpf.mode = config.bpf.mode;
   agent.alerts = config.alerts;

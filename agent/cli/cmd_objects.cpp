@@ -23,6 +23,7 @@ struct ObjectsOptions {
   std::string at = "now";
   std::optional<std::string> kind;
   bool events = false;
+  bool leaked = false;
   std::string since = "-24h";
   std::string until = "now";
   std::string format = "table";
@@ -141,6 +142,7 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
                         {"age_s", std::max<std::int64_t>(at - stored.created_ms, 0) / 1000},
                         {"first_seen_ts", stored.first_seen_ms},
                         {"incarnation", stored.incarnation}};
+  if (stored.leak_reason) row["leak_reason"] = *stored.leak_reason;
   if (o.kind == IpcKind::kSemaphore) {
     row["nsems"] = o.size;
     row["otime"] = o.otime;
@@ -164,19 +166,20 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
 
 void print_csv(std::int64_t at, const std::vector<StoredObject>& objects) {
   std::cout << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
-               "bytes,lspid,lrpid,created_ts,created_time,age_s,incarnation\n";
+               "bytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason\n";
   for (const StoredObject& stored : objects) {
     const IpcObject& o = stored.object;
     bool shm = o.kind == IpcKind::kSharedMemory;
     bool msg = o.kind == IpcKind::kQueue;
     auto only = [](bool has, auto value) { return has ? fmt::format("{}", value) : std::string(); };
     std::cout << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", kind_name(o.kind),
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", kind_name(o.kind),
         o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid, o.cuid, o.cgid,
         perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
         only(shm, o.lpid), only(msg, o.qnum), only(msg, o.cbytes), only(msg, o.lspid),
         only(msg, o.lrpid), stored.created_ms, iso8601_utc(stored.created_ms),
-        std::max<std::int64_t>(at - stored.created_ms, 0) / 1000, stored.incarnation);
+        std::max<std::int64_t>(at - stored.created_ms, 0) / 1000, stored.incarnation,
+        csv_field(stored.leak_reason.value_or("")));
   }
 }
 
@@ -236,6 +239,9 @@ int run_objects(const ObjectsOptions& options) {
   std::int64_t at = parse_time(options.at, now);
   HistoryReader reader(options.db);
   std::vector<StoredObject> objects = reader.objects_at(at);
+  if (options.leaked) {
+    std::erase_if(objects, [](const StoredObject& stored) { return !stored.leak_reason; });
+  }
   std::vector<StoredObject> ordered;
   for (IpcKind kind : kinds) {
     for (const StoredObject& stored : objects) {
@@ -251,6 +257,13 @@ int run_objects(const ObjectsOptions& options) {
     print_csv(at, ordered);
   } else {
     print_table(at, ordered, kinds);
+    if (options.leaked) {
+      std::cout << "\nWhy:\n";
+      for (const StoredObject& stored : ordered) {
+        std::cout << fmt::format("{} {} {}: {}\n", kind_name(stored.object.kind), stored.object.id,
+                                 key_hex(stored.object.key), *stored.leak_reason);
+      }
+    }
   }
   return kExitOk;
 }
@@ -272,6 +285,10 @@ void add_objects_command(CLI::App& app, CommandAction& run) {
           ->add_flag("--events", options->events,
                      "Instead, the lifecycle log: created, removed, owner_changed, mode_changed")
           ->excludes(at);
+  command
+      ->add_flag("--leaked", options->leaked,
+                 "Only the leak suspects then (the rules of the README's Leak suspects)")
+      ->excludes(events);
   command->add_option("--since", options->since, "With --events: from")
       ->capture_default_str()
       ->needs(events);

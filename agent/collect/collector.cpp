@@ -41,7 +41,8 @@ void Collector::SourceState::failed(const std::string& detail) {
 
 Collector::Collector(CollectorOptions options)
     : options_(std::move(options)),
-      page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))) {}
+      page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))),
+      leak_finder_(options_.procfs_root) {}
 
 std::string Collector::path(const char* relative) const {
   return (options_.procfs_root / relative).string();
@@ -71,6 +72,12 @@ void Collector::collect(Sample& sample) {
     sample.queues.reset();
   }
   if (options_.shared_memory) collect_shared_memory(sample);
+  if (options_.inventory) {
+    if (!sample.leak_suspects) sample.leak_suspects.emplace();
+    leak_finder_.find(sample.objects, sample.ts_ms, options_.leaks, *sample.leak_suspects);
+  } else {
+    sample.leak_suspects.reset();
+  }
 
   auto now = std::chrono::steady_clock::now();
   if (!limits_read_at_ || now - *limits_read_at_ >= options_.limits_refresh) {

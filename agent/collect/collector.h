@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/collect/leak_finder.h"
 #include "agent/collect/proc_file.h"
 #include "model/sample.h"
 
@@ -31,6 +32,8 @@ struct CollectorOptions {
   // scan of their table as the charts; semaphore arrays add a scan of /proc/sysvipc/sem, while
   // the semaphore charts keep semctl(SEM_INFO) as their source.
   bool inventory = false;
+  // With the inventory: the leak rules, into Sample::leak_suspects.
+  Config::Leaks leaks;
   // Limits change rarely; re-reading them once a minute keeps the tick cheap.
   std::chrono::steady_clock::duration limits_refresh = std::chrono::seconds(60);
 
@@ -72,6 +75,7 @@ class Collector {
   CollectorOptions options_;
   std::uint64_t page_size_;
   ProcFile file_;
+  LeakFinder leak_finder_;
   Limits limits_;
   std::optional<std::chrono::steady_clock::time_point> limits_read_at_;
   struct QueueCapacity {

@@ -34,6 +34,7 @@ void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord
   }
   tick.charts.push_back({std::move(limits), {}});
   tick.objects = sample.objects;
+  tick.leak_suspects = sample.leak_suspects;
 }
 
 }  // namespace ipctrail
