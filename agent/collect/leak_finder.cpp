@@ -1,9 +1,11 @@
 #include "agent/collect/leak_finder.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 namespace ipctrail {
@@ -20,7 +22,8 @@ LeakFinder::LeakFinder(std::filesystem::path procfs_root)
     : root_(std::move(procfs_root)), ticks_per_second_(::sysconf(_SC_CLK_TCK)) {}
 
 bool LeakFinder::alive_since(std::int64_t pid, std::int64_t at) {
-  if (pid <= 0) return false;
+  // 0: the process is outside our pid namespace (procfs shows it as 0); we cannot tell.
+  if (pid <= 0) return true;
   if (!boot_time_) {
     ProcFile::Result stat = file_.read((root_ / "stat").string());
     std::size_t found = stat.error == 0 ? stat.text.find("\nbtime ") : std::string_view::npos;
@@ -31,7 +34,11 @@ bool LeakFinder::alive_since(std::int64_t pid, std::int64_t at) {
     boot_time_ = btime;
   }
   ProcFile::Result stat = file_.read((root_ / std::to_string(pid) / "stat").string());
-  if (stat.error != 0) return false;
+  if (stat.error != 0) {
+    // Hidden from us (hidepid, ProtectProc=invisible) is not gone: signal 0 tells them apart,
+    // though not a reused pid from the creator.
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+  }
   // Field 22, starttime, counted after the ")" that ends the command name (which may hold
   // spaces and parentheses itself).
   std::size_t close = stat.text.rfind(')');

@@ -22,7 +22,8 @@ class LeakFinder {
             std::vector<LeakSuspect>& out);
 
   // Whether `pid` is the process that was there at `at` (unix seconds): false when no such
-  // process exists, or when the live one started after `at` (the pid was reused).
+  // process exists, or when the live one started after `at` (the pid was reused). True when it
+  // cannot tell (pid 0: outside our pid namespace), so that doubt never makes a suspect.
   bool alive_since(std::int64_t pid, std::int64_t at);
 
  private:
