@@ -1,4 +1,4 @@
-// The IPC object inventory in the history file (schema version 4): internal to storage/, called by
+// The IPC object inventory in the history file (schema version 5): internal to storage/, called by
 // SqliteStore::write_tick inside the tick's transaction. Change-only: the previous tick's objects
 // are kept in memory, and a steady object costs one comparison and no write.
 #pragma once

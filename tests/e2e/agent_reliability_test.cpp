@@ -3,6 +3,8 @@
 #include <SQLiteCpp/Database.h>
 #include <sched.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/msg.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "agent/daemon/agent_loop.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
 
@@ -83,16 +86,6 @@ class AgentReliability : public testing::IpcNamespaceTest {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  // Polls `condition` for up to a minute (no timing is asserted; this only bounds a hang).
-  template <typename Condition>
-  static bool eventually(Condition condition) {
-    for (int i = 0; i < 600; ++i) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-
   std::string log_text() const { return testing::read_text(log_); }
 
   void expect_every_tick_in_a_span(const std::vector<std::int64_t>& ticks) {
@@ -121,9 +114,10 @@ TEST_F(AgentReliability, SurvivesSigkillMidWriteTwentyTimes) {
   for (int round = 0; round < 20; ++round) {
     fs::remove(log_);
     {
-      testing::AgentProcess agent(db_, {"--interval", "10ms"}, log_);
-      ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 3; }))
-          << log_text();
+      testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
+      ASSERT_TRUE(testing::eventually([&] {
+        return testing::committed_ticks(log_text()).size() >= 3;
+      })) << log_text();
       std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
       EXPECT_EQ(agent.stop(SIGKILL), -SIGKILL);
     }
@@ -146,7 +140,8 @@ TEST_F(AgentReliability, SurvivesSigkillMidWriteTwentyTimes) {
 TEST_F(AgentReliability, AReaderHoldingASnapshotForTenSecondsDoesNotStopWrites) {
   Churn churn(10);
   testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
-  ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+  ASSERT_TRUE(
+      testing::eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
   std::size_t before = testing::committed_ticks(log_text()).size();
   {
     SQLite::Database reader(db_, SQLite::OPEN_READONLY);
@@ -179,8 +174,9 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
   db_ = (small / "history.db").string();
   {
     Churn churn(50);
-    testing::AgentProcess agent(db_, {"--interval", "20ms"}, log_);
-    ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+    testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
+    ASSERT_TRUE(
+        testing::eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
 
     fs::path filler = small / "filler";
     {
@@ -188,7 +184,7 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
       std::string block(4096, 'x');
       while (fill.write(block.data(), static_cast<std::streamsize>(block.size()))) fill.flush();
     }
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(testing::eventually([&] {
       return log_text().find("cannot write history") != std::string::npos;
     })) << log_text();
     std::this_thread::sleep_for(2s);  // many more ticks fail meanwhile
@@ -196,10 +192,11 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
     EXPECT_EQ(testing::count_of(log_text(), "cannot write history"), 1u) << log_text();
 
     fs::remove(filler);
-    ASSERT_TRUE(eventually([&] { return log_text().find("work again") != std::string::npos; }))
-        << log_text();
+    ASSERT_TRUE(testing::eventually([&] {
+      return log_text().find("work again") != std::string::npos;
+    })) << log_text();
     std::size_t after_recovery = testing::committed_ticks(log_text()).size();
-    ASSERT_TRUE(eventually(
+    ASSERT_TRUE(testing::eventually(
         [&] { return testing::committed_ticks(log_text()).size() >= after_recovery + 5; }));
     EXPECT_EQ(agent.stop(SIGTERM), 0);
   }
@@ -214,10 +211,23 @@ constexpr bool kSanitized = true;
 constexpr bool kSanitized = false;
 #endif
 
+// Ten thousand ticks at 1ms: below the 100ms that the command line and the config accept, so
+// the agent's loop runs in a child of the test (started before the churn thread).
 TEST_F(AgentReliability, ResidentSizeStaysFlatOverTenThousandTicks) {
   if (kSanitized) GTEST_SKIP() << "resident size means nothing under AddressSanitizer";
+  AgentOptions options;
+  options.db_path = db_;
+  options.interval = 1ms;
+  options.max_ticks = 10'000;
+  testing::AgentProcess agent(
+      [&options] {
+        auto logger = spdlog::stderr_logger_mt("ipctrail");
+        logger->set_level(spdlog::level::debug);
+        spdlog::set_default_logger(logger);
+        return run_agent(options);
+      },
+      log_);
   Churn churn(30);
-  testing::AgentProcess agent(db_, {"--interval", "1ms", "--ticks", "10000"}, log_);
   std::uint64_t warm_kib = 0;
   std::uint64_t peak_kib = 0;
   std::uint64_t ticks = 0;

@@ -179,11 +179,11 @@ TEST_F(ObjectStoreTest, ARestartContinuesTheSameIncarnations) {
   EXPECT_EQ(count("SELECT last_seen_ts FROM objects WHERE id = 2"), kT0);
 }
 
-TEST_F(ObjectStoreTest, UpgradesAVersion3FileInPlace) {
+TEST_F(ObjectStoreTest, UpgradesAVersion4FileInPlace) {
   fs::create_directories(dir_);
   {
     SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    migrate(old, path_.string(), 3);
+    migrate(old, path_.string(), 4);
     old.exec("INSERT INTO sampling_spans (start_ts, last_ts, interval_ms) VALUES (" +
              std::to_string(kT0 - 60000) + ", " + std::to_string(kT0 - 50000) + ", 1000)");
   }
