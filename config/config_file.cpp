@@ -390,6 +390,31 @@ std::vector<Key> alert_keys(const std::string& name) {
   };
 }
 
+// leaks.ignore_keys: a list of IPC keys, as ipcs prints them (0x0000162e) or in decimal.
+std::vector<std::int32_t> leak_keys(Loader& loader, const Item& item) {
+  constexpr std::string_view kExpected =
+      "expected a list of IPC keys such as [0x0000162e, 5678] (hex as ipcs prints them, or "
+      "decimal)";
+  std::vector<std::int32_t> keys;
+  if (!item.value.IsSequence()) loader.fail_expected(item, kExpected);
+  for (const YAML::Node& entry : item.value) {
+    if (!entry.IsScalar()) loader.fail_expected(item, kExpected);
+    std::string_view text = entry.Scalar();
+    bool hex = text.starts_with("0x") || text.starts_with("0X");
+    if (hex) text.remove_prefix(2);
+    std::int64_t value = 0;
+    auto [end, error] =
+        std::from_chars(text.data(), text.data() + text.size(), value, hex ? 16 : 10);
+    bool fits =
+        hex ? value >= 0 && value <= 0xffffffffLL : value >= INT32_MIN && value <= INT32_MAX;
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || !fits) {
+      loader.fail_expected(item, kExpected);
+    }
+    keys.push_back(static_cast<std::int32_t>(static_cast<std::uint32_t>(value)));
+  }
+  return keys;
+}
+
 BpfEnabled bpf_enabled(Loader& loader, const Item& item) {
   if (item.value.IsScalar() && item.value.Scalar() == "auto") return BpfEnabled::kAuto;
   bool value = false;
@@ -442,6 +467,18 @@ const std::vector<Key>& schema() {
               {}},
              {"shared_memory",
               [](Loader& l, const Item& i, Config& c) { c.collect.shared_memory = l.boolean(i); },
+              {}},
+         }},
+        {"leaks",
+         nullptr,
+         {
+             {"min_age",
+              [](Loader& l, const Item& i, Config& c) {
+                c.leaks.min_age = l.duration(i, Duration(0), std::chrono::hours(24 * 365));
+              },
+              {}},
+             {"ignore_keys",
+              [](Loader& l, const Item& i, Config& c) { c.leaks.ignore_keys = leak_keys(l, i); },
               {}},
          }},
         {"bpf",

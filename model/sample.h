@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/ipc_call_counts.h"
+#include "model/ipc_objects.h"
 
 namespace ipctrail {
 
@@ -73,6 +74,12 @@ struct Sample {
     bool any() const { return semaphores || queues || shared_memory; }
   };
   SourceFaults faults;
+
+  // Every object, when the collector was asked for the inventory (the agent is; a one-shot
+  // `sample` is not).
+  IpcInventory objects;
+  // The objects the leak rules suspect, when the inventory was collected.
+  std::optional<std::vector<LeakSuspect>> leak_suspects;
 
   Limits limits;
   std::uint64_t skipped_lines = 0;  // malformed or truncated rows ignored in this collection

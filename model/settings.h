@@ -73,6 +73,13 @@ struct Config {
     friend bool operator==(const Collect&, const Collect&) = default;
   } collect;
 
+  // Leak suspects (README "Leak suspects"): how long an object must sit unused, and keys never
+  // suspected (an application's long-lived objects).
+  struct Leaks {
+    Duration min_age = std::chrono::minutes(10);
+    std::vector<std::int32_t> ignore_keys;
+    friend bool operator==(const Leaks&, const Leaks&) = default;
+  } leaks;
   struct Bpf {
     BpfEnabled enabled = BpfEnabled::kAuto;
     BpfMode mode = BpfMode::kAuto;

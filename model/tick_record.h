@@ -10,6 +10,7 @@
 
 #include "model/alert_status.h"
 #include "model/charts.h"
+#include "model/ipc_objects.h"
 
 namespace ipctrail {
 
@@ -40,6 +41,10 @@ struct TickRecord {
   std::vector<ChartRecord> charts;
   // Alert transitions of this tick, written in the same transaction as the values.
   std::vector<AlertTransition> alert_transitions;
+  // Every IPC object, stored change-only in the same transaction; a kind not read is left as is.
+  IpcInventory objects;
+  // Leak suspects: each object's start and end of suspicion is logged as an object event.
+  std::optional<std::vector<LeakSuspect>> leak_suspects;
 };
 
 }  // namespace ipctrail

@@ -321,3 +321,87 @@ std::vector<AlertRecord> HistoryReader::alert_states_at(std::int64_t ts_ms) {
 }
 
 }  // namespace ipctrail
+
+namespace ipctrail {
+
+std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
+  SQLite::Statement query(
+      connection_->db,
+      "SELECT o.id, o.kind, o.ipc_id, o.key, o.cuid, o.cgid, o.size, o.cpid, o.created_ts, "
+      "o.first_seen_ts, o.last_seen_ts, o.removed_ts, s.uid, s.gid, s.mode, s.nattch, s.lpid, "
+      "s.lspid, s.lrpid, s.qnum, s.cbytes, s.otime, s.stime, s.rtime, s.atime, s.dtime, "
+      "(SELECT CASE e.event WHEN 'leak_suspected' THEN e.details END FROM ipc_object_events e "
+      "WHERE e.object_id = o.id AND e.ts <= ?1 AND e.event IN ('leak_suspected', 'leak_cleared') "
+      "ORDER BY e.ts DESC LIMIT 1) "
+      "FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id AND s.ts = (SELECT "
+      "max(ts) FROM ipc_object_states WHERE object_id = o.id AND ts <= ?1) "
+      "WHERE o.first_seen_ts <= ?1 AND (o.removed_ts IS NULL OR o.removed_ts > ?1) "
+      "ORDER BY o.kind DESC, o.ipc_id");
+  query.bind(1, ts_ms);
+  std::vector<StoredObject> objects;
+  auto integer = [&](int column) { return query.getColumn(column).getInt64(); };
+  auto optional = [&](int column) -> std::optional<std::int64_t> {
+    if (query.getColumn(column).isNull()) return std::nullopt;
+    return query.getColumn(column).getInt64();
+  };
+  while (query.executeStep()) {
+    std::optional<IpcKind> kind = kind_from_name(query.getColumn(1).getString());
+    if (!kind) continue;
+    StoredObject& stored = objects.emplace_back();
+    stored.incarnation = integer(0);
+    IpcObject& object = stored.object;
+    object.kind = *kind;
+    object.id = static_cast<int>(integer(2));
+    object.key = static_cast<std::int32_t>(integer(3));
+    object.cuid = static_cast<std::uint32_t>(integer(4));
+    object.cgid = static_cast<std::uint32_t>(integer(5));
+    object.size = static_cast<std::uint64_t>(integer(6));
+    object.cpid = integer(7);
+    stored.created_ms = integer(8);
+    object.ctime = stored.created_ms / 1000;
+    stored.first_seen_ms = integer(9);
+    stored.last_seen_ms = optional(10);
+    stored.removed_ms = optional(11);
+    object.uid = static_cast<std::uint32_t>(integer(12));
+    object.gid = static_cast<std::uint32_t>(integer(13));
+    object.mode = static_cast<std::uint32_t>(integer(14));
+    object.nattch = static_cast<std::uint64_t>(integer(15));
+    object.lpid = integer(16);
+    object.lspid = integer(17);
+    object.lrpid = integer(18);
+    object.qnum = static_cast<std::uint64_t>(integer(19));
+    object.cbytes = static_cast<std::uint64_t>(integer(20));
+    object.otime = integer(21);
+    object.stime = integer(22);
+    object.rtime = integer(23);
+    object.atime = integer(24);
+    object.dtime = integer(25);
+    if (!query.getColumn(26).isNull()) stored.leak_reason = query.getColumn(26).getString();
+  }
+  return objects;
+}
+
+std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
+                                                      std::int64_t until_ms) {
+  SQLite::Statement query(connection_->db,
+                          "SELECT e.ts, o.kind, o.ipc_id, o.key, e.event, e.details, o.id "
+                          "FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id "
+                          "WHERE e.ts >= ?1 AND e.ts <= ?2 ORDER BY e.ts, o.id, e.event");
+  query.bind(1, since_ms);
+  query.bind(2, until_ms);
+  std::vector<ObjectEvent> events;
+  while (query.executeStep()) {
+    std::optional<IpcKind> kind = kind_from_name(query.getColumn(1).getString());
+    if (!kind) continue;
+    events.push_back({.ts_ms = query.getColumn(0).getInt64(),
+                      .kind = *kind,
+                      .id = query.getColumn(2).getInt(),
+                      .key = query.getColumn(3).getInt(),
+                      .event = query.getColumn(4).getString(),
+                      .details = query.getColumn(5).getString(),
+                      .incarnation = query.getColumn(6).getInt64()});
+  }
+  return events;
+}
+
+}  // namespace ipctrail

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/ipc_objects.h"
 #include "model/tick_record.h"
 
 namespace ipctrail {
@@ -88,6 +89,33 @@ struct Snapshot {
   std::vector<AlertRecord> alerts;  // each alert instance's state then, as alert_states_at
 };
 
+// One incarnation of an IPC object as the history holds it at some moment: the owner, mode and
+// moving fields in `object` are those in effect then (operation times rounded down to the minute);
+// ctime is the creation time stored when the agent first saw it.
+struct StoredObject {
+  std::int64_t incarnation = 0;
+  IpcObject object;
+  std::int64_t created_ms = 0;
+  std::int64_t first_seen_ms = 0;
+  std::optional<std::int64_t> last_seen_ms;  // the last tick that saw it, once removed
+  std::optional<std::int64_t> removed_ms;    // the first tick that did not
+  // A leak suspect then (its latest leak_suspected/leak_cleared event at or before the moment
+  // was leak_suspected), and why.
+  std::optional<std::string> leak_reason;
+};
+
+// One entry of the lifecycle log: created, removed, owner_changed, mode_changed, leak_suspected,
+// leak_cleared.
+struct ObjectEvent {
+  std::int64_t ts_ms = 0;
+  IpcKind kind = IpcKind::kSemaphore;
+  int id = 0;
+  std::int32_t key = 0;
+  std::string event;
+  std::string details;
+  std::int64_t incarnation = 0;
+};
+
 class HistoryReader {
  public:
   // Throws HistoryFileError when the file is missing or not a current ipctrail history file.
@@ -122,6 +150,12 @@ class HistoryReader {
   // For each alert instance, its latest transition at or before ts_ms (its state then), except
   // instances whose latest is REMOVED; by alert, then instance.
   std::vector<AlertRecord> alert_states_at(std::int64_t ts_ms);
+
+  // The objects that existed at ts_ms (first seen at or before it, not removed by then), by kind
+  // and id.
+  std::vector<StoredObject> objects_at(std::int64_t ts_ms);
+  // Lifecycle events with since <= ts <= until, oldest first.
+  std::vector<ObjectEvent> object_events(std::int64_t since_ms, std::int64_t until_ms);
 
  private:
   struct Connection;  // SQLiteCpp stays inside storage/

@@ -30,7 +30,24 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
                                 "alert_transitions a WHERE a.ts < ?1 AND EXISTS (SELECT 1 FROM "
                                 "alert_transitions b WHERE b.alert = a.alert AND b.instance = "
                                 "a.instance AND b.id > a.id) LIMIT ?2)"),
-      clip_spans_(db, "UPDATE sampling_spans SET start_ts = ?1 WHERE start_ts < ?1") {}
+      clip_spans_(db, "UPDATE sampling_spans SET start_ts = ?1 WHERE start_ts < ?1"),
+      // The oldest removed incarnations, up to the batch size; states and events go first, by
+      // the same selection, then the incarnations themselves.
+      delete_removed_object_states_(db,
+                                    "DELETE FROM ipc_object_states WHERE object_id IN (SELECT id "
+                                    "FROM ipc_objects WHERE removed_ts < ?1 ORDER BY removed_ts, "
+                                    "id LIMIT ?2)"),
+      delete_removed_object_events_(db,
+                                    "DELETE FROM ipc_object_events WHERE object_id IN (SELECT id "
+                                    "FROM ipc_objects WHERE removed_ts < ?1 ORDER BY removed_ts, "
+                                    "id LIMIT ?2)"),
+      delete_removed_objects_(db,
+                              "DELETE FROM ipc_objects WHERE id IN (SELECT id FROM ipc_objects "
+                              "WHERE removed_ts < ?1 ORDER BY removed_ts, id LIMIT ?2)"),
+      delete_superseded_object_states_(
+          db,
+          "DELETE FROM ipc_object_states AS s WHERE s.ts < ?1 AND EXISTS (SELECT 1 FROM "
+          "ipc_object_states n WHERE n.object_id = s.object_id AND n.ts > s.ts AND n.ts <= ?1)") {}
 
 void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   rows_since_step_ += rows;
@@ -77,6 +94,8 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   delete_alert_transitions_.bind(2, budget);
   delete_alert_transitions_.exec();
 
+  delete_old_objects(cutoff_ms);
+
   oldest_point_.reset();
   if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
     std::int64_t oldest_ms = oldest_point_.getColumn(0).getInt64();
@@ -91,10 +110,26 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
 void Retention::rolled_back() noexcept {
   if (keyframe_pending_) keyframes_.pop_back();
   keyframe_pending_ = false;
-  for (SQLite::Statement* statement : {&oldest_point_, &delete_points_, &delete_ended_series_,
-                                       &delete_spans_, &delete_alert_transitions_, &clip_spans_}) {
+  for (SQLite::Statement* statement :
+       {&oldest_point_, &delete_points_, &delete_ended_series_, &delete_spans_,
+        &delete_alert_transitions_, &clip_spans_, &delete_removed_object_states_,
+        &delete_removed_object_events_, &delete_removed_objects_,
+        &delete_superseded_object_states_}) {
     statement->tryReset();
   }
+}
+
+void Retention::delete_old_objects(std::int64_t cutoff_ms) {
+  for (SQLite::Statement* statement :
+       {&delete_removed_object_states_, &delete_removed_object_events_, &delete_removed_objects_}) {
+    statement->reset();
+    statement->bind(1, cutoff_ms);
+    statement->bind(2, options_.rows_per_step);
+    statement->exec();
+  }
+  delete_superseded_object_states_.reset();
+  delete_superseded_object_states_.bind(1, cutoff_ms);
+  delete_superseded_object_states_.exec();
 }
 
 // Every series open at a keyframe has a row there, and every series has a row within kRefreshMs

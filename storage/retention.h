@@ -42,6 +42,9 @@ class Retention {
   void rolled_back() noexcept;
 
  private:
+  // The IPC object inventory: incarnations removed before the cutoff go with their states and
+  // events; a live object keeps its state at the cutoff and everything after.
+  void delete_old_objects(std::int64_t cutoff_ms);
   std::int64_t deletable_before(std::int64_t cutoff_ms) const;
   void advance_size_cutoff(std::int64_t now_ms, std::int64_t oldest_ms);
   void vacuum_some();
@@ -55,6 +58,10 @@ class Retention {
   SQLite::Statement delete_spans_;
   SQLite::Statement delete_alert_transitions_;
   SQLite::Statement clip_spans_;  // data before the cutoff is gone, so is that part of its span
+  SQLite::Statement delete_removed_object_states_;
+  SQLite::Statement delete_removed_object_events_;
+  SQLite::Statement delete_removed_objects_;
+  SQLite::Statement delete_superseded_object_states_;
   std::int64_t last_step_ms_ = 0;
   std::int64_t size_cutoff_ms_ = 0;
   std::int64_t rows_since_step_ = 0;

@@ -104,6 +104,79 @@ CREATE VIEW alert_log AS
   LEFT JOIN alert_statuses n ON n.code = a.new_status;
 )sql";
 
+// Version 6: every IPC object (docs/design.md §5). One row per incarnation in ipc_objects, the
+// fields that move in ipc_object_states (a row when one of them changes; operation times rounded
+// down to the minute), and the lifecycle in ipc_object_events. A state row also carries the owner
+// and mode, so the state at T says who owned the object then. States are keyed by object, so the
+// state of each object at T is one b-tree seek.
+constexpr const char* kVersion6 = R"sql(
+CREATE TABLE ipc_objects (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  ipc_id INTEGER NOT NULL,
+  key INTEGER NOT NULL,
+  cuid INTEGER NOT NULL,
+  cgid INTEGER NOT NULL,
+  size INTEGER,
+  cpid INTEGER,
+  created_ts INTEGER NOT NULL,
+  first_seen_ts INTEGER NOT NULL,
+  last_seen_ts INTEGER,
+  removed_ts INTEGER
+);
+CREATE INDEX ipc_objects_removed ON ipc_objects (removed_ts) WHERE removed_ts IS NOT NULL;
+CREATE INDEX ipc_objects_live ON ipc_objects (kind, ipc_id) WHERE removed_ts IS NULL;
+CREATE TABLE ipc_object_states (
+  object_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  gid INTEGER NOT NULL,
+  mode INTEGER NOT NULL,
+  nattch INTEGER,
+  lpid INTEGER,
+  lspid INTEGER,
+  lrpid INTEGER,
+  qnum INTEGER,
+  cbytes INTEGER,
+  otime INTEGER,
+  stime INTEGER,
+  rtime INTEGER,
+  atime INTEGER,
+  dtime INTEGER,
+  PRIMARY KEY (object_id, ts)
+) WITHOUT ROWID;
+CREATE TABLE ipc_object_events (
+  ts INTEGER NOT NULL,
+  object_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  details TEXT NOT NULL,
+  PRIMARY KEY (ts, object_id, event)
+) WITHOUT ROWID;
+CREATE INDEX ipc_object_events_by_object ON ipc_object_events (object_id);
+CREATE VIEW objects AS
+  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,
+         printf('0x%08x', o.key & 0xffffffff) AS key_hex,
+         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,
+         printf('%03o', s.mode & 511) AS perms, o.size AS size, o.cpid AS cpid,
+         o.created_ts AS created_ts, )sql" IPCTRAIL_ISO_TIME("o.created_ts") R"sql( AS created_time,
+         o.first_seen_ts AS first_seen_ts,
+         )sql" IPCTRAIL_ISO_TIME("o.first_seen_ts") R"sql( AS first_seen_time,
+         o.last_seen_ts AS last_seen_ts,
+         CASE WHEN o.last_seen_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(
+         END AS last_seen_time,
+         o.removed_ts AS removed_ts,
+         CASE WHEN o.removed_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.removed_ts") R"sql(
+         END AS removed_time
+  FROM ipc_objects o
+  JOIN ipc_object_states s ON s.object_id = o.id
+   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id);
+CREATE VIEW object_events AS
+  SELECT e.ts AS ts, )sql" IPCTRAIL_ISO_TIME("e.ts") R"sql( AS time, o.kind AS kind,
+         o.ipc_id AS id, o.key AS key, printf('0x%08x', o.key & 0xffffffff) AS key_hex,
+         e.event AS event, e.details AS details, o.id AS incarnation
+  FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id;
+)sql";
+
 #undef IPCTRAIL_ISO_TIME
 
 // Version 4: the four BPF call charts hold the exact number of calls of each tick instead of calls
@@ -165,6 +238,7 @@ constexpr std::array<Migration, kSchemaVersion> kMigrations = {
     [](SQLite::Database& db) { db.exec(kVersion3); },
     convert_call_rates_to_counts_per_tick,
     add_chart_metadata_and_aliases,
+    [](SQLite::Database& db) { db.exec(kVersion6); },
 };
 
 struct FileIdentity {

@@ -132,6 +132,7 @@ SqliteStore::SqliteStore(StoreOptions options)
                                "INSERT INTO alert_transitions (ts, alert, chart, instance, "
                                "old_status, new_status, old_value, new_value, warn, crit, summary) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      objects_(db_),
       retention_(db_, options_.retention) {
   write_chart_table(db_);
   reload_state();
@@ -155,6 +156,7 @@ void SqliteStore::reload_state() {
     if (!open.getColumn(4).isNull()) series.labels.owner_uid = open.getColumn(4).getInt64();
     series.refresh_after_ms = refresh_after_ms(series.id);
   }
+  objects_.reload();
   state_stale_ = false;
 }
 
@@ -172,6 +174,8 @@ void SqliteStore::write_tick(const TickRecord& tick) {
     for (const AlertTransition& transition : tick.alert_transitions) {
       write_alert_transition(transition);
     }
+    objects_.write(tick.objects, tick.ts_ms);
+    if (tick.leak_suspects) objects_.write_leak_suspects(*tick.leak_suspects, tick.ts_ms);
     // A chart that could not be read was not restated: retention must not rely on this tick.
     bool restated_all = keyframe && std::all_of(tick.charts.begin(), tick.charts.end(),
                                                 [](const ChartRecord& c) { return c.collected; });
@@ -209,6 +213,7 @@ void SqliteStore::reset_statements() noexcept {
         &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_}) {
     statement->tryReset();
   }
+  objects_.reset_statements();
   retention_.rolled_back();
 }
 

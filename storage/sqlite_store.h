@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "storage/object_store.h"
 #include "storage/retention.h"
 #include "storage/store.h"
 #include "storage/writer_guard.h"
@@ -88,6 +89,7 @@ class SqliteStore {
   SQLite::Statement insert_span_;
   SQLite::Statement extend_span_;
   SQLite::Statement insert_alert_transition_;
+  ObjectStore objects_;
   Retention retention_;
 
   std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id

@@ -63,7 +63,49 @@ std::vector<AlertTransition> AlertEngine::evaluate(const Sample& sample, Clock::
     if (*alert.next_due <= now) alert.next_due = now + alert.config.every;
     evaluate_alert(alert, sample, out);
   }
+  evaluate_leaks(sample, out);
   return out;
+}
+
+void AlertEngine::evaluate_leaks(const Sample& sample, std::vector<AlertTransition>& out) {
+  if (!sample.leak_suspects) return;
+  for (IpcKind kind : kIpcKinds) {
+    LeakAlert& alert = leaks_[static_cast<std::size_t>(kind)];
+    std::size_t suspects = 0;
+    const LeakSuspect* first = nullptr;
+    for (const LeakSuspect& suspect : *sample.leak_suspects) {
+      if (suspect.kind != kind) continue;
+      if (first == nullptr) first = &suspect;
+      ++suspects;
+    }
+    AlertStatus status = suspects > 0 ? AlertStatus::kWarning : AlertStatus::kClear;
+    if (status == alert.status) {
+      alert.suspects = suspects;
+      continue;
+    }
+    std::string summary =
+        first == nullptr ? fmt::format("no {} objects suspected of leaking", kind_name(kind))
+                         : fmt::format("{} {} object{} suspected of leaking, e.g. {}", suspects,
+                                       kind_name(kind), suspects == 1 ? "" : "s", first->reason);
+    out.push_back(AlertTransition{
+        .ts_ms = sample.ts_ms,
+        .alert = kLeakAlertName,
+        .chart = kLeakAlertChart,
+        .instance = std::string(kind_name(kind)),
+        .old_status = alert.status,
+        .new_status = status,
+        .old_value = alert.status == AlertStatus::kUninitialized
+                         ? std::nullopt
+                         : std::optional<double>(static_cast<double>(alert.suspects)),
+        .new_value = static_cast<double>(suspects),
+        .warn = 0,
+        .crit = std::nullopt,
+        .summary = summary});
+    alert.status = status;
+    alert.suspects = suspects;
+    alert.since_ms = sample.ts_ms;
+    alert.summary = std::move(summary);
+  }
 }
 
 void AlertEngine::evaluate_alert(Alert& alert, const Sample& sample,
@@ -181,6 +223,13 @@ std::vector<AlertState> AlertEngine::states() const {
               [](const AlertState& a, const AlertState& b) {
                 return instance_less(a.instance, b.instance);
               });
+  }
+  for (IpcKind kind : kIpcKinds) {
+    const LeakAlert& alert = leaks_[static_cast<std::size_t>(kind)];
+    if (alert.status == AlertStatus::kUninitialized) continue;
+    states.push_back(AlertState{kLeakAlertName, kLeakAlertChart, std::string(kind_name(kind)),
+                                alert.status, static_cast<double>(alert.suspects), alert.since_ms,
+                                alert.summary});
   }
   return states;
 }

@@ -2,6 +2,7 @@
 // nothing of storage or notification; the agent stores and announces what evaluate() returns.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -16,6 +17,10 @@
 #include "model/settings.h"
 
 namespace ipctrail {
+
+// The leak alert (README "Leak suspects"); its value is the number of suspects, not a percent.
+inline constexpr std::string_view kLeakAlertName = "ipc_objects_leaked";
+inline constexpr std::string_view kLeakAlertChart = "ipc_objects";
 
 class AlertEngine {
  public:
@@ -37,7 +42,8 @@ class AlertEngine {
   // alert switched off goes REMOVED there, one switched on starts UNINITIALIZED and is due.
   void reconfigure(const AlertConfigs& alerts);
 
-  // Every instance of every enabled alert, in kAlertNames order, then instance.
+  // Every instance of every enabled alert, in kAlertNames order, then instance; then
+  // ipc_objects_leaked's.
   std::vector<AlertState> states() const;
 
  private:
@@ -69,7 +75,18 @@ class AlertEngine {
   static std::string summary(const AlertRule& rule, const std::string& name,
                              const Instance& instance);
 
+  // ipc_objects_leaked, one instance per kind: WARNING while any object of that kind is a leak
+  // suspect (Sample::leak_suspects), CLEAR otherwise. Evaluated on every sample that has them.
+  struct LeakAlert {
+    AlertStatus status = AlertStatus::kUninitialized;
+    std::size_t suspects = 0;
+    std::int64_t since_ms = 0;
+    std::string summary;
+  };
+  void evaluate_leaks(const Sample& sample, std::vector<AlertTransition>& out);
+
   std::vector<Alert> alerts_;
+  std::array<LeakAlert, std::size(kIpcKinds)> leaks_;
   std::vector<Usage> usages_;  // reused between evaluations
   std::uint64_t evaluations_ = 0;
 };

@@ -22,6 +22,9 @@ AgentOptions agent_options(const Config& config) {
   agent.collector.shared_memory = config.collect.shared_memory;
   // Each queue's capacity (msg_qbytes) costs a msgctl per new queue: read it only for its alert.
   agent.collector.queue_capacity = config.alerts.at("message_queue_bytes_used").enabled;
+  // The history keeps every object (ipctrail objects, the objects view).
+  agent.collector.inventory = true;
+  agent.collector.leaks = config.leaks;
   agent.bpf.enabled = config.bpf.enabled;
   agent.bpf.mode = config.bpf.mode;
   agent.alerts = config.alerts;

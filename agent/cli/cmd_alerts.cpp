@@ -7,6 +7,7 @@
 
 #include "agent/cli/alert_report.h"
 #include "agent/cli/commands.h"
+#include "agent/cli/csv_field.h"
 #include "model/time_parse.h"
 #include "model/time_text.h"
 #include "storage/history_file_error.h"
@@ -30,14 +31,6 @@ bool raised(const AlertRecord& state) {
 
 std::string optional_text(const std::optional<double>& value) {
   return value ? fmt::format("{}", *value) : "";
-}
-
-// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + '"';
 }
 
 void print_transitions_table(const std::vector<AlertRecord>& transitions) {

@@ -41,7 +41,8 @@ void Collector::SourceState::failed(const std::string& detail) {
 
 Collector::Collector(CollectorOptions options)
     : options_(std::move(options)),
-      page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))) {}
+      page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))),
+      leak_finder_(options_.procfs_root) {}
 
 std::string Collector::path(const char* relative) const {
   return (options_.procfs_root / relative).string();
@@ -62,6 +63,9 @@ void Collector::collect(Sample& sample) {
   sample.shm_bytes.reset();
   sample.shm_pages.reset();
   sample.faults = {};
+  if (!options_.inventory || !options_.semaphores) sample.objects.semaphores.reset();
+  if (!options_.inventory || !options_.message_queues) sample.objects.queues.reset();
+  if (!options_.inventory || !options_.shared_memory) sample.objects.segments.reset();
   if (options_.semaphores) collect_semaphores(sample);
   if (options_.message_queues) {
     collect_queues(sample);
@@ -70,6 +74,12 @@ void Collector::collect(Sample& sample) {
   }
   if (options_.shared_memory) collect_shared_memory(sample);
   if (sample.faults.any()) ++faulty_collections_;
+  if (options_.inventory) {
+    if (!sample.leak_suspects) sample.leak_suspects.emplace();
+    leak_finder_.find(sample.objects, sample.ts_ms, options_.leaks, *sample.leak_suspects);
+  } else {
+    sample.leak_suspects.reset();
+  }
 
   auto now = std::chrono::steady_clock::now();
   if (!limits_read_at_ || now - *limits_read_at_ >= options_.limits_refresh) {
@@ -90,8 +100,10 @@ void Collector::collect_semaphores(Sample& sample) {
     sem_state_.ok();
     sample.semaphores = static_cast<std::uint64_t>(info.semaem);
     sample.semaphore_arrays = static_cast<std::uint64_t>(info.semusz);
+    if (options_.inventory) collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
     return;
   }
+  if (options_.inventory) collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
   std::string file = path("sysvipc/sem");
   ProcFile::Result read = file_.read(file);
   SemaphoreTotals totals;
@@ -112,7 +124,42 @@ void Collector::collect_semaphores(Sample& sample) {
   sample.semaphore_arrays = totals.arrays;
 }
 
+bool Collector::collect_objects(IpcKind kind, Sample& sample, SourceState& state) {
+  std::string file = path(kind == IpcKind::kSemaphore ? "sysvipc/sem"
+                          : kind == IpcKind::kQueue   ? "sysvipc/msg"
+                                                      : "sysvipc/shm");
+  auto& objects = sample.objects.of(kind);
+  ProcFile::Result read = file_.read(file);
+  if (read.error != 0) {
+    state.failed("cannot read " + file + ": " + describe_errno(read.error));
+    objects.reset();
+    return false;
+  }
+  if (!objects) objects.emplace();
+  objects->clear();
+  ParseOutcome outcome = parse_object_table(kind, read.text, *objects);
+  if (!outcome.header_ok) {
+    state.failed(file + " does not start with the expected header");
+    objects.reset();
+    return false;
+  }
+  state.ok();
+  sample.skipped_lines += outcome.skipped_lines;
+  return true;
+}
+
 void Collector::collect_queues(Sample& sample) {
+  if (options_.inventory) {
+    if (!collect_objects(IpcKind::kQueue, sample, msg_state_)) {
+      sample.queues.reset();
+      return;
+    }
+    if (!sample.queues) sample.queues.emplace();
+    sample.queues->clear();
+    append_queues(*sample.objects.queues, *sample.queues);
+    if (options_.use_syscalls && options_.queue_capacity) fill_queue_capacities(*sample.queues);
+    return;
+  }
   std::string file = path("sysvipc/msg");
   ProcFile::Result read = file_.read(file);
   if (read.error != 0) {
@@ -181,6 +228,14 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
 }
 
 void Collector::collect_shared_memory(Sample& sample) {
+  if (options_.inventory) {
+    if (!collect_objects(IpcKind::kSharedMemory, sample, shm_state_)) return;
+    SharedMemoryTotals totals = shared_memory_totals(*sample.objects.segments, page_size_);
+    sample.shm_segments = totals.segments;
+    sample.shm_bytes = totals.bytes;
+    sample.shm_pages = totals.pages;
+    return;
+  }
   std::string file = path("sysvipc/shm");
   ProcFile::Result read = file_.read(file);
   if (read.error != 0) {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/collect/leak_finder.h"
 #include "agent/collect/proc_file.h"
 #include "model/sample.h"
 
@@ -26,6 +27,13 @@ struct CollectorOptions {
   // ~7 us (0.2 s for 32,000 queues), so a queue is read when new and again only when its ctime
   // changes (msgctl(IPC_SET) sets it); a steady host makes no msgctl calls at all.
   bool queue_capacity = true;
+  // Every object of each kind into Sample::objects (the agent's history keeps them). Off for a
+  // one-shot `sample`, which needs only the totals. Queues and segments come from the same single
+  // scan of their table as the charts; semaphore arrays add a scan of /proc/sysvipc/sem, while
+  // the semaphore charts keep semctl(SEM_INFO) as their source.
+  bool inventory = false;
+  // With the inventory: the leak rules, into Sample::leak_suspects.
+  Config::Leaks leaks;
   // Limits change rarely; re-reading them once a minute keeps the tick cheap.
   std::chrono::steady_clock::duration limits_refresh = std::chrono::seconds(60);
 
@@ -62,6 +70,8 @@ class Collector {
   void collect_queues(Sample& sample);
   void fill_queue_capacities(std::vector<MessageQueue>& queues);
   void collect_shared_memory(Sample& sample);
+  // Reads one object table into sample.objects; false (and the kind left empty) when it failed.
+  bool collect_objects(IpcKind kind, Sample& sample, SourceState& state);
   void refresh_limits(Limits& limits);
   std::optional<std::uint64_t> read_number(const char* name);
   std::string path(const char* relative) const;
@@ -69,6 +79,7 @@ class Collector {
   CollectorOptions options_;
   std::uint64_t page_size_;
   ProcFile file_;
+  LeakFinder leak_finder_;
   Limits limits_;
   std::optional<std::chrono::steady_clock::time_point> limits_read_at_;
   struct QueueCapacity {
@@ -84,6 +95,7 @@ class Collector {
   SourceState msg_state_{"message queues"};
   SourceState shm_state_{"shared memory"};
   SourceState limits_state_{"IPC limits"};
+  SourceState sem_objects_state_{"semaphore arrays (/proc/sysvipc/sem)"};
   SourceState capacity_state_{"message queue capacities (msg_qbytes)"};
 };
 

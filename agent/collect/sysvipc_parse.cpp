@@ -144,7 +144,133 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
   return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<std::uint64_t>::max() : sum;
 }
 
+void add_segment(SharedMemoryTotals& totals, std::uint64_t size, std::uint64_t page_size) {
+  ++totals.segments;
+  totals.bytes = saturating_add(totals.bytes, size);
+  totals.pages = saturating_add(totals.pages, size / page_size + (size % page_size != 0));
+}
+
+// One column of an object table: its header name and where its value goes.
+struct ObjectColumn {
+  std::string_view name;
+  bool (*parse)(std::string_view text, IpcObject& object);
+};
+
+template <auto Member>
+bool set_field(std::string_view text, IpcObject& object) {
+  return parse_int(text, object.*Member);
+}
+
+bool set_mode(std::string_view text, IpcObject& object) {
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), object.mode, 8);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+// The columns of each table (docs/design.md §2), located by name in the header.
+constexpr std::array<ObjectColumn, 10> kSemColumns{{
+    {"key", set_field<&IpcObject::key>},
+    {"semid", set_field<&IpcObject::id>},
+    {"perms", set_mode},
+    {"nsems", set_field<&IpcObject::size>},
+    {"uid", set_field<&IpcObject::uid>},
+    {"gid", set_field<&IpcObject::gid>},
+    {"cuid", set_field<&IpcObject::cuid>},
+    {"cgid", set_field<&IpcObject::cgid>},
+    {"otime", set_field<&IpcObject::otime>},
+    {"ctime", set_field<&IpcObject::ctime>},
+}};
+constexpr std::array<ObjectColumn, 14> kMsgColumns{{
+    {"key", set_field<&IpcObject::key>},
+    {"msqid", set_field<&IpcObject::id>},
+    {"perms", set_mode},
+    {"cbytes", set_field<&IpcObject::cbytes>},
+    {"qnum", set_field<&IpcObject::qnum>},
+    {"lspid", set_field<&IpcObject::lspid>},
+    {"lrpid", set_field<&IpcObject::lrpid>},
+    {"uid", set_field<&IpcObject::uid>},
+    {"gid", set_field<&IpcObject::gid>},
+    {"cuid", set_field<&IpcObject::cuid>},
+    {"cgid", set_field<&IpcObject::cgid>},
+    {"stime", set_field<&IpcObject::stime>},
+    {"rtime", set_field<&IpcObject::rtime>},
+    {"ctime", set_field<&IpcObject::ctime>},
+}};
+constexpr std::array<ObjectColumn, 16> kShmColumns{{
+    {"key", set_field<&IpcObject::key>},
+    {"shmid", set_field<&IpcObject::id>},
+    {"perms", set_mode},
+    {"size", set_field<&IpcObject::size>},
+    {"cpid", set_field<&IpcObject::cpid>},
+    {"lpid", set_field<&IpcObject::lpid>},
+    {"nattch", set_field<&IpcObject::nattch>},
+    {"uid", set_field<&IpcObject::uid>},
+    {"gid", set_field<&IpcObject::gid>},
+    {"cuid", set_field<&IpcObject::cuid>},
+    {"cgid", set_field<&IpcObject::cgid>},
+    {"atime", set_field<&IpcObject::atime>},
+    {"dtime", set_field<&IpcObject::dtime>},
+    {"ctime", set_field<&IpcObject::ctime>},
+    {"rss", set_field<&IpcObject::rss>},
+    {"swap", set_field<&IpcObject::swap>},
+}};
+
+template <std::size_t N>
+ParseOutcome parse_objects(IpcKind kind, const std::array<ObjectColumn, N>& columns,
+                           std::string_view text, std::vector<IpcObject>& objects) {
+  std::array<std::string_view, N> wanted{};
+  for (std::size_t i = 0; i < N; ++i) wanted[i] = columns[i].name;
+  std::array<std::size_t, N> at{};
+  Table table(text);
+  ParseOutcome outcome;
+  if (!table.locate(wanted, at)) return outcome;
+  outcome.header_ok = true;
+  outcome.skipped_lines = table.for_each_row([&](const auto& field) {
+    IpcObject& object = objects.emplace_back();
+    object.kind = kind;
+    for (std::size_t i = 0; i < N; ++i) {
+      if (!columns[i].parse(field[at[i]], object)) {
+        objects.pop_back();
+        return false;
+      }
+    }
+    return true;
+  });
+  return outcome;
+}
+
 }  // namespace
+
+ParseOutcome parse_object_table(IpcKind kind, std::string_view text,
+                                std::vector<IpcObject>& objects) {
+  switch (kind) {
+    case IpcKind::kSemaphore:
+      return parse_objects(kind, kSemColumns, text, objects);
+    case IpcKind::kQueue:
+      return parse_objects(kind, kMsgColumns, text, objects);
+    case IpcKind::kSharedMemory:
+      break;
+  }
+  return parse_objects(kind, kShmColumns, text, objects);
+}
+
+SharedMemoryTotals shared_memory_totals(const std::vector<IpcObject>& segments,
+                                        std::uint64_t page_size) {
+  SharedMemoryTotals totals;
+  for (const IpcObject& segment : segments) add_segment(totals, segment.size, page_size);
+  return totals;
+}
+
+void append_queues(const std::vector<IpcObject>& queues, std::vector<MessageQueue>& out) {
+  for (const IpcObject& queue : queues) {
+    out.push_back({.msqid = queue.id,
+                   .key = queue.key,
+                   .uid = queue.uid,
+                   .messages = queue.qnum,
+                   .bytes = queue.cbytes,
+                   .changed_at = queue.ctime,
+                   .capacity_bytes = std::nullopt});
+  }
+}
 
 ParseOutcome parse_msg_table(std::string_view text, std::vector<MessageQueue>& queues) {
   enum { kKey, kMsqid, kCbytes, kQnum, kUid, kCtime };
@@ -180,9 +306,7 @@ ParseOutcome parse_shm_table(std::string_view text, std::uint64_t page_size,
   outcome.skipped_lines = table.for_each_row([&](const auto& field) {
     std::uint64_t size = 0;
     if (!parse_int(field[at[0]], size)) return false;
-    ++totals.segments;
-    totals.bytes = saturating_add(totals.bytes, size);
-    totals.pages = saturating_add(totals.pages, size / page_size + (size % page_size != 0));
+    add_segment(totals, size, page_size);
     return true;
   });
   return outcome;

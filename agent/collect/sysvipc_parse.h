@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model/ipc_objects.h"
 #include "model/sample.h"
 
 namespace ipctrail {
@@ -35,6 +36,17 @@ struct SemaphoreTotals {
   std::uint64_t semaphores = 0;
 };
 ParseOutcome parse_sem_table(std::string_view text, SemaphoreTotals& totals);
+
+// Appends one IpcObject per row of /proc/sysvipc/sem, msg or shm (the table of `kind`), every
+// column the kernel states for that kind.
+ParseOutcome parse_object_table(IpcKind kind, std::string_view text,
+                                std::vector<IpcObject>& objects);
+
+// The totals and per-queue values the charts take, from an inventory already parsed, so that
+// the agent scans each table once.
+SharedMemoryTotals shared_memory_totals(const std::vector<IpcObject>& segments,
+                                        std::uint64_t page_size);
+void append_queues(const std::vector<IpcObject>& queues, std::vector<MessageQueue>& out);
 
 // /proc/sys/kernel/sem: "semmsl semmns semopm semmni".
 struct SemaphoreLimits {

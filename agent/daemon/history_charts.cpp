@@ -42,6 +42,8 @@ void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord
     if (limit.value) limits.dimensions.push_back({std::string(limit.name), *limit.value});
   }
   tick.charts.push_back({std::move(limits), {}});
+  tick.objects = sample.objects;
+  tick.leak_suspects = sample.leak_suspects;
 }
 
 }  // namespace ipctrail

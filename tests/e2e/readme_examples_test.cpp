@@ -37,6 +37,7 @@ TEST_F(ReadmeExamples, EverySqlExampleRunsAndAnswers) {
   std::string db = (dir / "history.db").string();
 
   create_semaphore_array(5);
+  create_segment(4096);
   int kept = create_queue();
   send_message(kept, 10);
   int removed = create_queue();

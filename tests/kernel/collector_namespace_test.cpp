@@ -165,3 +165,71 @@ TEST_F(CollectorNamespace, ManyQueuesAreAllRead) {
 
 }  // namespace
 }  // namespace ipctrail
+
+namespace ipctrail {
+namespace {
+
+using CollectorInventory = testing::IpcNamespaceTest;
+
+TEST_F(CollectorInventory, ListsEveryObjectAndKeepsTheChartsExact) {
+  int array = create_semaphore_array(7);
+  int queue = create_queue();
+  send_message(queue, 100);
+  send_message(queue, 20);
+  int segment = create_segment(10000);
+
+  Sample plain = Collector({}).collect();
+  CollectorOptions options;
+  options.inventory = true;
+  Sample sample = Collector(options).collect();
+
+  // The six charts are the same with the inventory on.
+  EXPECT_EQ(sample.semaphores, plain.semaphores);
+  EXPECT_EQ(sample.semaphore_arrays, plain.semaphore_arrays);
+  EXPECT_EQ(sample.shm_segments, plain.shm_segments);
+  EXPECT_EQ(sample.shm_bytes, plain.shm_bytes);
+  EXPECT_EQ(sample.shm_pages, plain.shm_pages);
+  ASSERT_TRUE(sample.queues && plain.queues);
+  ASSERT_EQ(sample.queues->size(), 1u);
+  EXPECT_EQ((*sample.queues)[0].messages, 2u);
+  EXPECT_EQ((*sample.queues)[0].bytes, 120u);
+  EXPECT_EQ((*sample.queues)[0].capacity_bytes, (*plain.queues)[0].capacity_bytes);
+  EXPECT_FALSE(plain.objects.semaphores || plain.objects.queues || plain.objects.segments);
+
+  ASSERT_TRUE(sample.objects.semaphores && sample.objects.queues && sample.objects.segments);
+  ASSERT_EQ(sample.objects.semaphores->size(), 1u);
+  const IpcObject& sem = (*sample.objects.semaphores)[0];
+  EXPECT_EQ(sem.id, array);
+  EXPECT_EQ(sem.size, 7u);
+  EXPECT_EQ(sem.mode, 0600u);
+  EXPECT_EQ(sem.uid, ::geteuid());
+  EXPECT_GT(sem.ctime, 0);
+
+  ASSERT_EQ(sample.objects.queues->size(), 1u);
+  const IpcObject& msg = (*sample.objects.queues)[0];
+  EXPECT_EQ(msg.id, queue);
+  EXPECT_EQ(msg.qnum, 2u);
+  EXPECT_EQ(msg.cbytes, 120u);
+  EXPECT_EQ(msg.lspid, ::getpid());
+
+  ASSERT_EQ(sample.objects.segments->size(), 1u);
+  const IpcObject& shm = (*sample.objects.segments)[0];
+  EXPECT_EQ(shm.id, segment);
+  EXPECT_EQ(shm.size, 10000u);
+  EXPECT_EQ(shm.cpid, ::getpid());
+  EXPECT_EQ(shm.nattch, 0u);
+}
+
+TEST_F(CollectorInventory, OneShotCollectionsLeaveItOut) {
+  create_semaphore_array(1);
+  CollectorOptions options;
+  options.inventory = true;
+  options.semaphores = false;
+  Sample sample = Collector(options).collect();
+  EXPECT_FALSE(sample.objects.semaphores);
+  EXPECT_TRUE(sample.objects.queues);
+  EXPECT_TRUE(sample.objects.segments);
+}
+
+}  // namespace
+}  // namespace ipctrail

@@ -551,3 +551,21 @@ TEST_F(ConfigFile, BinaryGarbageIsAnError) {
 
 }  // namespace
 }  // namespace ipctrail
+
+namespace ipctrail {
+namespace {
+
+TEST(ParseConfig, LeakRules) {
+  Config config = parse_config(
+      "leaks:\n  min_age: 90s\n  ignore_keys: [0x0000162e, 5678, 0xffffffff, -2]\n", "leaks.yaml");
+  EXPECT_EQ(config.leaks.min_age, std::chrono::seconds(90));
+  EXPECT_EQ(config.leaks.ignore_keys, (std::vector<std::int32_t>{0x162e, 5678, -1, -2}));
+  EXPECT_EQ(Config{}.leaks.min_age, std::chrono::minutes(10));
+  EXPECT_THROW(parse_config("leaks:\n  ignore_keys: [0x1ffffffff]\n", "k.yaml"), ConfigError);
+  EXPECT_THROW(parse_config("leaks:\n  ignore_keys: 5678\n", "k.yaml"), ConfigError);
+  EXPECT_THROW(parse_config("leaks:\n  ignore_keys: [key]\n", "k.yaml"), ConfigError);
+  EXPECT_THROW(parse_config("leaks:\n  min_age: soon\n", "k.yaml"), ConfigError);
+}
+
+}  // namespace
+}  // namespace ipctrail

@@ -195,7 +195,7 @@ TEST_F(StoreTest, UpgradesCallRatesToCountsPerTick) {
   std::string t0 = std::to_string(kT0);
   {
     SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    migrate(old, path_.string(), 3);
+    migrate(old, path_.string(), 3);  // before the counts-per-tick step (version 4)
     old.exec(
         "INSERT INTO charts (id, units) VALUES ('system.ipc_semaphore_calls', 'calls/s'), "
         "('system.ipc_call_errors', 'calls/s'), ('system.ipc_semaphores', 'semaphores')");

@@ -154,3 +154,102 @@ TEST(ParseLimits, SingleNumber) {
 
 }  // namespace
 }  // namespace ipctrail
+
+namespace ipctrail {
+namespace {
+
+TEST(ParseObjectTable, ReadsEverySemaphoreColumn) {
+  std::vector<IpcObject> arrays;
+  ParseOutcome outcome =
+      parse_object_table(IpcKind::kSemaphore, fixture("procfs-basic/sysvipc/sem"), arrays);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 0u);
+  ASSERT_EQ(arrays.size(), 3u);
+  EXPECT_EQ(arrays[1].kind, IpcKind::kSemaphore);
+  EXPECT_EQ(arrays[1].id, 1);
+  EXPECT_EQ(arrays[1].key, 12345);
+  EXPECT_EQ(arrays[1].mode, 0600u);
+  EXPECT_EQ(arrays[1].size, 25u);
+  EXPECT_EQ(arrays[1].uid, 1000u);
+  EXPECT_EQ(arrays[1].cgid, 1000u);
+  EXPECT_EQ(arrays[1].otime, 1700000001);
+  EXPECT_EQ(arrays[1].ctime, 1700000000);
+  EXPECT_EQ(arrays[2].mode, 0666u);
+}
+
+TEST(ParseObjectTable, ReadsEveryQueueColumn) {
+  std::vector<IpcObject> queues;
+  ParseOutcome outcome =
+      parse_object_table(IpcKind::kQueue, fixture("procfs-basic/sysvipc/msg"), queues);
+  ASSERT_TRUE(outcome.header_ok);
+  ASSERT_EQ(queues.size(), 3u);
+  const IpcObject& first = queues[0];
+  EXPECT_EQ(first.kind, IpcKind::kQueue);
+  EXPECT_EQ(first.id, 0);
+  EXPECT_EQ(first.key, 5678);
+  EXPECT_EQ(first.cbytes, 300u);
+  EXPECT_EQ(first.qnum, 3u);
+  EXPECT_EQ(first.lspid, 1234);
+  EXPECT_EQ(first.lrpid, 1235);
+  EXPECT_EQ(first.stime, 1700000000);
+  EXPECT_EQ(first.rtime, 1700000001);
+  EXPECT_EQ(first.ctime, 1699999999);
+  EXPECT_EQ(queues[1].key, -1412567295);
+  EXPECT_EQ(queues[1].mode, 0666u);
+}
+
+TEST(ParseObjectTable, ReadsEverySegmentColumn) {
+  std::vector<IpcObject> segments;
+  ParseOutcome outcome =
+      parse_object_table(IpcKind::kSharedMemory, fixture("procfs-basic/sysvipc/shm"), segments);
+  ASSERT_TRUE(outcome.header_ok);
+  ASSERT_EQ(segments.size(), 2u);
+  const IpcObject& first = segments[0];
+  EXPECT_EQ(first.mode, 01600u);  // SHM_DEST: marked for removal, still attached
+  EXPECT_EQ(first.size, 4096u);
+  EXPECT_EQ(first.cpid, 1000);
+  EXPECT_EQ(first.lpid, 1001);
+  EXPECT_EQ(first.nattch, 2u);
+  EXPECT_EQ(first.atime, 1700000000);
+  EXPECT_EQ(first.rss, 4096u);
+  EXPECT_EQ(segments[1].key, 123456);
+  EXPECT_EQ(segments[1].size, 1048577u);
+  SharedMemoryTotals totals = shared_memory_totals(segments, 4096);
+  EXPECT_EQ(totals.segments, 2u);
+  EXPECT_EQ(totals.bytes, 4096u + 1048577u);
+  EXPECT_EQ(totals.pages, 1u + 257u);
+}
+
+TEST(ParseObjectTable, ColumnsAreFoundByName) {
+  std::vector<IpcObject> queues;
+  ParseOutcome outcome =
+      parse_object_table(IpcKind::kQueue, fixture("sysvipc/msg-reordered-columns"), queues);
+  ASSERT_TRUE(outcome.header_ok);
+  std::vector<MessageQueue> expected;
+  parse_msg_table(fixture("sysvipc/msg-reordered-columns"), expected);
+  std::vector<MessageQueue> derived;
+  append_queues(queues, derived);
+  ASSERT_EQ(derived.size(), expected.size());
+  for (std::size_t i = 0; i < derived.size(); ++i) {
+    EXPECT_EQ(derived[i].msqid, expected[i].msqid);
+    EXPECT_EQ(derived[i].key, expected[i].key);
+    EXPECT_EQ(derived[i].messages, expected[i].messages);
+    EXPECT_EQ(derived[i].bytes, expected[i].bytes);
+  }
+}
+
+TEST(ParseObjectTable, SkipsMalformedRowsAndRefusesOtherTables) {
+  std::vector<IpcObject> queues;
+  ParseOutcome outcome =
+      parse_object_table(IpcKind::kQueue, fixture("sysvipc/msg-malformed"), queues);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 3u);
+  EXPECT_EQ(queues.size(), 2u);
+  std::vector<IpcObject> none;
+  EXPECT_FALSE(
+      parse_object_table(IpcKind::kSemaphore, fixture("procfs-basic/sysvipc/msg"), none).header_ok);
+  EXPECT_TRUE(none.empty());
+}
+
+}  // namespace
+}  // namespace ipctrail

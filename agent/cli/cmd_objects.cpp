@@ -1,0 +1,315 @@
+// `ipctrail objects`: the IPC object inventory as it was at a moment (like `ipcs -a` then), or the
+// lifecycle log of a time range, from the history file.
+#include <fmt/format.h>
+#include <pwd.h>
+
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "agent/cli/commands.h"
+#include "agent/cli/csv_field.h"
+#include "model/time_parse.h"
+#include "model/time_text.h"
+#include "storage/history_file_error.h"
+#include "storage/history_reader.h"
+
+namespace ipctrail {
+
+namespace {
+
+struct ObjectsOptions {
+  std::string db = "/var/lib/ipctrail/history.db";
+  std::string at = "now";
+  std::optional<std::string> kind;
+  bool events = false;
+  bool leaked = false;
+  std::string since = "-24h";
+  std::string until = "now";
+  std::string format = "table";
+};
+
+std::string key_hex(std::int32_t key) {
+  return fmt::format("0x{:08x}", static_cast<std::uint32_t>(key));
+}
+
+// The user's name where this host knows it, as ipcs prints it; the number otherwise.
+std::string user_name(std::uint32_t uid) {
+  static std::map<std::uint32_t, std::string> names;
+  auto [entry, added] = names.try_emplace(uid);
+  if (added) {
+    passwd entry_buffer{};
+    passwd* found = nullptr;
+    std::string buffer(4096, '\0');
+    ::getpwuid_r(uid, &entry_buffer, buffer.data(), buffer.size(), &found);
+    entry->second = found != nullptr ? found->pw_name : std::to_string(uid);
+  }
+  return entry->second;
+}
+
+// "512B", "9.8KiB", "1.0GiB".
+std::string human_size(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return fmt::format("{}B", bytes);
+  auto value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  for (value /= 1024; value >= 1024 && unit + 1 < std::size(kUnits); value /= 1024) ++unit;
+  return fmt::format("{:.1f}{}", value, kUnits[unit]);
+}
+
+// "3d4h", "2h5m", "4m10s", "12s".
+std::string age_text(std::int64_t ms) {
+  std::int64_t s = std::max<std::int64_t>(ms, 0) / 1000;
+  if (s >= 86400) return fmt::format("{}d{}h", s / 86400, s % 86400 / 3600);
+  if (s >= 3600) return fmt::format("{}h{}m", s / 3600, s % 3600 / 60);
+  if (s >= 60) return fmt::format("{}m{}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+std::string perms(std::uint32_t mode) {
+  return fmt::format("{:o}", mode & 0777);
+}
+
+// Segments marked for removal (SHM_DEST) still attached, and locked ones, as ipcs shows them.
+std::string shm_status(std::uint32_t mode) {
+  std::string status;
+  if (mode & 01000) status += "dest";
+  if (mode & 02000) status += status.empty() ? "locked" : " locked";
+  return status;
+}
+
+void print_table(std::int64_t at, const std::vector<StoredObject>& objects,
+                 const std::vector<IpcKind>& kinds) {
+  std::cout << fmt::format("IPC objects at {}\n", iso8601_utc(at));
+  for (IpcKind kind : kinds) {
+    std::cout << '\n';
+    if (kind == IpcKind::kQueue) {
+      std::cout << "------ Message Queues --------\n"
+                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
+                               "key", "msqid", "owner", "perms", "used-bytes", "messages", "lspid",
+                               "lrpid", "created", "age");
+    } else if (kind == IpcKind::kSharedMemory) {
+      std::cout << "------ Shared Memory Segments --------\n"
+                << fmt::format(
+                       "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {}\n",
+                       "key", "shmid", "owner", "perms", "bytes", "nattch", "cpid", "lpid",
+                       "status", "created", "age");
+    } else {
+      std::cout << "------ Semaphore Arrays --------\n"
+                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<24} {:<24} {}\n", "key",
+                               "semid", "owner", "perms", "nsems", "last semop (to the minute)",
+                               "created", "age");
+    }
+    for (const StoredObject& stored : objects) {
+      const IpcObject& o = stored.object;
+      if (o.kind != kind) continue;
+      std::string created = iso8601_utc(stored.created_ms);
+      std::string age = age_text(at - stored.created_ms);
+      if (kind == IpcKind::kQueue) {
+        std::cout << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
+                                 key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.cbytes,
+                                 o.qnum, o.lspid, o.lrpid, created, age);
+      } else if (kind == IpcKind::kSharedMemory) {
+        std::cout << fmt::format(
+            "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {}\n",
+            key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), human_size(o.size), o.nattch,
+            o.cpid, o.lpid, shm_status(o.mode), created, age);
+      } else {
+        std::string otime = o.otime == 0 ? "never" : iso8601_utc(o.otime * 1000);
+        std::cout << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<26} {:<24} {}\n",
+                                 key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.size,
+                                 otime, created, age);
+      }
+    }
+  }
+}
+
+nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
+  const IpcObject& o = stored.object;
+  nlohmann::json row = {{"kind", kind_name(o.kind)},
+                        {"id", o.id},
+                        {"key", o.key},
+                        {"key_hex", key_hex(o.key)},
+                        {"uid", o.uid},
+                        {"owner", user_name(o.uid)},
+                        {"gid", o.gid},
+                        {"cuid", o.cuid},
+                        {"cgid", o.cgid},
+                        {"perms", perms(o.mode)},
+                        {"mode", o.mode},
+                        {"created_ts", stored.created_ms},
+                        {"created_time", iso8601_utc(stored.created_ms)},
+                        {"age_s", std::max<std::int64_t>(at - stored.created_ms, 0) / 1000},
+                        {"first_seen_ts", stored.first_seen_ms},
+                        {"incarnation", stored.incarnation}};
+  if (stored.leak_reason) row["leak_reason"] = *stored.leak_reason;
+  if (o.kind == IpcKind::kSemaphore) {
+    row["nsems"] = o.size;
+    row["otime"] = o.otime;
+  } else if (o.kind == IpcKind::kQueue) {
+    row["messages"] = o.qnum;
+    row["bytes"] = o.cbytes;
+    row["lspid"] = o.lspid;
+    row["lrpid"] = o.lrpid;
+    row["stime"] = o.stime;
+    row["rtime"] = o.rtime;
+  } else {
+    row["size"] = o.size;
+    row["nattch"] = o.nattch;
+    row["cpid"] = o.cpid;
+    row["lpid"] = o.lpid;
+    row["atime"] = o.atime;
+    row["dtime"] = o.dtime;
+  }
+  return row;
+}
+
+void print_csv(std::int64_t at, const std::vector<StoredObject>& objects) {
+  std::cout << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
+               "bytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason\n";
+  for (const StoredObject& stored : objects) {
+    const IpcObject& o = stored.object;
+    bool shm = o.kind == IpcKind::kSharedMemory;
+    bool msg = o.kind == IpcKind::kQueue;
+    auto only = [](bool has, auto value) { return has ? fmt::format("{}", value) : std::string(); };
+    std::cout << fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", kind_name(o.kind),
+        o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid, o.cuid, o.cgid,
+        perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
+        only(shm, o.lpid), only(msg, o.qnum), only(msg, o.cbytes), only(msg, o.lspid),
+        only(msg, o.lrpid), stored.created_ms, iso8601_utc(stored.created_ms),
+        std::max<std::int64_t>(at - stored.created_ms, 0) / 1000, stored.incarnation,
+        csv_field(stored.leak_reason.value_or("")));
+  }
+}
+
+void print_events(const std::vector<ObjectEvent>& events, const std::string& format) {
+  if (format == "json") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const ObjectEvent& e : events) {
+      rows.push_back({{"ts", e.ts_ms},
+                      {"time", iso8601_utc(e.ts_ms)},
+                      {"kind", kind_name(e.kind)},
+                      {"id", e.id},
+                      {"key", e.key},
+                      {"key_hex", key_hex(e.key)},
+                      {"event", e.event},
+                      {"details", e.details},
+                      {"incarnation", e.incarnation}});
+    }
+    std::cout << nlohmann::json{{"events", std::move(rows)}}.dump() << '\n';
+  } else if (format == "csv") {
+    std::cout << "ts,time,kind,id,key,key_hex,event,details,incarnation\n";
+    for (const ObjectEvent& e : events) {
+      std::cout << fmt::format("{},{},{},{},{},{},{},{},{}\n", e.ts_ms, iso8601_utc(e.ts_ms),
+                               kind_name(e.kind), e.id, e.key, key_hex(e.key), e.event,
+                               csv_field(e.details), e.incarnation);
+    }
+  } else {
+    std::cout << fmt::format("{:<24}  {:<4} {:<10} {:<10} {:<13} {}\n", "time", "kind", "id", "key",
+                             "event", "details");
+    for (const ObjectEvent& e : events) {
+      std::cout << fmt::format("{:<24}  {:<4} {:<10} {:<10} {:<13} {}\n", iso8601_utc(e.ts_ms),
+                               kind_name(e.kind), e.id, key_hex(e.key), e.event, e.details);
+    }
+  }
+}
+
+int run_objects(const ObjectsOptions& options) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::optional<IpcKind> only_kind;
+  if (options.kind) only_kind = kind_from_name(*options.kind);
+  // ipcs -a order.
+  std::vector<IpcKind> kinds = {IpcKind::kQueue, IpcKind::kSharedMemory, IpcKind::kSemaphore};
+  if (only_kind) kinds = {*only_kind};
+
+  if (options.events) {
+    std::int64_t since = parse_time(options.since, now);
+    std::int64_t until = parse_time(options.until, now);
+    HistoryReader reader(options.db);
+    std::vector<ObjectEvent> events = reader.object_events(since, until);
+    if (only_kind)
+      std::erase_if(events, [&](const ObjectEvent& e) { return e.kind != *only_kind; });
+    print_events(events, options.format);
+    return kExitOk;
+  }
+
+  std::int64_t at = parse_time(options.at, now);
+  HistoryReader reader(options.db);
+  std::vector<StoredObject> objects = reader.objects_at(at);
+  if (options.leaked) {
+    std::erase_if(objects, [](const StoredObject& stored) { return !stored.leak_reason; });
+  }
+  std::vector<StoredObject> ordered;
+  for (IpcKind kind : kinds) {
+    for (const StoredObject& stored : objects) {
+      if (stored.object.kind == kind) ordered.push_back(stored);
+    }
+  }
+  if (options.format == "json") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const StoredObject& stored : ordered) rows.push_back(object_json(at, stored));
+    std::cout << nlohmann::json{{"at", at}, {"time", iso8601_utc(at)}, {"objects", rows}}.dump()
+              << '\n';
+  } else if (options.format == "csv") {
+    print_csv(at, ordered);
+  } else {
+    print_table(at, ordered, kinds);
+    if (options.leaked) {
+      std::cout << "\nWhy:\n";
+      for (const StoredObject& stored : ordered) {
+        std::cout << fmt::format("{} {} {}: {}\n", kind_name(stored.object.kind), stored.object.id,
+                                 key_hex(stored.object.key), *stored.leak_reason);
+      }
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_objects_command(CLI::App& app, CommandAction& run) {
+  auto options = std::make_shared<ObjectsOptions>();
+  CLI::App* command = app.add_subcommand(
+      "objects", "Print every IPC object as it was at a moment (like ipcs -a), or their lifecycle");
+  command->add_option("--db", options->db, "History file")->capture_default_str();
+  CLI::Option* at =
+      command->add_option("--at", options->at, "When: now, -1h, 2026-11-26T03:00:00Z, ...")
+          ->capture_default_str();
+  command->add_option("--kind", options->kind, "Only sem, msg or shm")
+      ->check(CLI::IsMember({"sem", "msg", "shm"}));
+  CLI::Option* events =
+      command
+          ->add_flag("--events", options->events,
+                     "Instead, the lifecycle log: created, removed, owner_changed, mode_changed")
+          ->excludes(at);
+  command
+      ->add_flag("--leaked", options->leaked,
+                 "Only the leak suspects then (the rules of the README's Leak suspects)")
+      ->excludes(events);
+  command->add_option("--since", options->since, "With --events: from")
+      ->capture_default_str()
+      ->needs(events);
+  command->add_option("--until", options->until, "With --events: to")
+      ->capture_default_str()
+      ->needs(events);
+  command->add_option("--format", options->format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+  command->callback([&run, options] {
+    run = [options] {
+      try {
+        return run_objects(*options);
+      } catch (const TimeTextError& error) {
+        std::cerr << "ipctrail objects: " << error.what() << '\n';
+      } catch (const HistoryFileError& error) {
+        std::cerr << "ipctrail objects: " << error.what() << '\n';
+      }
+      return kExitUsage;
+    };
+  });
+}
+
+}  // namespace ipctrail

@@ -1,0 +1,106 @@
+#include "agent/collect/leak_finder.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+
+namespace ipctrail {
+
+namespace {
+
+std::string key_text(std::int32_t key) {
+  return fmt::format("0x{:08x}", static_cast<std::uint32_t>(key));
+}
+
+}  // namespace
+
+LeakFinder::LeakFinder(std::filesystem::path procfs_root)
+    : root_(std::move(procfs_root)), ticks_per_second_(::sysconf(_SC_CLK_TCK)) {}
+
+bool LeakFinder::alive_since(std::int64_t pid, std::int64_t at) {
+  // 0: the process is outside our pid namespace (procfs shows it as 0); we cannot tell.
+  if (pid <= 0) return true;
+  if (!boot_time_) {
+    ProcFile::Result stat = file_.read((root_ / "stat").string());
+    std::size_t found = stat.error == 0 ? stat.text.find("\nbtime ") : std::string_view::npos;
+    if (found == std::string_view::npos) return true;  // cannot tell: never call it gone
+    std::int64_t btime = 0;
+    std::string_view rest = stat.text.substr(found + 7);
+    std::from_chars(rest.data(), rest.data() + rest.size(), btime);
+    boot_time_ = btime;
+  }
+  ProcFile::Result stat = file_.read((root_ / std::to_string(pid) / "stat").string());
+  if (stat.error != 0) {
+    // Hidden from us (hidepid, ProtectProc=invisible) is not gone: signal 0 tells them apart,
+    // though not a reused pid from the creator.
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+  }
+  // Field 22, starttime, counted after the ")" that ends the command name (which may hold
+  // spaces and parentheses itself).
+  std::size_t close = stat.text.rfind(')');
+  if (close == std::string_view::npos) return true;
+  std::string_view rest = stat.text.substr(close + 1);
+  for (int field = 3; field < 22; ++field) {
+    std::size_t space = rest.find(' ', 1);
+    if (space == std::string_view::npos) return true;
+    rest = rest.substr(space);
+  }
+  rest.remove_prefix(1);
+  std::uint64_t start_ticks = 0;
+  std::from_chars(rest.data(), rest.data() + rest.size(), start_ticks);
+  std::int64_t started = *boot_time_ + static_cast<std::int64_t>(start_ticks) / ticks_per_second_;
+  return started <= at;
+}
+
+void LeakFinder::find(const IpcInventory& inventory, std::int64_t now_ms,
+                      const Config::Leaks& rules, std::vector<LeakSuspect>& out) {
+  out.clear();
+  const std::int64_t min_age_ms = rules.min_age.count();
+  auto idle_since = [&](std::int64_t seconds) { return now_ms - seconds * 1000 >= min_age_ms; };
+  auto ignored = [&](std::int32_t key) {
+    return std::find(rules.ignore_keys.begin(), rules.ignore_keys.end(), key) !=
+           rules.ignore_keys.end();
+  };
+  auto suspect = [&](const IpcObject& object, std::string reason) {
+    out.push_back({object.kind, object.id, object.key, std::move(reason)});
+  };
+  if (inventory.segments) {
+    for (const IpcObject& shm : *inventory.segments) {
+      if (shm.nattch != 0 || ignored(shm.key)) continue;
+      std::int64_t touched = std::max({shm.ctime, shm.atime, shm.dtime});
+      if (!idle_since(touched) || alive_since(shm.cpid, shm.ctime)) continue;
+      suspect(shm, fmt::format("segment {} ({} bytes): nothing attached, creator pid {} gone, "
+                               "untouched since {}s",
+                               key_text(shm.key), shm.size, shm.cpid, now_ms / 1000 - touched));
+    }
+  }
+  if (inventory.semaphores) {
+    for (const IpcObject& sem : *inventory.semaphores) {
+      if (ignored(sem.key)) continue;
+      std::int64_t used = std::max(sem.ctime, sem.otime);
+      if (!idle_since(used)) continue;
+      suspect(sem, fmt::format("array {} ({} semaphores): no semop for {}s", key_text(sem.key),
+                               sem.size, now_ms / 1000 - used));
+    }
+  }
+  if (inventory.queues) {
+    for (const IpcObject& msg : *inventory.queues) {
+      if (msg.qnum == 0 || ignored(msg.key)) continue;
+      std::int64_t received = std::max(msg.ctime, msg.rtime);
+      if (!idle_since(received)) continue;
+      if (msg.stime > received) {
+        suspect(msg, fmt::format("queue {}: {} messages waiting, sends go on, no receive for {}s",
+                                 key_text(msg.key), msg.qnum, now_ms / 1000 - received));
+      } else if (msg.lrpid != 0 && !alive_since(msg.lrpid, msg.rtime)) {
+        suspect(msg, fmt::format("queue {}: {} messages waiting, last receiver pid {} gone",
+                                 key_text(msg.key), msg.qnum, msg.lrpid));
+      }
+    }
+  }
+}
+
+}  // namespace ipctrail

@@ -1,0 +1,36 @@
+// The leak rules (README "Leak suspects") over one collection's inventory. The creator-gone test
+// needs the processes' start times from /proc/<pid>/stat, which is why this lives in collect/.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "agent/collect/proc_file.h"
+#include "model/ipc_objects.h"
+#include "model/settings.h"
+
+namespace ipctrail {
+
+class LeakFinder {
+ public:
+  explicit LeakFinder(std::filesystem::path procfs_root = "/proc");
+
+  // Replaces `out` with the suspects among `inventory` at `now_ms` (unix milliseconds).
+  void find(const IpcInventory& inventory, std::int64_t now_ms, const Config::Leaks& rules,
+            std::vector<LeakSuspect>& out);
+
+  // Whether `pid` is the process that was there at `at` (unix seconds): false when no such
+  // process exists, or when the live one started after `at` (the pid was reused). True when it
+  // cannot tell (pid 0: outside our pid namespace), so that doubt never makes a suspect.
+  bool alive_since(std::int64_t pid, std::int64_t at);
+
+ private:
+  std::filesystem::path root_;
+  ProcFile file_;
+  std::optional<std::int64_t> boot_time_;  // /proc/stat btime, unix seconds
+  long ticks_per_second_;
+};
+
+}  // namespace ipctrail

@@ -1,0 +1,164 @@
+// Leak suspects end to end: the real agent in a private IPC namespace with a tiny leaks.min_age
+// flags an orphaned segment (alert WARNING, Prometheus gauge, `objects --leaked`), never an
+// attached one, and reports a queue whose consumer died while the producer kept sending.
+#include <SQLiteCpp/Database.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include "agent/collect/leak_finder.h"
+#include "tests/support/agent_process.h"
+#include "tests/support/ipc_namespace.h"
+#include "tests/support/prometheus_support.h"
+#include "tests/support/run_command.h"
+
+namespace ipctrail {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ObjectLeaks : public testing::IpcNamespaceTest {
+ protected:
+  void start_agent() {
+    std::ofstream(config_) << "interval: 100ms\nbpf:\n  enabled: false\nleaks:\n  min_age: 1s\n"
+                              "export:\n  textfile:\n    path: "
+                           << textfile_ << "\n";
+    agent_ = std::make_unique<testing::AgentProcess>(
+        db_, std::vector<std::string>{"--config", config_}, log_);
+  }
+
+  std::string query(const std::string& sql) {
+    try {
+      SQLite::Database db(db_, SQLite::OPEN_READONLY, 1000);
+      SQLite::Statement statement(db, sql);
+      if (!statement.executeStep() || statement.getColumn(0).isNull()) return "";
+      return statement.getColumn(0).getString();
+    } catch (const std::exception&) {
+      return "";
+    }
+  }
+
+  static std::string latest_status(const std::string& kind) {
+    return "SELECT new_status FROM alert_log WHERE alert = 'ipc_objects_leaked' AND instance = '" +
+           kind + "' ORDER BY ts DESC LIMIT 1";
+  }
+
+  // Waits up to 20 s for `sql` to answer `expected`.
+  bool wait_for(const std::string& sql, const std::string& expected) {
+    for (auto deadline = std::chrono::steady_clock::now() + 20s;
+         std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(50ms)) {
+      if (query(sql) == expected) return true;
+    }
+    return false;
+  }
+
+  testing::ScratchDirectory scratch_;
+  std::string db_ = (scratch_.path() / "history.db").string();
+  std::string config_ = (scratch_.path() / "ipctrail.yaml").string();
+  std::string log_ = (scratch_.path() / "agent.log").string();
+  std::string textfile_ = (scratch_.path() / "ipctrail.prom").string();
+  std::unique_ptr<testing::AgentProcess> agent_;
+};
+
+TEST_F(ObjectLeaks, AnOrphanedSegmentIsASuspectAndAnAttachedOneNever) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(::shmget(0x4001, 4096, IPC_CREAT | 0600) >= 0 ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  int kept = ::shmget(0x4002, 8192, IPC_CREAT | 0600);
+  ASSERT_GE(kept, 0);
+  void* attached = ::shmat(kept, nullptr, 0);
+  ASSERT_NE(attached, reinterpret_cast<void*>(-1));
+
+  start_agent();
+  ASSERT_TRUE(
+      wait_for("SELECT group_concat(new_status) FROM (SELECT new_status FROM alert_log "
+               "WHERE alert = 'ipc_objects_leaked' AND instance = 'shm' ORDER BY ts)",
+               "CLEAR,WARNING"))
+      << testing::read_text(log_);
+  EXPECT_EQ(query("SELECT group_concat(key_hex) FROM object_events WHERE event = "
+                  "'leak_suspected'"),
+            "0x00004001");
+  EXPECT_NE(query("SELECT details FROM object_events WHERE event = 'leak_suspected'")
+                .find("creator pid " + std::to_string(child) + " gone"),
+            std::string::npos);
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       testing::read_text(textfile_).find("ipctrail_leaked_objects{kind=\"shm\"} 1") ==
+           std::string::npos &&
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(50ms)) {
+  }
+  EXPECT_NE(testing::read_text(textfile_).find("ipctrail_leaked_objects{kind=\"shm\"} 1"),
+            std::string::npos)
+      << testing::read_text(textfile_);
+
+  testing::CommandResult leaked =
+      testing::run_ipctrail("objects --leaked --format csv --db " + db_);
+  EXPECT_EQ(leaked.exit_code, 0) << leaked.output;
+  EXPECT_NE(leaked.output.find("0x00004001"), std::string::npos) << leaked.output;
+  EXPECT_EQ(leaked.output.find("0x00004002"), std::string::npos) << leaked.output;
+  EXPECT_EQ(agent_->stop(SIGTERM), 0);
+  ::shmdt(attached);
+}
+
+TEST_F(ObjectLeaks, AQueueWhoseConsumerDiedWhileSendsGoOnIsReported) {
+  int queue = ::msgget(0x5001, IPC_CREAT | 0600);
+  ASSERT_GE(queue, 0);
+  struct {
+    long type;
+    char text[16];
+  } message{1, "work"};
+  ASSERT_EQ(::msgsnd(queue, &message, sizeof message.text, 0), 0);
+  pid_t consumer = ::fork();
+  ASSERT_GE(consumer, 0);
+  if (consumer == 0) {
+    ::msgrcv(queue, &message, sizeof message.text, 0, 0);
+    for (;;) ::pause();  // stalls until killed
+  }
+  msqid_ds state{};
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(10ms)) {
+    ASSERT_EQ(::msgctl(queue, IPC_STAT, &state), 0);
+    if (state.msg_lrpid == consumer) break;
+  }
+  ASSERT_EQ(state.msg_lrpid, consumer);
+  ::kill(consumer, SIGKILL);
+  ::waitpid(consumer, nullptr, 0);
+  // The producer goes on, in a later second than the last receive (the kernel keeps seconds).
+  while (std::time(nullptr) <= state.msg_rtime) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(::msgsnd(queue, &message, sizeof message.text, 0), 0);
+
+  start_agent();
+  ASSERT_TRUE(wait_for(latest_status("msg"), "WARNING")) << testing::read_text(log_);
+  EXPECT_NE(query("SELECT details FROM object_events WHERE event = 'leak_suspected' AND kind = "
+                  "'msg'")
+                .find("sends go on"),
+            std::string::npos);
+  EXPECT_EQ(agent_->stop(SIGTERM), 0);
+}
+
+TEST_F(ObjectLeaks, AReusedPidIsNotTheCreator) {
+  LeakFinder finder;
+  std::int64_t now = std::time(nullptr);
+  EXPECT_TRUE(finder.alive_since(::getpid(), now));
+  // This process started after the moment: had an object been made then, its creator's pid now
+  // names another process.
+  EXPECT_FALSE(finder.alive_since(::getpid(), 1'000'000));
+  pid_t child = ::fork();
+  if (child == 0) _exit(0);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(finder.alive_since(child, now));
+}
+
+}  // namespace
+}  // namespace ipctrail

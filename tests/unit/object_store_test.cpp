@@ -1,0 +1,220 @@
+// The IPC object inventory in the history file (real SQLite files): change-only states, new
+// incarnations for reused ids, the lifecycle log, restarts, migration and retention.
+#include <SQLiteCpp/Database.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "storage/history_reader.h"
+#include "storage/schema.h"
+#include "storage/store.h"
+
+namespace ipctrail {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kT0 = 1'795'000'000'000;
+constexpr std::int64_t kCtime = kT0 / 1000 - 600;
+
+IpcObject queue(int id, std::int32_t key, std::uint64_t qnum = 0) {
+  IpcObject object;
+  object.kind = IpcKind::kQueue;
+  object.id = id;
+  object.key = key;
+  object.mode = 0600;
+  object.uid = object.cuid = 1000;
+  object.gid = object.cgid = 1000;
+  object.ctime = kCtime;
+  object.qnum = qnum;
+  object.cbytes = qnum * 10;
+  return object;
+}
+
+IpcObject array(int id, std::int64_t otime) {
+  IpcObject object;
+  object.kind = IpcKind::kSemaphore;
+  object.id = id;
+  object.key = 0x2000 + id;
+  object.mode = 0600;
+  object.size = 4;
+  object.ctime = kCtime;
+  object.otime = otime;
+  return object;
+}
+
+TickRecord tick(std::int64_t ts, std::vector<IpcObject> queues,
+                std::optional<std::vector<IpcObject>> arrays = std::vector<IpcObject>{}) {
+  TickRecord record;
+  record.ts_ms = ts;
+  record.interval_ms = 1000;
+  record.objects.queues = std::move(queues);
+  record.objects.semaphores = std::move(arrays);
+  record.objects.segments.emplace();
+  return record;
+}
+
+class ObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ipctrail-object-store-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    path_ = dir_ / "history.db";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  StoreOptions options() const {
+    StoreOptions options;
+    options.path = path_;
+    return options;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    return db.execAndGet(sql).getInt64();
+  }
+  std::string text(const std::string& sql) {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    return db.execAndGet(sql).getString();
+  }
+
+  fs::path dir_;
+  fs::path path_;
+};
+
+TEST_F(ObjectStoreTest, SteadyObjectsWriteNothingAfterTheirFirstTick) {
+  Store store(options());
+  std::vector<IpcObject> queues;
+  for (int i = 0; i < 1000; ++i) queues.push_back(queue(i, 0x1000 + i));
+  for (int t = 0; t < 10; ++t) store.write_tick(tick(kT0 + t * 1000, queues));
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_objects"), 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 1000);  // created
+
+  queues[7].qnum = 3;  // one queue moves
+  store.write_tick(tick(kT0 + 10'000, queues));
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1001);
+  EXPECT_EQ(count("SELECT qnum FROM ipc_object_states WHERE ts = " + std::to_string(kT0 + 10'000)),
+            3);
+}
+
+TEST_F(ObjectStoreTest, OperationTimesAreStoredToTheMinute) {
+  Store store(options());
+  std::int64_t minute = (kT0 / 1000 / 60) * 60;
+  for (int t = 0; t < 59; ++t) {  // a semop every second within one minute
+    store.write_tick(tick(kT0 + t * 1000, {}, std::vector{array(1, minute + t)}));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1);
+  store.write_tick(tick(kT0 + 60'000, {}, std::vector{array(1, minute + 60)}));
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
+  EXPECT_EQ(count("SELECT max(otime) FROM ipc_object_states"), minute + 60);
+}
+
+TEST_F(ObjectStoreTest, AReusedIdIsANewIncarnationAndTheRemovalIsLogged) {
+  Store store(options());
+  store.write_tick(tick(kT0, {queue(5, 0x1111)}));
+  store.write_tick(tick(kT0 + 1000, {queue(5, 0x1111)}));
+  store.write_tick(tick(kT0 + 2000, {queue(5, 0x2222)}));  // removed and made again in between
+  EXPECT_EQ(text("SELECT group_concat(key_hex) FROM (SELECT key_hex FROM objects ORDER BY "
+                 "incarnation)"),
+            "0x00001111,0x00002222");
+  EXPECT_EQ(count("SELECT removed_ts FROM objects WHERE key_hex = '0x00001111'"), kT0 + 2000);
+  EXPECT_EQ(count("SELECT last_seen_ts FROM objects WHERE key_hex = '0x00001111'"), kT0 + 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM object_events WHERE event = 'removed' AND ts = " +
+                  std::to_string(kT0 + 2000)),
+            1);
+
+  // Same key, but its operation times went back to 0: also a new object.
+  IpcObject used = queue(6, 0x3333, 1);
+  used.stime = kCtime + 60;
+  store.write_tick(tick(kT0 + 3000, {queue(5, 0x2222), used}));
+  store.write_tick(tick(kT0 + 4000, {queue(5, 0x2222), queue(6, 0x3333)}));
+  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE id = 6"), 2);
+}
+
+TEST_F(ObjectStoreTest, OwnerAndModeChangesAreEventsOfTheSameIncarnation) {
+  Store store(options());
+  store.write_tick(tick(kT0, {queue(1, 0x10)}));
+  IpcObject changed = queue(1, 0x10);
+  changed.uid = 0;
+  changed.gid = 0;
+  changed.mode = 0640;
+  changed.ctime = kCtime + 300;  // IPC_SET moves ctime
+  store.write_tick(tick(kT0 + 1000, {changed}));
+  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);
+  EXPECT_EQ(text("SELECT details FROM object_events WHERE event = 'owner_changed'"),
+            "1000:1000 -> 0:0");
+  EXPECT_EQ(text("SELECT details FROM object_events WHERE event = 'mode_changed'"), "600 -> 640");
+  HistoryReader reader(path_);
+  ASSERT_EQ(reader.objects_at(kT0 + 500).size(), 1u);
+  EXPECT_EQ(reader.objects_at(kT0 + 500)[0].object.uid, 1000u);
+  EXPECT_EQ(reader.objects_at(kT0 + 1000)[0].object.uid, 0u);
+  EXPECT_EQ(reader.objects_at(kT0 + 1000)[0].created_ms, kCtime * 1000);
+  EXPECT_TRUE(reader.objects_at(kT0 - 1).empty());
+}
+
+TEST_F(ObjectStoreTest, AKindNotReadIsNotRemoved) {
+  Store store(options());
+  store.write_tick(tick(kT0, {queue(1, 0x10)}, std::vector{array(2, 0)}));
+  store.write_tick(tick(kT0 + 1000, {queue(1, 0x10)}, std::nullopt));
+  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE removed_ts IS NULL"), 2);
+  store.write_tick(tick(kT0 + 2000, {queue(1, 0x10)}));
+  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE removed_ts IS NULL"), 1);
+}
+
+TEST_F(ObjectStoreTest, ARestartContinuesTheSameIncarnations) {
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, {queue(1, 0x10, 2), queue(2, 0x20)}));
+  }
+  {
+    Store store(options());
+    // Queue 2 went away while the agent was down.
+    store.write_tick(tick(kT0 + 60'000, {queue(1, 0x10, 2)}));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM objects"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
+  EXPECT_EQ(count("SELECT removed_ts FROM objects WHERE id = 2"), kT0 + 60'000);
+  EXPECT_EQ(count("SELECT last_seen_ts FROM objects WHERE id = 2"), kT0);
+}
+
+TEST_F(ObjectStoreTest, UpgradesAVersion4FileInPlace) {
+  fs::create_directories(dir_);
+  {
+    SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(old, path_.string(), 4);
+    old.exec("INSERT INTO sampling_spans (start_ts, last_ts, interval_ms) VALUES (" +
+             std::to_string(kT0 - 60000) + ", " + std::to_string(kT0 - 50000) + ", 1000)");
+  }
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, {queue(1, 0x10)}));
+  }
+  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(count("SELECT count(*) FROM spans"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);
+}
+
+TEST_F(ObjectStoreTest, RetentionDeletesOldIncarnationsAndKeepsLiveOnes) {
+  StoreOptions opts = options();
+  opts.retention.max_age = std::chrono::hours(1);
+  opts.retention.every = std::chrono::milliseconds(0);
+  Store store(opts);
+  store.write_tick(tick(kT0, {queue(1, 0x10, 1), queue(2, 0x20)}));
+  store.write_tick(tick(kT0 + 1000, {queue(1, 0x10, 2)}));  // queue 2 removed
+  for (std::int64_t ts = kT0 + 10'000; ts <= kT0 + 3 * 3'600'000; ts += 600'000) {
+    store.write_tick(tick(ts, {queue(1, 0x10, 3)}));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_objects"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events WHERE object_id NOT IN (SELECT id "
+                  "FROM ipc_objects)"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1);  // superseded states went
+  HistoryReader reader(path_);
+  ASSERT_EQ(reader.objects_at(kT0 + 3 * 3'600'000).size(), 1u);
+  EXPECT_EQ(reader.objects_at(kT0 + 3 * 3'600'000)[0].object.qnum, 3u);
+}
+
+}  // namespace
+}  // namespace ipctrail
