@@ -151,8 +151,7 @@ void write_charts(ExpositionWriter& out, const Sample& sample) {
   out.sample_if(sample.shm_pages);
 
   if (sample.leak_suspects) {
-    out.family("ipctrail_leaked_objects", "gauge",
-               "IPC objects the leak rules suspect, by kind (sem, msg, shm); see the README.");
+    out.family(metric::kLeakedObjects);
     for (IpcKind kind : kIpcKinds) {
       std::uint64_t suspects = 0;
       for (const LeakSuspect& suspect : *sample.leak_suspects) suspects += suspect.kind == kind;

@@ -73,6 +73,9 @@ inline constexpr MetricSpec kShmBytes{"ipctrail_shared_memory_bytes", "gauge",
 inline constexpr MetricSpec kShmPages{
     "ipctrail_shared_memory_pages", "gauge",
     "Shared memory segment sizes rounded up to pages, compared with shmall."};
+inline constexpr MetricSpec kLeakedObjects{
+    "ipctrail_leaked_objects", "gauge",
+    "IPC objects the leak rules suspect, by kind (sem, msg, shm); agent only."};
 inline constexpr MetricSpec kLimit{
     "ipctrail_limit", "gauge",
     "Kernel System V IPC limit of the namespace, as the kernel states it (shmall in pages, "
@@ -90,7 +93,7 @@ inline constexpr MetricSpec kSyscallErrors{
 }  // namespace metric
 
 // Every metric family, in the order of the exposition.
-inline constexpr std::array<const MetricSpec*, 16> kMetrics{
+inline constexpr std::array<const MetricSpec*, 17> kMetrics{
     &metric::kUp,
     &metric::kBuildInfo,
     &metric::kLastSampleTimestamp,
@@ -103,6 +106,7 @@ inline constexpr std::array<const MetricSpec*, 16> kMetrics{
     &metric::kShmSegments,
     &metric::kShmBytes,
     &metric::kShmPages,
+    &metric::kLeakedObjects,
     &metric::kLimit,
     &metric::kAlertStatus,
     &metric::kSyscalls,
