@@ -83,16 +83,6 @@ class AgentReliability : public testing::IpcNamespaceTest {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  // Polls `condition` for up to a minute (no timing is asserted; this only bounds a hang).
-  template <typename Condition>
-  static bool eventually(Condition condition) {
-    for (int i = 0; i < 600; ++i) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-
   std::string log_text() const { return testing::read_text(log_); }
 
   void expect_every_tick_in_a_span(const std::vector<std::int64_t>& ticks) {
@@ -122,8 +112,9 @@ TEST_F(AgentReliability, SurvivesSigkillMidWriteTwentyTimes) {
     fs::remove(log_);
     {
       testing::AgentProcess agent(db_, {"--interval", "10ms"}, log_);
-      ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 3; }))
-          << log_text();
+      ASSERT_TRUE(testing::eventually([&] {
+        return testing::committed_ticks(log_text()).size() >= 3;
+      })) << log_text();
       std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
       EXPECT_EQ(agent.stop(SIGKILL), -SIGKILL);
     }
@@ -146,7 +137,8 @@ TEST_F(AgentReliability, SurvivesSigkillMidWriteTwentyTimes) {
 TEST_F(AgentReliability, AReaderHoldingASnapshotForTenSecondsDoesNotStopWrites) {
   Churn churn(10);
   testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
-  ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+  ASSERT_TRUE(
+      testing::eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
   std::size_t before = testing::committed_ticks(log_text()).size();
   {
     SQLite::Database reader(db_, SQLite::OPEN_READONLY);
@@ -180,7 +172,8 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
   {
     Churn churn(50);
     testing::AgentProcess agent(db_, {"--interval", "20ms"}, log_);
-    ASSERT_TRUE(eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
+    ASSERT_TRUE(
+        testing::eventually([&] { return testing::committed_ticks(log_text()).size() >= 5; }));
 
     fs::path filler = small / "filler";
     {
@@ -188,7 +181,7 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
       std::string block(4096, 'x');
       while (fill.write(block.data(), static_cast<std::streamsize>(block.size()))) fill.flush();
     }
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(testing::eventually([&] {
       return log_text().find("cannot write history") != std::string::npos;
     })) << log_text();
     std::this_thread::sleep_for(2s);  // many more ticks fail meanwhile
@@ -196,10 +189,11 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
     EXPECT_EQ(testing::count_of(log_text(), "cannot write history"), 1u) << log_text();
 
     fs::remove(filler);
-    ASSERT_TRUE(eventually([&] { return log_text().find("work again") != std::string::npos; }))
-        << log_text();
+    ASSERT_TRUE(testing::eventually([&] {
+      return log_text().find("work again") != std::string::npos;
+    })) << log_text();
     std::size_t after_recovery = testing::committed_ticks(log_text()).size();
-    ASSERT_TRUE(eventually(
+    ASSERT_TRUE(testing::eventually(
         [&] { return testing::committed_ticks(log_text()).size() >= after_recovery + 5; }));
     EXPECT_EQ(agent.stop(SIGTERM), 0);
   }
@@ -208,14 +202,14 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
 }
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
 #endif
 
 TEST_F(AgentReliability, ResidentSizeStaysFlatOverTenThousandTicks) {
-  if (kSanitized) GTEST_SKIP() << "resident size means nothing under AddressSanitizer";
+  if (kSanitized) GTEST_SKIP() << "resident size means nothing under a sanitizer";
   Churn churn(30);
   testing::AgentProcess agent(db_, {"--interval", "1ms", "--ticks", "10000"}, log_);
   std::uint64_t warm_kib = 0;

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,8 @@ namespace ipctrail::testing {
 
 class AgentProcess {
  public:
-  // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`.
+  // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`;
+  // without --db when `db` is empty (the config file's database.path then counts).
   AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
                const std::string& log);
   ~AgentProcess();  // kills a still running agent with SIGKILL
@@ -34,5 +36,7 @@ std::string read_text(const std::string& path);
 // The timestamps of the ticks the agent logged as committed.
 std::vector<std::int64_t> committed_ticks(const std::string& log_text);
 std::size_t count_of(const std::string& text, const std::string& needle);
+// Polls `condition` every 20 ms for up to a minute: it bounds a hang and asserts no timing.
+bool eventually(const std::function<bool()>& condition);
 
 }  // namespace ipctrail::testing
