@@ -265,6 +265,10 @@ class PendingReload {
 
   Clock::time_point read_at() const { return read_at_; }
 
+  // Another SIGHUP: the operator asks again, so the readings count from here (a reload given up
+  // on a storm's earlier readings would leave the last SIGHUP unanswered).
+  void asked_again() { readings_ = 0; }
+
   Verdict add(ConfigReading reading, Clock::time_point now) {
     ++readings_;
     if (previous_ && *previous_ == reading) return Verdict::kSettled;
@@ -338,7 +342,9 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
       } else if (!pending) {
         spdlog::info("SIGHUP: reading the configuration again");
         pending.emplace(Clock::now());
-      }  // else the reload in progress reads the file again anyway
+      } else {
+        pending->asked_again();  // its next reading sees the file as it is now anyway
+      }
       continue;
     }
     if (pending && Clock::now() >= pending->read_at()) {

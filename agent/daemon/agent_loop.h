@@ -53,7 +53,8 @@ using AgentReloader = std::function<ConfigReading()>;
 // two readings in a row are identical: only then is the reading applied (or its refusal logged).
 // A file caught while an editor or a script rewrites it in place (empty, or cut short) thus never
 // applies, unless the writer stops for longer than kReloadSettle mid-write. After
-// kMaxReloadReadings readings that all differ, the reload gives up and the running options stay.
+// kMaxReloadReadings readings that all differ since the last SIGHUP, the reload gives up and the
+// running options stay.
 inline constexpr std::chrono::milliseconds kReloadSettle{100};
 inline constexpr int kMaxReloadReadings = 20;
 
