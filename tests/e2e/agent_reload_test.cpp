@@ -109,7 +109,7 @@ class AgentReload : public ::testing::Test {
   std::string log_ = (scratch_.path() / "agent.log").string();
 };
 
-TEST_F(AgentReload, AListenPortInUseIsRefusedAndTheOldPortServesOn) {
+TEST_F(AgentReload, AListenAddressThatCannotBeBoundIsRefusedAndTheOldPortServesOn) {
   int serving = free_port();
   HeldPort taken;
   std::string base =
@@ -124,6 +124,12 @@ TEST_F(AgentReload, AListenPortInUseIsRefusedAndTheOldPortServesOn) {
   EXPECT_NE(log_text().find("cannot listen on 127.0.0.1:" + std::to_string(taken.port())),
             std::string::npos)
       << log_text();
+  EXPECT_TRUE(keeps_ticking(agent));
+  EXPECT_TRUE(accepts_connections(serving));
+
+  // An address this host does not have (TEST-NET-1, RFC 5737): binding fails, nothing is sent.
+  write_config(base + "192.0.2.1:" + std::to_string(taken.port()) + "\n");
+  ASSERT_TRUE(reload_and_expect(agent, "cannot listen on 192.0.2.1"));
   EXPECT_TRUE(keeps_ticking(agent));
   EXPECT_TRUE(accepts_connections(serving));
 
