@@ -1,6 +1,7 @@
 // What counting IPC calls with BPF costs: a tight loop of msgsnd+msgrcv pairs and a loop of an
 // unrelated cheap syscall (getppid), each without BPF, with ipctrail's programs attached (each
-// attach mode), and with bpftrace counting the same tracepoints; side by side in one run.
+// attach mode; the counter is held by another process, as the agent would), and with bpftrace
+// counting the same tracepoints; side by side in one run.
 // Configurations are interleaved round by round, and time is the thread's CPU time, so that
 // other tasks on a shared machine disturb the comparison as little as they can.
 // Needs root. Usage: bpf_overhead [rounds]
@@ -15,13 +16,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/ipc_call_counter.h"
@@ -136,6 +138,68 @@ void stop_bpftrace(Bpftrace& bpftrace) {
   std::fclose(bpftrace.output);
 }
 
+// ipctrail's counter, opened by a process of its own as in the agent: the programs leave out the
+// calls of the process that opened them, and the benchmark's own calls are the ones to count.
+struct CounterProcess {
+  pid_t pid;
+  FILE* to_counter;
+  FILE* from_counter;
+};
+
+// Returns once the child attached its programs, or null with the reason.
+std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) {
+  int down[2];
+  int up[2];
+  if (::pipe(down) != 0 || ::pipe(up) != 0) {
+    failure = std::strerror(errno);
+    return std::nullopt;
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(down[1]);
+    ::close(up[0]);
+    FILE* report = ::fdopen(up[1], "w");
+    ipctrail::IpcCallCounterOpening opening = IpcCallCounter::open({.mode = mode});
+    if (!opening.counter) {
+      std::fprintf(report, "%s\n", opening.failure.c_str());
+      std::fflush(report);
+      ::_exit(1);
+    }
+    std::fprintf(report, "ready\n");
+    std::fflush(report);
+    char stop = 0;
+    (void)::read(down[0], &stop, 1);
+    ipctrail::IpcCallCounts counted = opening.counter->read();
+    std::fprintf(report, "  counted %llu msgsnd and %llu msgrcv in the benchmark's namespace\n",
+                 static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgsnd)),
+                 static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgrcv)));
+    std::fflush(report);
+    ::_exit(0);
+  }
+  ::close(down[0]);
+  ::close(up[1]);
+  CounterProcess process{pid, ::fdopen(down[1], "w"), ::fdopen(up[0], "r")};
+  char line[1024] = "the counter process exited\n";
+  if (std::fgets(line, sizeof line, process.from_counter) != nullptr &&
+      std::string_view(line).starts_with("ready")) {
+    return process;
+  }
+  failure = std::string(line, std::strcspn(line, "\n"));
+  std::fclose(process.to_counter);
+  std::fclose(process.from_counter);
+  ::waitpid(pid, nullptr, 0);
+  return std::nullopt;
+}
+
+void stop_counter(CounterProcess& process) {
+  std::fputc('x', process.to_counter);
+  std::fclose(process.to_counter);
+  char line[1024];
+  while (std::fgets(line, sizeof line, process.from_counter) != nullptr) std::fputs(line, stdout);
+  std::fclose(process.from_counter);
+  ::waitpid(process.pid, nullptr, 0);
+}
+
 struct Row {
   std::string name;
   std::optional<Figures> figures;
@@ -190,26 +254,22 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::unique_ptr<IpcCallCounter> counter;
+  std::optional<CounterProcess> counter;
   std::optional<Bpftrace> bpftrace;
   auto ipctrail_in = [&](BpfMode mode) {
-    return Configuration{
-        fmt::format("ipctrail {}", ipctrail::to_string(mode)),
-        [&counter, mode]() -> std::optional<std::string> {
-          ipctrail::IpcCallCounterOpening opening = IpcCallCounter::open({.mode = mode});
-          counter = std::move(opening.counter);
-          if (!counter) return opening.failure;
-          return std::nullopt;
-        },
-        [&counter] {
-          ipctrail::IpcCallCounts counted = counter->read();
-          fmt::print("  counted {} msgsnd and {} msgrcv in the benchmark's namespace\n",
-                     counted.calls_of(ipctrail::IpcCall::kMsgsnd),
-                     counted.calls_of(ipctrail::IpcCall::kMsgrcv));
-          counter.reset();
-        },
-        {},
-        ""};
+    return Configuration{fmt::format("ipctrail {}", ipctrail::to_string(mode)),
+                         [&counter, mode]() -> std::optional<std::string> {
+                           std::string failure;
+                           counter = start_counter(mode, failure);
+                           if (!counter) return failure;
+                           return std::nullopt;
+                         },
+                         [&counter] {
+                           stop_counter(*counter);
+                           counter.reset();
+                         },
+                         {},
+                         ""};
   };
   std::vector<Configuration> configurations;
   configurations.push_back({"no BPF", [] { return std::optional<std::string>(); }, [] {}, {}, ""});

@@ -56,7 +56,8 @@ void IpcCallCollector::collect(Sample& sample) {
   }
   IpcCallActivity activity{to_string(counter_->attached_mode()), reading.counts, std::nullopt};
   if (previous_) {
-    activity.rates = ipc_call_rates(previous_->counts, reading.counts, reading.at - previous_->at);
+    activity.since_previous = IpcCallInterval{ipc_calls_between(previous_->counts, reading.counts),
+                                              reading.at - previous_->at};
   }
   previous_ = reading;
   sample.ipc_calls = std::move(activity);

@@ -37,7 +37,7 @@ class IpcCallCollector {
   explicit IpcCallCollector(BpfOptions options);
   ~IpcCallCollector();
 
-  // Sets sample.ipc_calls to the cumulative counts and, from the second reading on, the rates
+  // Sets sample.ipc_calls to the cumulative counts and, from the second reading on, the calls
   // since the previous reading; clears it while BPF is off or unavailable.
   void collect(Sample& sample);
 

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -62,15 +63,25 @@ std::vector<std::string_view> call_names() {
   return {kIpcCallNames.begin(), kIpcCallNames.end()};
 }
 
-std::optional<std::uint32_t> own_namespace_inode(std::string& failure) {
+// Device and inode of one of this process's namespaces (/proc/self/ns/<kind>).
+std::optional<struct stat> own_namespace(const char* kind, std::string& failure) {
+  std::string path = fmt::format("/proc/self/ns/{}", kind);
   struct stat status {};
-  if (::stat("/proc/self/ns/ipc", &status) != 0) {
-    failure = fmt::format("cannot identify this process's IPC namespace (/proc/self/ns/ipc: {})",
+  if (::stat(path.c_str(), &status) != 0) {
+    failure = fmt::format("cannot identify this process's {} namespace ({}: {})", kind, path,
                           std::strerror(errno));
     return std::nullopt;
   }
-  return static_cast<std::uint32_t>(status.st_ino);
+  return status;
 }
+
+// What the programs are told before loading: whose calls to count, and whose to leave out.
+struct ProgramConstants {
+  std::uint32_t watched_ipc_namespace = 0;
+  std::uint64_t agent_pid_namespace_device = 0;
+  std::uint64_t agent_pid_namespace_inode = 0;
+  std::uint32_t agent_tgid = 0;
+};
 
 struct SkeletonDeleter {
   void operator()(ipc_calls* skeleton) const { ipc_calls__destroy(skeleton); }
@@ -105,12 +116,16 @@ int call_of_program(std::string_view program, std::string_view kind) {
 // Switches on only the programs of `mode` (pointing fentry/fexit at `functions`), loads and
 // attaches them. Fills `failure` and returns null when any step fails.
 Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
-                      std::string& failure) {
+                      const ProgramConstants& constants, std::string& failure) {
   Skeleton skeleton(ipc_calls__open());
   if (!skeleton) {
     failure = libbpf_failure("opening the embedded BPF object", errno, mode);
     return nullptr;
   }
+  skeleton->rodata->watched_ipc_namespace = constants.watched_ipc_namespace;
+  skeleton->rodata->agent_pid_namespace_device = constants.agent_pid_namespace_device;
+  skeleton->rodata->agent_pid_namespace_inode = constants.agent_pid_namespace_inode;
+  skeleton->rodata->agent_tgid = constants.agent_tgid;
   bpf_program* program = nullptr;
   bpf_object__for_each_program(program, skeleton->obj) {
     std::string_view name = bpf_program__name(program);
@@ -145,7 +160,7 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
 }
 
 // Probes `mode`, then opens it; fills `failure` when it cannot be used.
-Skeleton try_mode(BpfMode mode, std::string& failure) {
+Skeleton try_mode(BpfMode mode, const ProgramConstants& constants, std::string& failure) {
   std::vector<std::string_view> calls = call_names();
   std::vector<std::string> functions;
   if (mode == BpfMode::kTracepoint) {
@@ -161,7 +176,7 @@ Skeleton try_mode(BpfMode mode, std::string& failure) {
     }
     functions = std::move(found.names);
   }
-  return open_in_mode(mode, functions, failure);
+  return open_in_mode(mode, functions, constants, failure);
 }
 
 }  // namespace
@@ -175,25 +190,32 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
     opening.failure = *missing;
     return opening;
   }
-  std::uint32_t namespace_inode = options.ipc_namespace_inode;
-  if (namespace_inode == 0) {
-    auto own = own_namespace_inode(opening.failure);
-    if (!own) return opening;
-    namespace_inode = *own;
+  ProgramConstants constants;
+  constants.watched_ipc_namespace = options.ipc_namespace_inode;
+  if (constants.watched_ipc_namespace == 0) {
+    auto own_ipc = own_namespace("ipc", opening.failure);
+    if (!own_ipc) return opening;
+    constants.watched_ipc_namespace = static_cast<std::uint32_t>(own_ipc->st_ino);
   }
+  auto own_pid = own_namespace("pid", opening.failure);
+  if (!own_pid) return opening;
+  constants.agent_pid_namespace_device = own_pid->st_dev;
+  constants.agent_pid_namespace_inode = own_pid->st_ino;
+  constants.agent_tgid = static_cast<std::uint32_t>(::getpid());
 
   std::vector<BpfMode> modes = {options.mode};
   if (options.mode == BpfMode::kAuto) modes = {BpfMode::kFentry, BpfMode::kTracepoint};
   std::vector<std::string> failures;
   for (BpfMode mode : modes) {
     std::string failure;
-    Skeleton skeleton = try_mode(mode, failure);
+    Skeleton skeleton = try_mode(mode, constants, failure);
     // Loading parses the kernel's whole BTF (megabytes, then freed); hand that heap back to the
     // system, or the agent's resident size stays inflated for its whole life.
     ::malloc_trim(0);
     if (skeleton) {
       if (!failures.empty()) spdlog::debug("BPF fentry mode unavailable: {}", failures.front());
-      opening.counter.reset(new IpcCallCounter(skeleton.release(), mode, namespace_inode));
+      opening.counter.reset(
+          new IpcCallCounter(skeleton.release(), mode, constants.watched_ipc_namespace));
       return opening;
     }
     failures.push_back(std::move(failure));
@@ -213,11 +235,10 @@ IpcCallCounter::~IpcCallCounter() {
 
 IpcCallCounts IpcCallCounter::read() const {
   std::vector<ipc_call_counts> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
-  std::uint32_t key = namespace_inode_;
-  int error = bpf_map__lookup_elem(skeleton_->maps.counts_by_namespace, &key, sizeof key,
+  std::uint32_t slot = 0;
+  int error = bpf_map__lookup_elem(skeleton_->maps.watched_counts, &slot, sizeof slot,
                                    per_cpu.data(), per_cpu.size() * sizeof(ipc_call_counts), 0);
   IpcCallCounts totals;
-  if (error == -ENOENT) return totals;  // no call in this namespace yet
   if (error != 0) {
     throw std::system_error(-error, std::generic_category(), "reading the BPF call counters");
   }

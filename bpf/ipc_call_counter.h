@@ -23,7 +23,8 @@ std::optional<BpfMode> parse_bpf_mode(std::string_view text);
 
 struct IpcCallCounterOptions {
   BpfMode mode = BpfMode::kAuto;
-  // The IPC namespace whose calls read() returns; 0 means the caller's own at open().
+  // The IPC namespace whose calls are counted; 0 means the caller's own at open(). The calls of
+  // the process that opens the counter (the agent's own collector) are never counted.
   std::uint32_t ipc_namespace_inode = 0;
 };
 
@@ -46,7 +47,8 @@ class IpcCallCounter {
   BpfMode attached_mode() const { return mode_; }  // tracepoint or fentry
   std::uint32_t ipc_namespace_inode() const { return namespace_inode_; }
 
-  // The watched namespace's cumulative counts since open(), summed over CPUs. Throws
+  // The watched namespace's cumulative counts since open(), summed over CPUs, without this
+  // process's own calls. Throws
   // std::system_error if the kernel refuses to read the map.
   IpcCallCounts read() const;
 

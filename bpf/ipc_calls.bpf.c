@@ -1,4 +1,6 @@
-/* Counts every System V IPC system call and its failures by errno class, per IPC namespace.
+/* Counts every System V IPC system call and its failures by errno class, in the one IPC namespace
+ * watched, leaving out the calls of the agent itself (its collector's semctl/msgctl calls would
+ * otherwise be most of the counts on a quiet host).
  * Each call has four programs: a tracepoint pair and an fentry/fexit pair; the loader switches
  * off the pair it does not use, so one object serves both attach modes.
  */
@@ -20,23 +22,40 @@ char LICENSE[] SEC("license") = "GPL";
 #define ERESTARTSYS 512
 #define ERESTART_RESTARTBLOCK 516
 
+/* Set by the loader before loading (the skeleton's rodata), so the verifier sees constants:
+ * the watched namespace's inode, and the agent's tgid as seen from its own pid namespace (named by
+ * the device and inode of its /proc/self/ns/pid). */
+const volatile __u32 watched_ipc_namespace = 0;
+const volatile __u64 agent_pid_namespace_device = 0;
+const volatile __u64 agent_pid_namespace_inode = 0;
+const volatile __u32 agent_tgid = 0;
+
+/* One slot per CPU, allocated when the map is created: the programs never allocate (a run-time
+ * allocation from a tracing program warns before kernel 6.1 and is refused on PREEMPT_RT), and
+ * nothing is left behind when a namespace dies. */
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, IPC_NAMESPACES_MAX);
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct ipc_call_counts);
-} counts_by_namespace SEC(".maps");
+} watched_counts SEC(".maps");
 
-static const struct ipc_call_counts zero_counts;
+static __always_inline int is_agent(void) {
+  struct bpf_pidns_info caller = {};
+  /* Fails for a task of another pid namespace: not the agent. */
+  if (bpf_get_ns_current_pid_tgid(agent_pid_namespace_device, agent_pid_namespace_inode, &caller,
+                                  sizeof caller) != 0) {
+    return 0;
+  }
+  return caller.tgid == agent_tgid;
+}
 
+/* The counters of the watched namespace, or null for a call not to count. */
 static __always_inline struct ipc_call_counts* namespace_counts(void) {
   struct task_struct* task = bpf_get_current_task_btf();
-  __u32 namespace_inode = task->nsproxy->ipc_ns->ns.inum;
-  struct ipc_call_counts* counts = bpf_map_lookup_elem(&counts_by_namespace, &namespace_inode);
-  if (counts) return counts;
-  bpf_map_update_elem(&counts_by_namespace, &namespace_inode, &zero_counts, BPF_NOEXIST);
-  return bpf_map_lookup_elem(&counts_by_namespace, &namespace_inode);
+  if (task->nsproxy->ipc_ns->ns.inum != watched_ipc_namespace || is_agent()) return 0;
+  __u32 slot = 0;
+  return bpf_map_lookup_elem(&watched_counts, &slot);
 }
 
 static __always_inline enum ipc_errno_class errno_class(long error) {

@@ -1,5 +1,5 @@
 /* Shared by ipc_calls.bpf.c and its loader: the layout of the counters in the BPF map.
- * The order of both enums is the order of agent/ipc_call_counts.h (checked there at compile time).
+ * The order of both enums is the order of model/ipc_call_counts.h (checked there at compile time).
  */
 #ifndef IPCTRAIL_BPF_IPC_CALLS_H
 #define IPCTRAIL_BPF_IPC_CALLS_H
@@ -35,13 +35,10 @@ enum ipc_errno_class {
   IPC_ERRNO_CLASS_COUNT,
 };
 
-/* One IPC namespace's counters on one CPU; the map key is the namespace's inode number. */
+/* The watched IPC namespace's counters on one CPU. */
 struct ipc_call_counts {
   unsigned long long calls[IPC_CALL_COUNT];
   unsigned long long failures[IPC_CALL_COUNT][IPC_ERRNO_CLASS_COUNT];
 };
-
-/* Namespaces seen at once (containers on one host); entries are allocated on first use. */
-#define IPC_NAMESPACES_MAX 4096
 
 #endif

@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -12,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "config/suggest.h"
 #include "model/listen_address.h"
@@ -22,8 +26,13 @@ namespace ipctrail {
 
 namespace {
 
-// Far above any real config; stops a mistaken path such as /dev/zero from being read forever.
-constexpr std::size_t kMaxFileBytes = 1 << 20;
+// Limits that keep loading any file bounded in time and memory. The shipped config, every key
+// with its comment, is under 4 KiB and about 100 values, 4 levels deep. yaml-cpp 0.7 queues a
+// whole flow collection ([...] or {...}) before handing out its first value, about 140 bytes
+// of tokens per byte of text: 64 KiB of text stays under 10 MB while parsing.
+constexpr std::size_t kMaxFileBytes = 64 << 10;
+constexpr int kMaxNodes = 10'000;
+constexpr int kMaxDepth = 16;
 constexpr Duration kMaxEvery = std::chrono::hours(24);
 constexpr Duration kMinNotifyTimeout = std::chrono::milliseconds(100);
 constexpr Duration kMaxNotifyTimeout = std::chrono::hours(1);
@@ -101,6 +110,9 @@ class Loader {
     for (const auto& entry : section.value) {
       const YAML::Node& key_node = entry.first;
       std::string name = key_node.IsScalar() ? key_node.Scalar() : std::string();
+      if (name.find('\0') != std::string::npos) {
+        fail(key_node.Mark(), section.path, "a key holds a NUL character (\\0)");
+      }
       std::string path = section.path.empty() ? name : section.path + "." + name;
       const Key* key = find(keys, name);
       if (key == nullptr) {
@@ -111,11 +123,24 @@ class Loader {
       Item item{entry.second, has_own_mark ? entry.second.Mark() : key_node.Mark(), path};
       marks_[path] = key_node.Mark();
       if (key->read) {
+        refuse_nul(item);
         key->read(*this, item, config);
       } else {
         read_section(item, key->children, config);
       }
     }
+  }
+
+  // A "\0" escape makes a text that C calls (open, posix_spawn) would cut short at the NUL.
+  void refuse_nul(const Item& item) const {
+    auto holds_nul = [](const YAML::Node& node) {
+      return node.IsScalar() && node.Scalar().find('\0') != std::string::npos;
+    };
+    bool nul = holds_nul(item.value);
+    if (item.value.IsSequence()) {
+      for (const YAML::Node& element : item.value) nul = nul || holds_nul(element);
+    }
+    if (nul) fail(item, "holds a NUL character (\\0), which would cut the text short");
   }
 
   // Errors about two keys together point at the first of them the file sets.
@@ -254,6 +279,19 @@ class Loader {
       fail(item, fmt::format("{}; '{}' is not an absolute path (no PATH search is done)", kExpected,
                              argv[0]));
     }
+    // As posix_spawn will find it: this very path, a file this user may execute.
+    struct stat info {};
+    int error = 0;
+    if (::stat(argv[0].c_str(), &info) != 0) {
+      error = errno;
+    } else if (S_ISDIR(info.st_mode)) {
+      error = EISDIR;
+    } else if (!S_ISREG(info.st_mode)) {
+      error = EACCES;
+    } else if (::access(argv[0].c_str(), X_OK) != 0) {
+      error = errno;
+    }
+    if (error != 0) fail(item, fmt::format("cannot run {}: {}", argv[0], std::strerror(error)));
     return argv;
   }
 
@@ -422,6 +460,12 @@ void validate_alerts(const Loader& loader, const Config& config) {
                                    "warn clears at or below warn_clear",
                                    format_number(alert.warn), format_number(alert.warn_clear)));
     }
+    if (alert.crit && alert.warn > *alert.crit) {
+      loader.fail_pair(base + "warn", base + "crit",
+                       fmt::format("warn ({}) must be <= crit ({}): above crit the alert is "
+                                   "CRITICAL, so it would never rise to WARNING",
+                                   format_number(alert.warn), format_number(*alert.crit)));
+    }
     if (alert.crit_clear && !alert.crit) {
       loader.fail_pair(base + "crit_clear", base + "crit",
                        "crit_clear is set but crit is off; set crit as well, or remove crit_clear");
@@ -446,51 +490,170 @@ void collect_paths(const std::vector<Key>& keys, const std::string& prefix,
   }
 }
 
+std::string_view file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+// Only a regular file, and only up to kMaxFileBytes of it. O_NONBLOCK: opening a FIFO does not
+// wait for a writer (and the check below refuses it before any read).
 std::string read_whole_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) throw ConfigError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  auto refuse = [fd, &path](std::string_view why) {
+    ::close(fd);
+    throw ConfigError(fmt::format("cannot read {}: {}", path, why));
+  };
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) refuse(std::strerror(errno));
+  if (S_ISDIR(info.st_mode)) refuse(std::strerror(EISDIR));
+  if (!S_ISREG(info.st_mode)) {
+    refuse(fmt::format("not a regular file ({})", file_kind(info.st_mode)));
+  }
+  std::string too_large = fmt::format("larger than {} bytes, not a config file", kMaxFileBytes);
+  if (static_cast<std::uint64_t>(info.st_size) > kMaxFileBytes) refuse(too_large);
   std::string text;
-  char buffer[65536];
+  char buffer[16384];
   for (;;) {
     ssize_t got = ::read(fd, buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      int error = errno;
-      ::close(fd);
-      throw ConfigError(fmt::format("cannot read {}: {}", path, std::strerror(error)));
-    }
+    if (got < 0) refuse(std::strerror(errno));
     if (got == 0) break;
     text.append(buffer, static_cast<std::size_t>(got));
-    if (text.size() > kMaxFileBytes) {
-      ::close(fd);
-      throw ConfigError(fmt::format("cannot read {}: larger than {} bytes, not a config file", path,
-                                    kMaxFileBytes));
-    }
+    if (text.size() > kMaxFileBytes) refuse(too_large);  // it grew since fstat
   }
   ::close(fd);
   return text;
 }
 
+// Where byte `offset` of `text` is, as yaml-cpp counts (from 0).
+YAML::Mark mark_at(std::string_view text, std::size_t offset) {
+  std::string_view before = text.substr(0, offset);
+  std::size_t line_start = before.rfind('\n');
+  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+  YAML::Mark mark;
+  mark.pos = static_cast<int>(offset);
+  mark.line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  mark.column = static_cast<int>(offset - line_start);
+  return mark;
+}
+
+// Walks the file's YAML events before any node is built, refusing what would make building
+// them, or reading them, unbounded: aliases (each *name is a copy of what &name holds, so a
+// short file expands to gigabytes), too many values, too deep a nesting, more than one
+// document, and yaml-cpp 0.7 stuck on a token: after a stray ',' its parser reports an empty
+// document without moving on, forever (LoadAll then fills the memory).
+class EventCheck : public YAML::EventHandler {
+ public:
+  EventCheck(const Loader& loader, std::string_view text) : loader_(loader), text_(text) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_ > 0 && mark.pos <= last_document_pos_) {
+      std::size_t at = static_cast<std::size_t>(mark.pos);
+      std::string what = at < text_.size() ? fmt::format("unexpected '{}'", text_[at])
+                                           : std::string("unexpected end of file");
+      loader_.fail(mark, "", "not valid YAML: " + what);
+    }
+    last_document_pos_ = mark.pos;
+    ++documents_;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    loader_.fail(mark, "",
+                 "YAML aliases (*name) are not accepted in a config file; write the value out");
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    open(mark);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    open(mark);
+  }
+  void OnMapEnd() override { --depth_; }
+
+  int documents() const { return documents_; }
+  // Where the second document's content starts, for the error that there are several.
+  const YAML::Mark& second_document() const { return second_document_; }
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (documents_ == 2 && second_document_.is_null()) second_document_ = mark;
+    if (++nodes_ > kMaxNodes) {
+      loader_.fail(mark, "",
+                   fmt::format("more than {} values; a config file has about 100", kMaxNodes));
+    }
+  }
+  void open(const YAML::Mark& mark) {
+    node(mark);
+    if (++depth_ > kMaxDepth) {
+      loader_.fail(
+          mark, "",
+          fmt::format("nested more than {} levels deep; a config file has at most 4", kMaxDepth));
+    }
+  }
+
+  const Loader& loader_;
+  std::string_view text_;
+  int documents_ = 0;
+  int last_document_pos_ = -1;
+  YAML::Mark second_document_ = YAML::Mark::null_mark();
+  int nodes_ = 0;
+  int depth_ = 0;
+};
+
 }  // namespace
 
 Config parse_config(std::string_view text, const std::string& source_name) {
   Loader loader(source_name);
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& error) {
-    loader.fail(error.mark, "", "not valid YAML: " + error.msg);
+  if (text.size() > kMaxFileBytes) {
+    loader.fail(YAML::Mark::null_mark(), "",
+                fmt::format("larger than {} bytes, not a config file", kMaxFileBytes));
   }
-  if (documents.size() > 1) {
-    loader.fail(documents[1].Mark(), "",
-                fmt::format("holds {} YAML documents; expected one", documents.size()));
+  if (std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    loader.fail(mark_at(text, nul), "", "holds a NUL byte; a config file is text");
+  }
+  // yaml-cpp 0.7 raises "illegal EOF in scalar" only when the file ends in the middle of a line
+  // of a quoted text: when line breaks follow, the text quietly ends with the file, and a
+  // forgotten closing quote swallowed the rest of it. Without the trailing blanks the end of
+  // the file is always in the middle of a line.
+  std::size_t last = text.find_last_not_of(" \t\r\n");
+  std::string yaml(text.substr(0, last == std::string_view::npos ? 0 : last + 1));
+  YAML::Node document;
+  try {
+    std::istringstream stream(yaml);
+    YAML::Parser parser(stream);
+    EventCheck check(loader, yaml);
+    while (parser.HandleNextDocument(check)) {
+    }
+    if (check.documents() > 1) {
+      loader.fail(check.second_document(), "",
+                  fmt::format("holds {} YAML documents; expected one", check.documents()));
+    }
+    // Within what the check allows: one document, kMaxNodes nodes, no alias.
+    document = YAML::Load(yaml);
+  } catch (const YAML::Exception& error) {
+    std::string what = error.msg;
+    if (what == YAML::ErrorMsg::EOF_IN_SCALAR) {
+      what = "the file ends inside a quoted text (a closing quote is missing)";
+    }
+    loader.fail(error.mark, "", "not valid YAML: " + what);
   }
   Config config;
-  if (documents.empty()) return config;
+  if (document.IsNull()) return config;
   YAML::Mark start;
   start.line = 0;
   start.column = 0;
-  loader.read_section({documents[0], start, ""}, schema(), config);
+  loader.read_section({document, start, ""}, schema(), config);
   validate_alerts(loader, config);
   return config;
 }

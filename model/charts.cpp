@@ -11,28 +11,33 @@ std::vector<Dimension> single(std::string_view name, const std::optional<std::ui
   return {Dimension{std::string(name), *value}};
 }
 
-Chart call_chart(std::string_view id, const IpcCallRates& rates, IpcCall first, IpcCall last) {
-  Chart chart{id, "calls/s", {}};
+Chart call_chart(std::string_view id, const IpcCallCounts& counts, IpcCall first, IpcCall last) {
+  Chart chart{id, kCallsUnits, {}};
   for (std::size_t call = index_of(first); call <= index_of(last); ++call) {
-    chart.dimensions.push_back({std::string(kIpcCallNames[call]), rates.calls[call]});
+    chart.dimensions.push_back({std::string(kIpcCallNames[call]), counts.calls[call]});
   }
   return chart;
 }
 
 Chart error_chart(const IpcCallActivity& activity) {
-  Chart chart{chart_id::kCallErrors, "calls/s", {}};
+  Chart chart{chart_id::kCallErrors, kCallsUnits, {}};
   for (std::size_t call = 0; call < kIpcCallCount; ++call) {
     for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
       if (activity.totals.failures[call][error] == 0) continue;
       chart.dimensions.push_back(
           {fmt::format("{}_{}", kIpcCallNames[call], kErrnoClassNames[error]),
-           activity.rates->failures[call][error]});
+           activity.since_previous->counts.failures[call][error]});
     }
   }
   return chart;
 }
 
 }  // namespace
+
+bool is_calls_per_tick(std::string_view id) {
+  return id == chart_id::kSemaphoreCalls || id == chart_id::kQueueCalls ||
+         id == chart_id::kShmCalls || id == chart_id::kCallErrors;
+}
 
 std::vector<Chart> charts_of(const Sample& sample) {
   std::vector<Chart> charts;
@@ -58,12 +63,12 @@ std::vector<Chart> charts_of(const Sample& sample) {
   charts.push_back({chart_id::kShmSegments, "segments", single("segments", sample.shm_segments)});
   charts.push_back({chart_id::kShmBytes, "bytes", single("bytes", sample.shm_bytes)});
 
-  if (sample.ipc_calls && sample.ipc_calls->rates) {
-    const IpcCallRates& rates = *sample.ipc_calls->rates;
+  if (sample.ipc_calls && sample.ipc_calls->since_previous) {
+    const IpcCallCounts& counts = sample.ipc_calls->since_previous->counts;
     charts.push_back(
-        call_chart(chart_id::kSemaphoreCalls, rates, IpcCall::kSemget, IpcCall::kSemctl));
-    charts.push_back(call_chart(chart_id::kQueueCalls, rates, IpcCall::kMsgget, IpcCall::kMsgctl));
-    charts.push_back(call_chart(chart_id::kShmCalls, rates, IpcCall::kShmget, IpcCall::kShmctl));
+        call_chart(chart_id::kSemaphoreCalls, counts, IpcCall::kSemget, IpcCall::kSemctl));
+    charts.push_back(call_chart(chart_id::kQueueCalls, counts, IpcCall::kMsgget, IpcCall::kMsgctl));
+    charts.push_back(call_chart(chart_id::kShmCalls, counts, IpcCall::kShmget, IpcCall::kShmctl));
     charts.push_back(error_chart(*sample.ipc_calls));
   }
   return charts;

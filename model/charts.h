@@ -12,9 +12,9 @@
 
 namespace ipctrail {
 
-// A level or a count read from the kernel is an exact integer; a rate (calls per second between
-// two readings) is fractional: one failure in a 10 s interval is 0.1/s, which an integer would
-// round away. Consumers keep the kind: JSON prints integers as integers.
+// A level or a count read from the kernel is an exact integer, and so is every chart of ours today
+// (the call charts hold counts per tick; rates are derived when read). A fractional value keeps
+// its kind through storage and JSON, should a chart ever need one.
 using DimensionValue = std::variant<std::uint64_t, double>;
 
 struct Dimension {
@@ -41,9 +41,15 @@ inline constexpr std::string_view kShmCalls = "system.shared_memory_calls";
 inline constexpr std::string_view kCallErrors = "system.ipc_call_errors";
 }  // namespace chart_id
 
+// The call charts hold exact counts: the calls made during one tick (since the previous reading).
+// Rates are derived when reading (a count over the time it covers), so nothing is rounded when
+// stored and `query --step` can sum them exactly.
+inline constexpr std::string_view kCallsUnits = "calls";
+bool is_calls_per_tick(std::string_view chart_id);
+
 // The six reference charts, always, in the reference order (a part that was not collected has no
-// dimensions); then, when the sample has call rates, the four call charts in calls/s. The error
-// chart has a `<call>_<ERRNO>` dimension for each failure seen since counting started.
+// dimensions); then, when the sample has calls since a previous reading, the four call charts. The
+// error chart has a `<call>_<ERRNO>` dimension for each failure seen since counting started.
 std::vector<Chart> charts_of(const Sample& sample);
 
 }  // namespace ipctrail

@@ -1,5 +1,6 @@
-// System V IPC system call counts: cumulative totals per call and per call x errno class, and
-// the per-second rates between two readings. Plain values, filled by the BPF counter.
+// System V IPC system call counts: cumulative totals per call and per call x errno class, and the
+// exact counts between two readings (one tick), from which rates are derived for people. Plain
+// values, filled by the BPF counter.
 #pragma once
 
 #include <array>
@@ -78,16 +79,24 @@ using IpcCallCounts = IpcCallTable<std::uint64_t>;
 // Calls per second.
 using IpcCallRates = IpcCallTable<double>;
 
-// Rates between two readings of one counter taken `elapsed` apart. A count that went backwards
-// (the counter was opened anew) is taken as counted from zero.
-IpcCallRates ipc_call_rates(const IpcCallCounts& earlier, const IpcCallCounts& later,
-                            std::chrono::duration<double> elapsed);
+// The calls made between two readings of one counter. A count that went backwards (the counter
+// was opened anew) is taken as counted from zero.
+IpcCallCounts ipc_calls_between(const IpcCallCounts& earlier, const IpcCallCounts& later);
+
+// `counts` made over `elapsed`, per second; all zero when no time elapsed.
+IpcCallRates ipc_call_rates(const IpcCallCounts& counts, std::chrono::duration<double> elapsed);
+
+// What happened between the previous reading and this one.
+struct IpcCallInterval {
+  IpcCallCounts counts;
+  std::chrono::nanoseconds elapsed{0};
+};
 
 struct IpcCallActivity {
   std::string_view attach_mode;  // "tracepoint" or "fentry"
   IpcCallCounts totals;
-  // Empty on the first reading after counting started: a rate needs two.
-  std::optional<IpcCallRates> rates;
+  // Empty on the first reading after counting started: an interval needs two.
+  std::optional<IpcCallInterval> since_previous;
 };
 
 }  // namespace ipctrail

@@ -21,8 +21,8 @@ struct SeriesLabels {
   friend bool operator==(const SeriesLabels&, const SeriesLabels&) = default;
 };
 
-// A value as the file holds it: SQLite's signed 64-bit integer for levels and counts, a double for
-// rates (BPF calls per second).
+// A value as the file holds it: SQLite's signed 64-bit integer for levels and counts (the BPF call
+// charts hold each tick's calls), a double for a fractional chart value.
 using StoredValue = std::variant<std::int64_t, double>;
 
 struct ChartRecord {

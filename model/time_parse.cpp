@@ -100,15 +100,24 @@ std::chrono::milliseconds parse_positive_duration(std::string_view text) {
 }
 
 std::int64_t parse_time(std::string_view text, std::int64_t now_ms) {
-  if (text == "now") return now_ms;
+  auto in_range = [text](std::int64_t when) {
+    if (when < kEarliestTimeMs || when > kLatestTimeMs) {
+      throw TimeTextError(
+          fmt::format("'{}' is out of range: times go from {}", text, kTimeRangeText));
+    }
+    return when;
+  };
+  if (text == "now") return in_range(now_ms);
   if (!text.empty() && text.front() == '-') {
-    try {
-      return now_ms - parse_positive_duration(text.substr(1)).count();
-    } catch (const TimeTextError&) {
-      // Falls through to the message that lists every accepted form.
+    // Anything else falls through to the message that lists every accepted form.
+    std::optional<Duration> ago = parse_duration(text.substr(1));
+    if (ago && ago->count() > 0) {
+      std::int64_t when = 0;
+      if (__builtin_sub_overflow(now_ms, ago->count(), &when)) when = kEarliestTimeMs - 1;
+      return in_range(when);
     }
   }
-  if (std::optional<std::int64_t> absolute = parse_absolute(text)) return *absolute;
+  if (std::optional<std::int64_t> absolute = parse_absolute(text)) return in_range(*absolute);
   throw TimeTextError(fmt::format(
       "'{}' is not a time; write now, -1h, -15m, 2026-11-26T03:00:00Z or 2026-11-26 03:00 (UTC "
       "unless an offset like +02:00 is given)",

@@ -13,6 +13,14 @@ class TimeTextError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// The times the command line accepts, as unix milliseconds: 1970-01-01T00:00:00Z to
+// 9999-12-31T23:59:59.999Z. The difference of any two, and any one plus any duration up to the
+// whole range, fit in 64 bits with room to spare.
+inline constexpr std::int64_t kEarliestTimeMs = 0;
+inline constexpr std::int64_t kLatestTimeMs = 253'402'300'799'999;
+inline constexpr std::string_view kTimeRangeText =
+    "1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z";
+
 // A positive duration as config/units.h reads it ("500ms", "1s", "15m", "2d"); throws
 // TimeTextError naming the text otherwise.
 std::chrono::milliseconds parse_positive_duration(std::string_view text);
@@ -20,6 +28,7 @@ std::chrono::milliseconds parse_positive_duration(std::string_view text);
 // A moment as unix milliseconds: "now"; relative to now as "-1h", "-15m", "-90s";
 // or absolute as "2026-11-26T03:00:00Z", "2026-11-26 03:00", "2026-11-26", with optional
 // seconds, ".fff" fractions and a "Z" or "+hh:mm"/"-hh:mm" offset. Without an offset it is UTC.
+// Throws TimeTextError naming the accepted range for a time outside it.
 std::int64_t parse_time(std::string_view text, std::int64_t now_ms);
 
 }  // namespace ipctrail

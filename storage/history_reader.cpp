@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "storage/schema.h"
@@ -74,6 +75,30 @@ std::vector<AlertRecord> alert_records(SQLite::Statement& query) {
   }
   return records;
 }
+
+// A span's ticks on its grid: tick k at start + k x interval, k < count.
+struct TickGrid {
+  std::int64_t start_ms = 0;
+  std::int64_t interval_ms = 1;
+  std::int64_t count = 0;
+
+  explicit TickGrid(const Span& span)
+      : start_ms(span.start_ms),
+        interval_ms(std::max<std::int64_t>(span.interval_ms, 1)),
+        count(index_of_tick(span.last_ms) + 1) {}
+
+  // The grid index of a tick that happened at ts_ms (a little off the grid: its clock drifts).
+  std::int64_t index_of_tick(std::int64_t ts_ms) const {
+    if (ts_ms <= start_ms) return 0;
+    return (ts_ms - start_ms + interval_ms / 2) / interval_ms;
+  }
+  // How many ticks of the grid fall before ts_ms.
+  std::int64_t ticks_before(std::int64_t ts_ms) const {
+    if (ts_ms <= start_ms) return 0;
+    return std::min(count, (ts_ms - start_ms + interval_ms - 1) / interval_ms);
+  }
+  std::int64_t time_of(std::int64_t tick) const { return start_ms + tick * interval_ms; }
+};
 
 // Queue dimensions are msqids: order them as numbers.
 constexpr const char* kSeriesOrder = "ORDER BY s.chart, length(s.dimension), s.dimension, s.id";
@@ -190,6 +215,50 @@ std::vector<SeriesPoints> HistoryReader::grid(const std::string& chart,
       cells.points.push_back({ts_ms, sampled(ts_ms) ? value : std::nullopt});
     }
     result.push_back(std::move(cells));
+  }
+  return result;
+}
+
+std::vector<SeriesSums> HistoryReader::step_sums(const std::string& chart,
+                                                 const std::optional<std::string>& dimension,
+                                                 std::int64_t since_ms, std::int64_t until_ms,
+                                                 std::int64_t step_ms) {
+  std::int64_t steps = (until_ms - since_ms) / step_ms + 1;
+  std::int64_t end_ms = since_ms + steps * step_ms;  // the last step ends here
+  std::vector<Span> spans = spans_between(since_ms, end_ms - 1);
+  std::vector<SeriesSums> result;
+  for (SeriesPoints& rows : changes(chart, dimension, since_ms, end_ms - 1)) {
+    SeriesSums sums{std::move(rows.series), {}};
+    sums.steps.resize(static_cast<std::size_t>(steps));
+    for (std::int64_t step = 0; step < steps; ++step) {
+      sums.steps[static_cast<std::size_t>(step)].ts_ms = since_ms + step * step_ms;
+    }
+    for (const Span& span : spans) {
+      TickGrid grid(span);
+      for (std::size_t row = 0; row < rows.points.size(); ++row) {
+        const std::optional<StoredValue>& value = rows.points[row].value;
+        if (!value) continue;
+        // The row holds for ticks [first, last) of this span, within [since, end).
+        std::int64_t first =
+            std::max(grid.index_of_tick(rows.points[row].ts_ms), grid.ticks_before(since_ms));
+        std::int64_t last = grid.ticks_before(end_ms);
+        if (row + 1 < rows.points.size()) {
+          last = std::min(last, grid.index_of_tick(rows.points[row + 1].ts_ms));
+        }
+        const auto* integer = std::get_if<std::int64_t>(&*value);
+        std::int64_t count = integer ? *integer : std::llround(std::get<double>(*value));
+        while (first < last) {
+          std::int64_t step = (grid.time_of(first) - since_ms) / step_ms;
+          std::int64_t step_last =
+              std::min(last, grid.ticks_before(since_ms + (step + 1) * step_ms));
+          StepSum& cell = sums.steps[static_cast<std::size_t>(step)];
+          cell.sum = cell.sum.value_or(0) + count * (step_last - first);
+          cell.sampled_ms += (step_last - first) * grid.interval_ms;
+          first = step_last;
+        }
+      }
+    }
+    result.push_back(std::move(sums));
   }
   return result;
 }

@@ -40,6 +40,19 @@ struct Span {
   }
 };
 
+// One step of a chart of counts per tick: the sum of the counts of the ticks sampled in
+// [ts, ts + step), and how much time those ticks cover (ticks x interval), to give a rate.
+struct StepSum {
+  std::int64_t ts_ms = 0;
+  std::optional<std::int64_t> sum;  // nullopt: no tick with a value in the step
+  std::int64_t sampled_ms = 0;
+};
+
+struct SeriesSums {
+  SeriesInfo series;
+  std::vector<StepSum> steps;
+};
+
 struct ChartInfo {
   std::string id;
   std::string units;
@@ -94,6 +107,14 @@ class HistoryReader {
   std::vector<SeriesPoints> grid(const std::string& chart,
                                  const std::optional<std::string>& dimension, std::int64_t since_ms,
                                  std::int64_t until_ms, std::int64_t step_ms);
+  // For a chart of counts per tick (the BPF call charts): per step from since to until, the sum of
+  // the counts of the ticks in [t, t + step). A row's value holds for each tick of its sampling
+  // span until the next row; a tick belongs to the step its place on the span's grid
+  // (start + k x interval) falls in.
+  std::vector<SeriesSums> step_sums(const std::string& chart,
+                                    const std::optional<std::string>& dimension,
+                                    std::int64_t since_ms, std::int64_t until_ms,
+                                    std::int64_t step_ms);
   Snapshot snapshot_at(std::int64_t ts_ms);
 
   // Transitions with since <= ts <= until, oldest first.

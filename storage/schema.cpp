@@ -104,8 +104,35 @@ CREATE VIEW alert_log AS
 
 #undef IPCTRAIL_ISO_TIME
 
-// kMigrations[n] takes a file from version n to version n + 1.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2, kVersion3};
+// Version 4: the four BPF call charts hold the exact number of calls of each tick instead of calls
+// per second (a REAL). A stored rate held for every tick of its sampling span, each tick about one
+// interval long, so rate x interval is the calls of each tick, rounded to the nearest whole call.
+// The interval is that of the span the row falls in (retention may have clipped that span's start:
+// then the span after it). End markers (NULL) stay.
+void convert_call_rates_to_counts_per_tick(SQLite::Database& db) {
+  db.exec(R"sql(
+UPDATE points SET value = CAST(round(value * coalesce(
+    (SELECT interval_ms FROM sampling_spans WHERE start_ts <= points.ts
+     ORDER BY start_ts DESC LIMIT 1),
+    (SELECT interval_ms FROM sampling_spans WHERE start_ts > points.ts
+     ORDER BY start_ts LIMIT 1)) / 1000.0) AS INTEGER)
+WHERE typeof(value) = 'real' AND EXISTS (SELECT 1 FROM sampling_spans)
+  AND series_id IN (SELECT id FROM series WHERE chart IN ('system.ipc_semaphore_calls',
+      'system.message_queue_calls', 'system.shared_memory_calls', 'system.ipc_call_errors'));
+UPDATE charts SET units = 'calls' WHERE id IN ('system.ipc_semaphore_calls',
+    'system.message_queue_calls', 'system.shared_memory_calls', 'system.ipc_call_errors');
+)sql");
+}
+
+using Migration = void (*)(SQLite::Database&);
+
+// kMigrations[n] takes a file from version n to version n + 1, inside the caller's transaction.
+constexpr std::array<Migration, kSchemaVersion> kMigrations = {
+    [](SQLite::Database& db) { db.exec(kVersion1); },
+    [](SQLite::Database& db) { db.exec(kVersion2); },
+    [](SQLite::Database& db) { db.exec(kVersion3); },
+    convert_call_rates_to_counts_per_tick,
+};
 
 struct FileIdentity {
   std::int64_t application_id = 0;
@@ -157,7 +184,7 @@ void migrate(SQLite::Database& db, const std::string& path, int target) {
   for (int version = identity.version; version < target; ++version) {
     db.exec("BEGIN IMMEDIATE");
     try {
-      db.exec(kMigrations[static_cast<std::size_t>(version)]);
+      kMigrations[static_cast<std::size_t>(version)](db);
       db.exec(fmt::format("PRAGMA user_version = {}", version + 1));
       db.exec("COMMIT");
     } catch (...) {

@@ -9,7 +9,6 @@
 #include "agent/cli/commands.h"
 #include "agent/daemon/agent_loop.h"
 #include "config/config_file.h"
-#include "model/time_parse.h"
 
 namespace ipctrail {
 
@@ -65,28 +64,20 @@ void add_agent_command(CLI::App& app, CommandAction& run) {
   command->add_option("--config", options->config, "YAML config file (see check-config)");
   command->add_option("--db", options->db,
                       "History file (default /var/lib/ipctrail/history.db); overrides the config");
-  command
-      ->add_option("--interval", options->interval,
-                   "Sampling interval, e.g. 1s, 500ms (default 1s); overrides the config")
-      ->check([](const std::string& text) -> std::string {
-        try {
-          parse_positive_duration(text);
-          return "";
-        } catch (const TimeTextError& error) {
-          return error.what();
-        }
-      });
+  command->add_option("--interval", options->interval,
+                      "Sampling interval from 100ms to 1h, e.g. 1s, 500ms (default 1s); overrides "
+                      "the config");
   command->add_option("--ticks", options->ticks, "Stop after this many ticks (for tests)")
       ->group("");
   command->callback([&run, options] {
     run = [options] {
-      // Defaults, then the file, then the flags; the same again on every SIGHUP.
+      // Defaults, then the file, then the flags, checked by the file's rules; the same again on
+      // every SIGHUP.
       auto load = [options] {
         Config config;
         if (options->config) config = load_config_file(*options->config);
+        apply_overrides(config, {.interval = options->interval, .database_path = options->db});
         AgentOptions agent = agent_options(config);
-        if (options->db) agent.db_path = *options->db;
-        if (options->interval) agent.interval = parse_positive_duration(*options->interval);
         if (options->ticks > 0) agent.max_ticks = options->ticks;
         return agent;
       };

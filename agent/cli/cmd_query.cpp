@@ -1,10 +1,13 @@
-// `ipctrail query`: one chart's history from the SQLite file, as changes or on a regular grid.
+// `ipctrail query`: one chart's history from the SQLite file, as changes or on a regular grid. The
+// call charts hold counts per tick: on a grid, each step shows the calls made during it (or their
+// rate with --rate).
 #include <fmt/format.h>
 
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "agent/cli/commands.h"
+#include "model/charts.h"
 #include "model/time_parse.h"
 #include "model/time_text.h"
 #include "storage/history_file_error.h"
@@ -21,6 +24,7 @@ struct QueryOptions {
   std::string since = "-1h";
   std::string until = "now";
   std::optional<std::string> step;
+  bool rate = false;
   std::string format = "table";
 };
 
@@ -76,6 +80,34 @@ nlohmann::json optional_json(const std::optional<StoredValue>& value) {
   return std::visit([](auto number) { return nlohmann::json(number); }, *value);
 }
 
+// Each step of a chart of counts per tick: the calls made during it, or their rate per second
+// over the time that was sampled.
+std::vector<SeriesPoints> step_values(std::vector<SeriesSums> all, bool rate) {
+  std::vector<SeriesPoints> result;
+  result.reserve(all.size());
+  for (SeriesSums& sums : all) {
+    SeriesPoints cells{std::move(sums.series), {}};
+    cells.points.reserve(sums.steps.size());
+    for (const StepSum& step : sums.steps) {
+      Point& cell = cells.points.emplace_back(Point{step.ts_ms, std::nullopt});
+      if (!step.sum) continue;
+      if (rate) {
+        cell.value = static_cast<double>(*step.sum) * 1000.0 / static_cast<double>(step.sampled_ms);
+      } else {
+        cell.value = *step.sum;
+      }
+    }
+    result.push_back(std::move(cells));
+  }
+  return result;
+}
+
+// What each value is: a chart's value, the sum of its counts over the step, or their rate.
+std::string_view value_kind(const QueryOptions& options) {
+  if (!options.step || !is_calls_per_tick(options.chart)) return "value";
+  return options.rate ? "rate_per_second" : "sum";
+}
+
 void print_json(const QueryOptions& options, std::int64_t since, std::int64_t until,
                 std::optional<std::int64_t> step, const std::vector<SeriesPoints>& all) {
   nlohmann::json series = nlohmann::json::array();
@@ -93,6 +125,7 @@ void print_json(const QueryOptions& options, std::int64_t since, std::int64_t un
                         {"since", since},
                         {"until", until},
                         {"step_ms", optional_json(step)},
+                        {"values", value_kind(options)},
                         {"series", std::move(series)}};
   std::cout << out.dump() << '\n';
 }
@@ -110,6 +143,11 @@ int run_query(const QueryOptions& options) {
   std::optional<std::int64_t> step;
   if (options.step) {
     step = parse_positive_duration(*options.step).count();
+    // Bounds the grid's ts += step: it stays below twice kLatestTimeMs.
+    if (*step > kLatestTimeMs - kEarliestTimeMs) {
+      throw TimeTextError(fmt::format("--step {} is longer than the whole range of times ({})",
+                                      *options.step, kTimeRangeText));
+    }
     if ((until - since) / *step >= kMaxGridPoints) {
       throw TimeTextError(fmt::format("--step {} gives more than {} points from --since to --until",
                                       *options.step, kMaxGridPoints));
@@ -124,9 +162,15 @@ int run_query(const QueryOptions& options) {
     throw HistoryFileError(fmt::format("{} has no chart '{}'; it has: {}", options.db,
                                        options.chart, known.empty() ? "none yet" : known));
   }
-  std::vector<SeriesPoints> result =
-      step ? reader.grid(options.chart, options.dimension, since, until, *step)
-           : reader.changes(options.chart, options.dimension, since, until);
+  std::vector<SeriesPoints> result;
+  if (!step) {
+    result = reader.changes(options.chart, options.dimension, since, until);
+  } else if (is_calls_per_tick(options.chart)) {
+    result = step_values(reader.step_sums(options.chart, options.dimension, since, until, *step),
+                         options.rate);
+  } else {
+    result = reader.grid(options.chart, options.dimension, since, until, *step);
+  }
   if (options.format == "csv") {
     print_csv(result);
   } else if (options.format == "json") {
@@ -153,11 +197,20 @@ void add_query_command(CLI::App& app, CommandAction& run) {
   command->add_option("--until", options->until, "To: now, -5m, 2026-11-26 04:00, ...")
       ->capture_default_str();
   command->add_option("--step", options->step,
-                      "Print the value at every step (e.g. 1m) instead of the changes");
+                      "Print the value at every step (e.g. 1m) instead of the changes; for a call "
+                      "chart, the calls made during each step");
+  command->add_flag("--rate", options->rate,
+                    "With --step on a call chart: calls per second instead of calls per step");
   command->add_option("--format", options->format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
   command->callback([&run, options] {
+    if (options->rate && !(options->step && is_calls_per_tick(options->chart))) {
+      throw CLI::ValidationError("--rate",
+                                 "needs --step and a call chart (system.ipc_semaphore_calls, "
+                                 "system.message_queue_calls, system.shared_memory_calls, "
+                                 "system.ipc_call_errors)");
+    }
     run = [options] {
       try {
         return run_query(*options);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "model/charts.h"
 #include "model/time_text.h"
@@ -11,7 +12,7 @@ namespace ipctrail {
 
 namespace {
 
-// Cumulative totals since counting started (the charts carry the rates).
+// Cumulative totals since counting started, and the time the charts' counts cover.
 nlohmann::json ipc_calls_to_json(const IpcCallActivity& activity) {
   nlohmann::json calls = nlohmann::json::object();
   nlohmann::json failures = nlohmann::json::object();
@@ -23,9 +24,15 @@ nlohmann::json ipc_calls_to_json(const IpcCallActivity& activity) {
           activity.totals.failures[call][error];
     }
   }
-  return {{"attach_mode", activity.attach_mode},
-          {"calls_total", std::move(calls)},
-          {"failures_total", std::move(failures)}};
+  nlohmann::json json = {{"attach_mode", activity.attach_mode},
+                         {"calls_total", std::move(calls)},
+                         {"failures_total", std::move(failures)}};
+  if (activity.since_previous) {
+    json["window_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(activity.since_previous->elapsed)
+            .count();
+  }
+  return json;
 }
 
 }  // namespace
@@ -85,11 +92,15 @@ std::string human_bytes(std::uint64_t bytes) {
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
 }
 
-// Calls per second (when two readings gave a rate) and totals since counting started; failures
-// only for the call x errno pairs seen.
+// Calls per second (over the window, when there were two readings) and totals since counting
+// started; failures only for the call x errno pairs seen.
 std::string ipc_calls_table(const IpcCallActivity& activity) {
+  std::optional<IpcCallRates> rates;
+  if (activity.since_previous) {
+    rates = ipc_call_rates(activity.since_previous->counts, activity.since_previous->elapsed);
+  }
   auto rate = [&](auto pick) {
-    return activity.rates ? fmt::format("{:.2f}", pick(*activity.rates)) : std::string("n/a");
+    return rates ? fmt::format("{:.2f}", pick(*rates)) : std::string("n/a");
   };
   std::string out =
       fmt::format("\nIPC system calls (counted with BPF, {})\n", activity.attach_mode);

@@ -10,8 +10,9 @@ namespace ipctrail {
 
 // {"ts", "time", "charts": {id: {"units", "dimensions"}}, "limits": {...}, "queues": [...]}.
 // All six charts are always present; an unknown limit is null.
-// When the sample has BPF call counts: the four call charts (rates, as JSON floats) and
-// "ipc_calls": {"attach_mode", "calls_total": {call: n}, "failures_total": {"<call>_<ERRNO>": n}}.
+// When the sample has BPF call counts: the four call charts (the calls made during the window,
+// as integers) and "ipc_calls": {"attach_mode", "window_ms", "calls_total": {call: n},
+// "failures_total": {"<call>_<ERRNO>": n}}; window_ms is the time the charts' counts cover.
 nlohmann::json sample_to_json(const Sample& sample);
 
 // Aligned text with units, and each total's limit and percentage used beside it.

@@ -141,16 +141,21 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
     bool fresh = known.seen_in != 0 && known.changed_at == queue.changed_at &&
                  known.changed_at < known.read_at;
     if (!fresh) {
+      // MSG_STAT_ANY (Linux 4.17) needs no read permission on the queue, which IPC_STAT does: the
+      // packaged service's user cannot IPC_STAT other users' 0600 queues. It takes an index; the
+      // kernel masks an id down to its index, and returns the id of the queue found there.
       msqid_ds status{};
-      if (::msgctl(queue.msqid, IPC_STAT, &status) == 0) {
+      int found = ::msgctl(queue.msqid, MSG_STAT_ANY, &status);
+      if (found == queue.msqid) {
         known.bytes = static_cast<std::uint64_t>(status.msg_qbytes);
         known.changed_at = queue.changed_at;
         known.read_at = now;
       } else {
-        // EINVAL/EIDRM: the queue went away after /proc listed it; it is gone next time.
-        if (errno != EINVAL && errno != EIDRM && failure.empty()) {
-          failure =
-              fmt::format("msgctl({}, IPC_STAT) failed: {}", queue.msqid, describe_errno(errno));
+        // EINVAL/EIDRM, or another queue at its index: the queue went away after /proc listed
+        // it; it is gone next time.
+        if (found < 0 && errno != EINVAL && errno != EIDRM && failure.empty()) {
+          failure = fmt::format("msgctl({}, MSG_STAT_ANY) failed: {}", queue.msqid,
+                                describe_errno(errno));
         }
         queue_capacities_.erase(queue.msqid);
         continue;
@@ -164,8 +169,7 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
   if (failure.empty()) {
     capacity_state_.ok();
   } else {
-    capacity_state_.failed(failure +
-                           " (reading msg_qbytes needs read permission or CAP_IPC_OWNER)");
+    capacity_state_.failed(failure + " (MSG_STAT_ANY needs Linux 4.17 or later)");
   }
 }
 

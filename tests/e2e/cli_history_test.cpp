@@ -121,9 +121,50 @@ TEST_F(CliHistory, BadArgumentsAndForeignFilesGiveOneLineAndExitTwo) {
   EXPECT_EQ(line, "not a database");
 }
 
+// What the file refuses, the flags refuse: before, --interval 1ms ran a busy agent and
+// --interval 9223372036854775807ms overflowed the schedule into a busy loop. Times and steps
+// that overflowed (the grid loop, the year-10907 date) are refused with the accepted range.
+// Bounded runs: a regression fails in seconds instead of spinning or eating the memory.
+TEST_F(CliHistory, OutOfRangeFlagsGiveOneLineWithTheRangeAndExitTwo) {
+  ASSERT_EQ(run("agent --interval 100ms --ticks 1").exit_code, 0);
+  const std::string kRange = "times go from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z";
+  const std::pair<std::string, std::string> cases[] = {
+      {"agent --interval 1ms --ticks 3",
+       "ipctrail agent: --interval: expected a duration from 100ms to 1h, got '1ms'"},
+      {"agent --interval 99ms --ticks 3",
+       "ipctrail agent: --interval: expected a duration from 100ms to 1h, got '99ms'"},
+      {"agent --interval 9223372036854775807ms",
+       "ipctrail agent: --interval: expected a duration from 100ms to 1h, got "
+       "'9223372036854775807ms'"},
+      {"agent --interval 2h --ticks 1",
+       "ipctrail agent: --interval: expected a duration from 100ms to 1h, got '2h'"},
+      {"agent --interval 10000000000000000000000ms --ticks 1",
+       "ipctrail agent: --interval: expected a duration such as 100ms, 10s, 5m, 1h or 30d (a "
+       "plain number is seconds), got '10000000000000000000000ms'"},
+      {"query --chart system.ipc_semaphores --since -9223372036854775807ms --until 9999-12-31 "
+       "--step 1ms",
+       "ipctrail query: '-9223372036854775807ms' is out of range: " + kRange},
+      {"query --chart system.ipc_semaphores --since 1970-01-01 --until 9999-12-31 --step 1ms",
+       "ipctrail query: --step 1ms gives more than 100000 points from --since to --until"},
+      {"query --chart system.ipc_semaphores --since -1h --step 9223372036854775807ms",
+       "ipctrail query: --step 9223372036854775807ms is longer than the whole range of times "
+       "(1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z)"},
+      {"query --chart system.ipc_semaphores --since 1969-12-31",
+       "ipctrail query: '1969-12-31' is out of range: " + kRange},
+      {"at -106751991167d", "ipctrail at: '-106751991167d' is out of range: " + kRange},
+      {"at 0000-01-01", "ipctrail at: '0000-01-01' is out of range: " + kRange},
+  };
+  for (const auto& [arguments, message] : cases) {
+    testing::CommandResult result =
+        testing::run_ipctrail_bounded(arguments + " --db " + db_, 512 << 20, 20);
+    EXPECT_EQ(result.exit_code, 2) << arguments << "\n" << result.output.substr(0, 500);
+    EXPECT_EQ(result.output, message + "\n") << arguments;
+  }
+}
+
 TEST_F(CliHistory, AgentStopsCleanlyOnSigterm) {
   testing::CommandResult result =
-      testing::run_ipctrail("agent --interval 50ms --db " + db_ +
+      testing::run_ipctrail("agent --interval 100ms --db " + db_ +
                             " 2>&1 & sleep 1; kill -TERM $!; wait $!; echo exit=$?");
   EXPECT_NE(result.output.find("received SIGTERM"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("exit=0"), std::string::npos) << result.output;

@@ -1,6 +1,13 @@
 // The collector reads each queue's msg_qbytes from the real kernel, and only when needed.
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -65,6 +72,62 @@ TEST_F(QueueCapacity, OffWhenNotAskedFor) {
   Sample sample = Collector(options).collect();
   ASSERT_EQ(sample.queues->size(), 1u);
   EXPECT_EQ(sample.queues->front().capacity_bytes, std::nullopt);
+}
+
+// Becomes user nobody with exactly the capabilities packaging/ipctrail.service grants (CAP_BPF
+// CAP_PERFMON CAP_DAC_READ_SEARCH, none of which lets a process read a queue); false on failure.
+bool become_service_user() {
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr || ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 ||
+      ::setgroups(0, nullptr) != 0 ||
+      ::setresgid(nobody->pw_gid, nobody->pw_gid, nobody->pw_gid) != 0 ||
+      ::setresuid(nobody->pw_uid, nobody->pw_uid, nobody->pw_uid) != 0) {
+    return false;
+  }
+  constexpr int kCapPerfmon = 38;  // not in every linux/capability.h yet
+  constexpr int kCapBpf = 39;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  for (int capability : {CAP_DAC_READ_SEARCH, kCapPerfmon, kCapBpf}) {
+    data[capability / 32].effective |= 1u << (capability % 32);
+    data[capability / 32].permitted |= 1u << (capability % 32);
+  }
+  return ::syscall(SYS_capset, &header, data) == 0 && ::geteuid() == nobody->pw_uid;
+}
+
+// The packaged service runs as its own user: a root-owned 0600 queue's msg_qbytes must still be
+// read (msgctl(IPC_STAT) is refused there; MSG_STAT_ANY is not).
+TEST_F(QueueCapacity, IsReadAsTheServiceUserForAnotherUsersPrivateQueue) {
+  set_kernel_value("msgmnb", "4321");
+  int msqid = create_queue();  // owned by root, mode 0600
+  int result[2];
+  ASSERT_EQ(::pipe(result), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::uint64_t capacity = 0;
+    if (!become_service_user()) ::_exit(2);
+    errno = 0;
+    msqid_ds status{};
+    if (::msgctl(msqid, IPC_STAT, &status) == 0 || errno != EACCES) ::_exit(3);
+    Sample sample = Collector({}).collect();
+    for (const MessageQueue& queue : *sample.queues) {
+      if (queue.msqid == msqid) capacity = queue.capacity_bytes.value_or(0);
+    }
+    bool written = ::write(result[1], &capacity, sizeof capacity) == sizeof capacity;
+    ::_exit(written ? 0 : 4);
+  }
+  ::close(result[1]);
+  std::uint64_t capacity = 0;
+  ssize_t got = ::read(result[0], &capacity, sizeof capacity);
+  ::close(result[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "child exit " << WEXITSTATUS(status)
+      << " (2: cannot become nobody with the unit's capabilities; 3: IPC_STAT was not refused)";
+  ASSERT_EQ(got, static_cast<ssize_t>(sizeof capacity));
+  EXPECT_EQ(capacity, 4321u);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -29,6 +30,23 @@ AgentProcess::AgentProcess(const std::string& db, const std::vector<std::string>
     argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
+  }
+}
+
+AgentProcess::AgentProcess(const std::function<int()>& agent_main, const std::string& log) {
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    int code = 127;
+    try {
+      code = agent_main();
+    } catch (...) {
+    }
+    std::fflush(nullptr);
+    ::_exit(code);
   }
 }
 

@@ -3,9 +3,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ipctrail::testing {
@@ -16,6 +18,10 @@ class AgentProcess {
   // without --db when `db` is empty (the config file's database.path then counts).
   AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
                const std::string& log);
+  // Runs `agent_main` in a forked child of the test instead, stdout and stderr to `log`, and
+  // exits with what it returns: for what the command line refuses, such as ticks faster than
+  // kMinInterval. Fork before starting threads in the test.
+  AgentProcess(const std::function<int()>& agent_main, const std::string& log);
   ~AgentProcess();  // kills a still running agent with SIGKILL
   AgentProcess(const AgentProcess&) = delete;
   AgentProcess& operator=(const AgentProcess&) = delete;
@@ -31,6 +37,17 @@ class AgentProcess {
   int status_ = 0;
   bool reaped_ = false;
 };
+
+// Polls `condition` every 100 ms for up to a minute (no timing is asserted; this only bounds a
+// hang); whether it came true.
+template <typename Condition>
+bool eventually(Condition condition) {
+  for (int i = 0; i < 600; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
 
 std::string read_text(const std::string& path);
 // The timestamps of the ticks the agent logged as committed.

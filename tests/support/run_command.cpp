@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <string>
 
 namespace ipctrail::testing {
 
@@ -23,6 +24,19 @@ CommandResult run_shell(const std::string& command_line) {
   int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+CommandResult run_ipctrail_bounded(const std::string& arguments, std::uint64_t max_bytes,
+                                   unsigned seconds) {
+#if defined(__SANITIZE_ADDRESS__)
+  std::string memory;
+  (void)max_bytes;
+#else
+  std::string memory = "ulimit -v " + std::to_string(max_bytes / 1024) + " && ";
+#endif
+  std::string time = std::to_string(seconds);
+  return run_shell(memory + "ulimit -t " + time + " && exec timeout -s KILL " + time + " " +
+                   IPCTRAIL_BINARY + " " + arguments);
 }
 
 }  // namespace ipctrail::testing

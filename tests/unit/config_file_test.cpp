@@ -2,6 +2,7 @@
 // precedence flags > file > defaults.
 #include "config/config_file.h"
 
+#include <fmt/format.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -118,7 +119,7 @@ alerts:
   message_queue_bytes_used:
     enabled: false
 notify:
-  exec: [/usr/local/bin/page, --team, dba]
+  exec: [/bin/true, --team, dba]
   timeout: 3s
 )",
                                "good.yaml");
@@ -137,7 +138,7 @@ notify:
   arrays.crit = 90;
   arrays.crit_clear = 85;
   expected.alerts.at("message_queue_bytes_used").enabled = false;
-  expected.notify.exec = {"/usr/local/bin/page", "--team", "dba"};
+  expected.notify.exec = {"/bin/true", "--team", "dba"};
   expected.notify.timeout = seconds(3);
   EXPECT_TRUE(config == expected);
 }
@@ -189,6 +190,17 @@ TEST(ConfigOverrides, BadFlagsNameTheFlag) {
   } catch (const ConfigError& error) {
     EXPECT_STREQ(error.what(), "--interval: expected a duration from 100ms to 1h, got '50ms'");
   }
+  for (const char* text : {"1ms", "99ms", "9223372036854775807ms", "106751991167d", "61m"}) {
+    try {
+      apply_overrides(config, {.interval = text});
+      FAIL() << "accepted --interval " << text;
+    } catch (const ConfigError& error) {
+      EXPECT_EQ(error.what(), fmt::format("--interval: expected a duration from 100ms to 1h, got "
+                                          "'{}'",
+                                          text));
+    }
+  }
+  EXPECT_THROW(apply_overrides(config, {.database_path = ""}), ConfigError);
   EXPECT_EQ(config.interval, seconds(1));
 }
 
@@ -267,6 +279,35 @@ const BadConfig kBadConfigs[] = {
      "2:17: not valid YAML: illegal map value"},
     {"two_documents", "interval: 1s\n---\ninterval: 2s\n",
      "3:1: holds 2 YAML documents; expected one"},
+    // yaml-cpp 0.7 ends a quoted text at the end of the file when a line break precedes it, so
+    // the quote silently swallowed the rest of the file.
+    {"unterminated_double_quote", "database:\n  path: \"/x/history.db\ninterval: 1s\n",
+     "3:13: not valid YAML: the file ends inside a quoted text (a closing quote is missing)"},
+    {"unterminated_single_quote", "interval: '1s\n",
+     "1:14: not valid YAML: the file ends inside a quoted text (a closing quote is missing)"},
+    {"nul_escape", "database:\n  path: \"/x/a\\0b.db\"\n",
+     "2:9: database.path: holds a NUL character (\\0), which would cut the text short"},
+    {"nul_escape_in_list", "notify:\n  exec: [/bin/true, \"a\\0b\"]\n",
+     "2:9: notify.exec: holds a NUL character (\\0), which would cut the text short"},
+    {"nul_escape_in_key", "database:\n  \"pa\\0th\": /x.db\n",
+     "2:3: database: a key holds a NUL character (\\0)"},
+    {"alias", "notify:\n  exec: [&program /bin/true, *program]\n",
+     "2:30: YAML aliases (*name) are not accepted in a config file; write the value out"},
+    {"too_deep", "notify:\n  exec: [[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]\n",
+     "2:23: nested more than 16 levels deep; a config file has at most 4"},
+    {"warn_above_crit", "alerts:\n  semaphores_used:\n    warn: 90\n    crit: 50\n",
+     "3:5: alerts.semaphores_used.warn: warn (90) must be <= crit (50): above crit the alert is "
+     "CRITICAL, so it would never rise to WARNING"},
+    {"warn_above_crit_other_order",
+     "alerts:\n  message_queues_used:\n    crit: 75\n    warn_clear: 60\n",
+     "3:5: alerts.message_queues_used.crit: warn (80) must be <= crit (75): above crit the alert "
+     "is CRITICAL, so it would never rise to WARNING"},
+    {"exec_missing", "notify:\n  exec: /nonexistent/ipctrail-page\n",
+     "2:9: notify.exec: cannot run /nonexistent/ipctrail-page: No such file or directory"},
+    {"exec_not_executable", "notify:\n  exec: [/etc/passwd, --now]\n",
+     "2:9: notify.exec: cannot run /etc/passwd: Permission denied"},
+    {"exec_directory", "notify:\n  exec: /tmp\n",
+     "2:9: notify.exec: cannot run /tmp: Is a directory"},
 };
 
 class BadConfigFile : public ConfigFile, public ::testing::WithParamInterface<BadConfig> {};
@@ -339,6 +380,130 @@ TEST_F(ConfigFile, UnreadableFileIsAnError) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2) << text;
   EXPECT_EQ(text, "cannot read " + path + ": Permission denied\n");
+}
+
+// The pathological files go through the binary with its memory and time capped: before the
+// fix each one took all the memory it could get (or hung), so a regression fails in seconds.
+struct BoundedCase {
+  std::string name;
+  std::string text;
+  std::string error;  // the whole message after "<file>:"
+};
+
+std::vector<BoundedCase> bounded_cases() {
+  std::string big_anchor = "/" + std::string(400'000, 'x');
+  std::string small_anchor = "/" + std::string(30'000, 'x');
+  std::string many_aliases;
+  for (int i = 0; i < 150'000; ++i) many_aliases += ",*a";
+  std::string some_aliases;
+  for (int i = 0; i < 8'000; ++i) some_aliases += ",*a";
+  std::string many_values;
+  for (int i = 0; i < 10'001; ++i) many_values += ",a";
+  return {
+      // yaml-cpp 0.7's LoadAll reads endless empty documents from a stray ','.
+      {"comma", ",", "1:1: not valid YAML: unexpected ','"},
+      {"newline_comma", "\n,", "2:1: not valid YAML: unexpected ','"},
+      {"comma_after_document_end", "interval: 1s\n...\n,\n", "3:1: not valid YAML: unexpected ','"},
+      // Under the old 1 MiB cap: a 400 KB text repeated 150,000 times, 60 GB.
+      {"alias_bomb_large", "notify:\n  exec: [&a " + big_anchor + many_aliases + "]\n",
+       " larger than 65536 bytes, not a config file"},
+      // Under the new 64 KiB cap: 240 MB, refused at the first alias.
+      {"alias_bomb_small", "notify:\n  exec: [&a " + small_anchor + some_aliases + "]\n",
+       "2:30015: YAML aliases (*name) are not accepted in a config file; write the value out"},
+      {"too_many_values", "notify:\n  exec: [/bin/true" + many_values + "]\n",
+       "2:20008: more than 10000 values; a config file has about 100"},
+      {"flow_list_as_document", "[" + many_values.substr(1) + "]",
+       "1:20000: more than 10000 values; a config file has about 100"},
+  };
+}
+
+TEST_F(ConfigFile, PathologicalYamlIsRefusedInBoundedMemoryAndTime) {
+  for (const BoundedCase& bad : bounded_cases()) {
+    std::string path = write(bad.name + ".yaml", bad.text);
+    auto result = testing::run_ipctrail_bounded("check-config " + path, 256 << 20, 20);
+    EXPECT_EQ(result.exit_code, 2) << bad.name << ": " << result.output.substr(0, 500);
+    std::string expected = path + ":" + bad.error + "\n";
+    if (bad.error.starts_with(' ')) expected = "cannot read " + path + ":" + bad.error + "\n";
+    EXPECT_EQ(result.output, expected) << bad.name;
+  }
+}
+
+TEST_F(ConfigFile, TheAgentRefusesAPathologicalConfigInBoundedMemoryAndTime) {
+  std::string path = write("comma.yaml", ",");
+  auto result = testing::run_ipctrail_bounded(
+      "agent --ticks 1 --db " + (dir_ / "history.db").string() + " --config " + path, 256 << 20,
+      20);
+  EXPECT_EQ(result.exit_code, 2) << result.output.substr(0, 500);
+  EXPECT_EQ(result.output, "ipctrail agent: " + path + ":1:1: not valid YAML: unexpected ','\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "history.db"));
+}
+
+TEST(ConfigFixtures, EachBadFixtureGivesItsErrorInBoundedMemoryAndTime) {
+  const std::string dir = std::string(IPCTRAIL_FIXTURES) + "/config-bad/";
+  const std::pair<const char*, const char*> fixtures[] = {
+      {"comma.yaml", "1:1: not valid YAML: unexpected ','"},
+      {"newline-comma.yaml", "2:1: not valid YAML: unexpected ','"},
+      {"comma-after-document-end.yaml", "3:1: not valid YAML: unexpected ','"},
+      {"nul-byte.yaml", "2:13: holds a NUL byte; a config file is text"},
+      {"unterminated-quote.yaml",
+       "3:13: not valid YAML: the file ends inside a quoted text (a closing quote is missing)"},
+  };
+  for (const auto& [name, error] : fixtures) {
+    auto result = testing::run_ipctrail_bounded("check-config " + dir + name, 256 << 20, 20);
+    EXPECT_EQ(result.exit_code, 2) << name << ": " << result.output.substr(0, 500);
+    EXPECT_EQ(result.output, dir + name + ":" + error + "\n") << name;
+  }
+}
+
+TEST_F(ConfigFile, AFileOverTheSizeCapIsRefusedBeforeParsing) {
+  std::string comments;
+  while (comments.size() <= 65536) comments += "# a long comment line, repeated\n";
+  std::string path = write("big.yaml", comments);
+  auto result = testing::run_ipctrail("check-config " + path);
+  EXPECT_EQ(result.exit_code, 2) << result.output.substr(0, 500);
+  EXPECT_EQ(result.output,
+            "cannot read " + path + ": larger than 65536 bytes, not a config file\n");
+  EXPECT_THROW(parse_config(comments, "big.yaml"), ConfigError);
+  std::string at_the_cap = comments.substr(0, 65536 - 1) + "\n";
+  EXPECT_TRUE(parse_config(at_the_cap, "at-the-cap.yaml") == Config{});
+}
+
+TEST_F(ConfigFile, AFifoIsRefusedWithoutHanging) {
+  std::string path = (dir_ / "fifo.yaml").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto result = testing::run_ipctrail_bounded("check-config " + path, 256 << 20, 10);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_EQ(result.output, "cannot read " + path + ": not a regular file (a FIFO)\n");
+  auto agent = testing::run_ipctrail_bounded(
+      "agent --ticks 1 --db " + (dir_ / "history.db").string() + " --config " + path, 256 << 20,
+      10);
+  EXPECT_EQ(agent.exit_code, 2) << agent.output;
+  EXPECT_EQ(agent.output,
+            "ipctrail agent: cannot read " + path + ": not a regular file (a FIFO)\n");
+}
+
+TEST_F(ConfigFile, ADeviceIsRefusedWithoutReadingIt) {
+  auto result = testing::run_ipctrail_bounded("check-config /dev/zero", 256 << 20, 10);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_EQ(result.output, "cannot read /dev/zero: not a regular file (a character device)\n");
+}
+
+TEST_F(ConfigFile, ARawNulByteIsRefused) {
+  std::string path = write("nul.yaml", std::string("database:\n  path: /x/a\0b.db\n", 29));
+  auto result = testing::run_ipctrail("check-config " + path);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_EQ(result.output, path + ":2:13: holds a NUL byte; a config file is text\n");
+}
+
+TEST(ParseConfig, AnchorsWithoutAliasesAndQuotedTextAreFine) {
+  Config config = parse_config(
+      "database: &db\n  path: \"/srv/it's \\\"here\\\".db\"\n  retention: '7d'\n", "q.yaml");
+  EXPECT_EQ(config.database.path, "/srv/it's \"here\".db");
+  EXPECT_EQ(config.database.retention, hours(24 * 7));
+  EXPECT_TRUE(parse_config("interval: \"1s\"\n\n\n", "q.yaml").interval == seconds(1));
+  EXPECT_TRUE(parse_config("alerts:\n  semaphores_used:\n    warn: 90\n    crit: 90\n", "eq.yaml")
+                  .alerts.at("semaphores_used")
+                  .crit == 90);
 }
 
 TEST_F(ConfigFile, BinaryGarbageIsAnError) {

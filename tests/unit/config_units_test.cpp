@@ -36,6 +36,22 @@ TEST(ParseDuration, RejectsEverythingElse) {
   }
 }
 
+// Every unit up to the last millisecond count that fits in 64 bits, and one past it; a fraction
+// whose scaling overflows is refused too, never wrapped.
+TEST(ParseDuration, RejectsMillisecondCountsThatOverflow) {
+  constexpr auto kMax = Duration::max();
+  EXPECT_EQ(parse_duration("9223372036854775807ms"), kMax);
+  EXPECT_EQ(parse_duration("106751991167d"), milliseconds(106'751'991'167LL * 86'400'000));
+  EXPECT_EQ(parse_duration("9223372036854775.807s"), kMax);
+  for (const char* bad :
+       {"9223372036854775808ms", "18446744073709551615ms", "18446744073709551616ms",
+        "106751991168d", "2562047788016h", "153722867280913m", "9223372036854776s",
+        "9223372036854776", "9223372036854775.808s", "213503982334.6d", "0.99999999999999999999d",
+        "1.0000000000000000001s"}) {
+    EXPECT_EQ(parse_duration(bad), std::nullopt) << bad;
+  }
+}
+
 TEST(ParseSize, AcceptsBinaryAndDecimalUnits) {
   EXPECT_EQ(parse_size("1GiB"), 1073741824u);
   EXPECT_EQ(parse_size("512MiB"), 536870912u);

@@ -184,6 +184,107 @@ TEST_F(StoreTest, UpgradesAVersion1FileInPlace) {
   EXPECT_EQ(count("SELECT count(*) FROM alert_log"), 0);  // through version 3 too
 }
 
+// Up to version 3 the call charts held REAL calls per second; now each tick's calls. A rate held
+// for each tick of its span, so rate x the span's interval is each tick's calls. (The file is made
+// at the version before the current one: the conversion is the latest step.)
+TEST_F(StoreTest, UpgradesCallRatesToCountsPerTick) {
+  fs::create_directories(path_.parent_path());
+  std::string t0 = std::to_string(kT0);
+  {
+    SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(old, path_.string(), kSchemaVersion - 1);
+    old.exec(
+        "INSERT INTO charts (id, units) VALUES ('system.ipc_semaphore_calls', 'calls/s'), "
+        "('system.ipc_call_errors', 'calls/s'), ('system.ipc_semaphores', 'semaphores')");
+    old.exec(
+        "INSERT INTO series (id, chart, dimension) VALUES (1, 'system.ipc_semaphore_calls', "
+        "'semget'), (2, 'system.ipc_call_errors', 'semget_ENOSPC'), "
+        "(3, 'system.ipc_semaphores', 'semaphores')");
+    // A 10 s span from kT0 + 10 s, a 1 s span from kT0 + 100 s; the first row predates every span
+    // (retention clipped its span's start), so the span after it tells its interval.
+    old.exec("INSERT INTO sampling_spans (start_ts, last_ts, interval_ms) VALUES (" + t0 +
+             " + 10000, " + t0 + " + 60000, 10000), (" + t0 + " + 100000, " + t0 +
+             " + 120000, 1000)");
+    old.exec("INSERT INTO points VALUES (" + t0 + ", 1, 0.2), (" + t0 + " + 10000, 1, 2.5), (" +
+             t0 + " + 20000, 1, 0.30000000000000004), (" + t0 + " + 30000, 1, 0.0), (" + t0 +
+             " + 100000, 1, 16.6), (" + t0 + " + 120000, 1, NULL), (" + t0 +
+             " + 20000, 2, 0.1), (" + t0 + " + 10000, 3, 9)");
+  }
+  { Store store(options()); }
+  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
+  auto value_at = [&](int series, std::int64_t offset) {
+    return count("SELECT value FROM points WHERE series_id = " + std::to_string(series) +
+                 " AND ts = " + std::to_string(kT0 + offset));
+  };
+  EXPECT_EQ(value_at(1, 0), 2);
+  EXPECT_EQ(value_at(1, 10'000), 25);
+  EXPECT_EQ(value_at(1, 20'000), 3);
+  EXPECT_EQ(value_at(1, 30'000), 0);
+  EXPECT_EQ(value_at(1, 100'000), 17);  // 16.6 calls in a 1 s tick: rounded to the nearest call
+  EXPECT_EQ(value_at(2, 20'000), 1);
+  EXPECT_EQ(value_at(3, 10'000), 9);
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE value IS NULL"), 1) << "end markers stay";
+  EXPECT_EQ(count("SELECT count(*) FROM points WHERE typeof(value) = 'real'"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM charts WHERE units = 'calls'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM charts WHERE units = 'semaphores'"), 1);
+}
+
+TickRecord call_tick(std::int64_t ts, std::uint64_t semget_calls) {
+  TickRecord record;
+  record.ts_ms = ts;
+  record.interval_ms = 1000;
+  record.charts.push_back({Chart{"system.ipc_semaphore_calls",
+                                 "calls",
+                                 {{"semget", semget_calls}, {"semop", std::uint64_t{0}}}},
+                           {}});
+  return record;
+}
+
+// Only changes are stored, so a count holds for each tick until the next row: the sums count
+// every tick of the sampling spans, wherever a tick's clock put it, and nothing outside them.
+TEST_F(StoreTest, StepSumsAddTheCountsOfEveryTickInTheStep) {
+  {
+    Store store(options());
+    // Ticks 0-4: 2 calls each; 5-6: none; 7-9: 3 each (a few ms off the grid, as real ticks are).
+    for (std::int64_t tick = 0; tick < 10; ++tick) {
+      std::uint64_t calls = tick < 5 ? 2 : tick < 7 ? 0 : 3;
+      store.write_tick(call_tick(kT0 + tick * 1000 + (tick % 3) * 7, calls));
+    }
+    // The agent was away; then three more ticks of 1 call each.
+    for (std::int64_t tick = 20; tick < 23; ++tick)
+      store.write_tick(call_tick(kT0 + tick * 1000, 1));
+  }
+  EXPECT_LT(count("SELECT count(*) FROM points"), 13 * 2) << "only changes are stored";
+  HistoryReader reader(path_);
+  std::vector<SeriesSums> sums = reader.step_sums("system.ipc_semaphore_calls",
+                                                  std::string("semget"), kT0, kT0 + 24'000, 5000);
+  ASSERT_EQ(sums.size(), 1u);
+  const std::vector<StepSum>& steps = sums[0].steps;
+  ASSERT_EQ(steps.size(), 5u);
+  EXPECT_EQ(steps[0].sum, 10);  // ticks 0-4
+  EXPECT_EQ(steps[0].sampled_ms, 5000);
+  EXPECT_EQ(steps[1].sum, 9);  // ticks 5-9
+  EXPECT_EQ(steps[1].sampled_ms, 5000);
+  EXPECT_EQ(steps[2].sum, std::nullopt);  // kT0 + 10 s to 15 s: not sampled
+  EXPECT_EQ(steps[3].sum, std::nullopt);
+  EXPECT_EQ(steps[4].sum, 3);  // ticks 20-22
+  EXPECT_EQ(steps[4].sampled_ms, 3000);
+  EXPECT_EQ(steps[4].ts_ms, kT0 + 20'000);
+
+  // One step over everything: every call once; a step starting mid-run counts from there.
+  std::vector<SeriesSums> whole =
+      reader.step_sums("system.ipc_semaphore_calls", std::nullopt, kT0, kT0, 60'000);
+  ASSERT_EQ(whole.size(), 2u);
+  EXPECT_EQ(whole[0].series.dimension, "semop");  // shorter names first, as msqids
+  EXPECT_EQ(whole[0].steps.at(0).sum, 0);
+  EXPECT_EQ(whole[1].series.dimension, "semget");
+  EXPECT_EQ(whole[1].steps.at(0).sum, 22);
+  EXPECT_EQ(whole[1].steps.at(0).sampled_ms, 13'000);
+  std::vector<SeriesSums> late = reader.step_sums(
+      "system.ipc_semaphore_calls", std::string("semget"), kT0 + 3500, kT0 + 3500, 60'000);
+  EXPECT_EQ(late.at(0).steps.at(0).sum, 2 + 9 + 3);  // ticks 4-9 and 20-22
+}
+
 TEST_F(StoreTest, RefusesFilesThatAreNotIpctrails) {
   fs::create_directories(path_.parent_path());
   {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 namespace ipctrail {
 namespace {
 
@@ -35,6 +38,42 @@ TEST(TimeParse, RejectsWhatItCannotRead) {
   for (const char* text :
        {"yesterday", "2026-13-01", "2026-11-26T25:00", "2026-11-26 03", "-1x", "2026-02-30", ""}) {
     EXPECT_THROW(parse_time(text, kNow), TimeTextError) << text;
+  }
+}
+
+// Times are unix milliseconds from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z: every
+// difference of two of them, and every step across them, fits easily in 64 bits.
+TEST(TimeParse, AcceptsTheWholeRangeOfTimes) {
+  EXPECT_EQ(parse_time("1970-01-01", kNow), 0);
+  EXPECT_EQ(parse_time("1970-01-01T01:00+01:00", kNow), 0);
+  EXPECT_EQ(parse_time("9999-12-31T23:59:59.999Z", kNow), 253'402'300'799'999);
+  EXPECT_EQ(parse_time("-" + std::to_string(kNow) + "ms", kNow), 0);
+}
+
+TEST(TimeParse, RefusesTimesOutsideTheRangeNamingIt) {
+  for (const std::string text :
+       {"-106751991167d", "-9223372036854775807ms", "-1795000000001ms", "1969-12-31T23:59:59Z",
+        "0000-01-01", "1970-01-01T00:30+01:00", "9999-12-31T23:00-01:00"}) {
+    try {
+      std::int64_t when = parse_time(text, kNow);
+      ADD_FAILURE() << text << " gave " << when;
+    } catch (const TimeTextError& error) {
+      EXPECT_EQ(std::string(error.what()),
+                "'" + text +
+                    "' is out of range: times go from 1970-01-01T00:00:00Z to "
+                    "9999-12-31T23:59:59.999Z")
+          << text;
+    }
+  }
+}
+
+TEST(TimeParse, DurationsAreWholeMillisecondsThatFitIn64Bits) {
+  EXPECT_EQ(parse_positive_duration("9223372036854775807ms").count(), INT64_MAX);
+  EXPECT_EQ(parse_positive_duration("106751991167d").count(), 106'751'991'167 * 86'400'000);
+  for (const char* text : {"9223372036854775808ms", "106751991168d", "2562047788016h",
+                           "153722867280913m", "9223372036854776s", "18446744073709551616ms",
+                           "99999999999999999999999d", "0.5ms", "-1s"}) {
+    EXPECT_THROW(parse_positive_duration(text), TimeTextError) << text;
   }
 }
 
