@@ -1,6 +1,9 @@
 // `ipctrail agent`: sample on a schedule and keep the history in SQLite, in the foreground.
-#include <spdlog/spdlog.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "agent/cli/commands.h"
@@ -33,6 +36,20 @@ AgentOptions agent_options(const Config& config) {
   agent.prometheus_listen = config.exporting.prometheus_listen;
   if (config.exporting.textfile_path) agent.textfile_path = *config.exporting.textfile_path;
   return agent;
+}
+
+// What tells one version of the file from another without reading it: a write changes the size or
+// the modification time, a rename-over the inode.
+std::string file_state(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::strerror(errno);
+  return fmt::format("{} bytes, inode {}, modified {}.{:09}", info.st_size, info.st_ino,
+                     info.st_mtim.tv_sec, info.st_mtim.tv_nsec);
+}
+
+bool is_empty_file(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && info.st_size == 0;
 }
 
 }  // namespace
@@ -74,20 +91,29 @@ void add_agent_command(CLI::App& app, CommandAction& run) {
         std::cerr << "ipctrail agent: " << error.what() << '\n';
         return kExitUsage;
       }
-      AgentReloader reload = [options, load]() -> std::optional<AgentOptions> {
-        if (!options->config) {
-          spdlog::warn("SIGHUP: the agent was started without --config; nothing to reload");
-          return std::nullopt;
-        }
-        try {
-          AgentOptions reloaded = load();
-          spdlog::info("SIGHUP: read {}; applying it at the next tick", *options->config);
-          return reloaded;
-        } catch (const ConfigError& error) {
-          spdlog::error("SIGHUP: {}; keeping the running configuration", error.what());
-          return std::nullopt;
-        }
-      };
+      AgentReloader reload;
+      if (options->config) {
+        reload = [path = *options->config, load] {
+          ConfigReading reading;
+          std::string before = file_state(path);
+          try {
+            // An empty file would reset every setting to its default: far more likely a file
+            // caught while it is rewritten than the operator's wish.
+            if (is_empty_file(path)) {
+              throw ConfigError(fmt::format(
+                  "{} is empty; an empty file on reload is taken for one being written (a file "
+                  "of only a comment such as '# defaults' asks for the defaults)",
+                  path));
+            }
+            reading.options = load();
+          } catch (const ConfigError& error) {
+            reading.refusal = error.what();
+          }
+          std::string after = file_state(path);
+          reading.file_state = before == after ? before : before + " then " + after;
+          return reading;
+        };
+      }
       return run_agent(agent, reload);
     };
   });

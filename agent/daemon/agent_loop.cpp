@@ -61,12 +61,16 @@ class Signals {
   sigset_t previous_{};
 };
 
+StoreOptions store_options(const AgentOptions& options) {
+  StoreOptions store;
+  store.path = options.db_path;
+  store.retention = options.retention;
+  return store;
+}
+
 class HistoryWriter {
  public:
-  explicit HistoryWriter(const AgentOptions& options) {
-    store_options_.path = options.db_path;
-    store_options_.retention = options.retention;
-  }
+  explicit HistoryWriter(const AgentOptions& options) : store_options_(store_options(options)) {}
 
   // Opens the store on first use; HistoryFileError (not ours) and failures to create the file
   // propagate from the first attempt, other faults are retried on the next tick.
@@ -94,6 +98,15 @@ class HistoryWriter {
     spdlog::debug("committed tick ts={}", tick.ts_ms);
   }
 
+  // A reload: writes go to `store`, already open on `options.path` (a reload opens a new file
+  // before it switches, so that a file it cannot use is refused), or, without one, to the same
+  // file reopened at the next tick with the new retention.
+  void switch_to(StoreOptions options, std::unique_ptr<Store> store) {
+    store_options_ = std::move(options);
+    store_ = std::move(store);
+    failing_ = false;
+  }
+
   std::uint64_t written() const { return written_; }
   std::uint64_t dropped() const { return dropped_; }
 
@@ -119,36 +132,12 @@ class HistoryWriter {
   std::uint64_t dropped_in_failure_ = 0;
 };
 
-// Publishes each tick's exposition to the Prometheus server and the textfile, when configured.
-class Exporter {
- public:
-  explicit Exporter(const AgentOptions& options) {
-    if (options.prometheus_listen) {
-      server_.emplace(MetricsServer::Options{
-          .address = parse_listen_address(*options.prometheus_listen),
-          .stale_after = 3 * std::max(options.interval, std::chrono::milliseconds(1000))});
-      spdlog::info("serving Prometheus metrics at http://{}/metrics",
-                   parse_listen_address(*options.prometheus_listen).to_string());
-    }
-    if (options.textfile_path) textfile_.emplace(*options.textfile_path);
-  }
-
-  void publish(const Sample& sample, const AlertEngine& engine) {
-    if (!server_ && !textfile_) return;
-    std::vector<AlertStatusSeries> alerts;
-    for (const AlertState& state : engine.states()) {
-      alerts.push_back({std::string(state.alert), std::string(state.chart), state.instance,
-                        static_cast<int>(state.status)});
-    }
-    std::string text = render_exposition({.sample = sample, .alerts = alerts});
-    if (textfile_) textfile_->write(text);
-    if (server_) server_->publish(std::move(text));
-  }
-
- private:
-  std::optional<MetricsServer> server_;
-  std::optional<TextfileWriter> textfile_;
-};
+// Binds /metrics for `options`; throws std::runtime_error naming the address when it cannot.
+std::unique_ptr<MetricsServer> start_server(const AgentOptions& options) {
+  return std::make_unique<MetricsServer>(MetricsServer::Options{
+      .address = parse_listen_address(*options.prometheus_listen),
+      .stale_after = 3 * std::max(options.interval, std::chrono::milliseconds(1000))});
+}
 
 void log_transitions(const std::vector<AlertTransition>& transitions) {
   for (const AlertTransition& transition : transitions) {
@@ -161,49 +150,147 @@ void log_transitions(const std::vector<AlertTransition>& transitions) {
   }
 }
 
-// The parts of the agent built from its options; a reload rebuilds only what changed, so an
-// unchanged history file, BPF attachment or listening socket carries on untouched.
-struct Components {
-  std::unique_ptr<HistoryWriter> writer;
-  std::unique_ptr<Collector> collector;
-  std::unique_ptr<IpcCallCollector> calls;
-  std::unique_ptr<AlertEngine> engine;
-  std::unique_ptr<NotificationDelay> delays;
-  std::unique_ptr<Notifier> notifier;
-  std::unique_ptr<Exporter> exporter;
-
+// The parts of the agent built from its options. A reload rebuilds only what changed, so an
+// unchanged history file, BPF attachment or listening socket carries on untouched; and it builds
+// every new part before it replaces any running one, so a part that cannot start leaves the agent
+// running as it was.
+class Components {
+ public:
   // Throws when a part cannot start (BPF required but unavailable, a port taken).
-  void build(const AgentOptions& options, const AgentOptions* previous) {
-    if (!previous || previous->db_path != options.db_path ||
-        previous->retention != options.retention) {
-      writer = std::make_unique<HistoryWriter>(options);
+  explicit Components(const AgentOptions& options)
+      : writer_(std::make_unique<HistoryWriter>(options)),
+        collector_(std::make_unique<Collector>(options.collector)),
+        calls_(std::make_unique<IpcCallCollector>(options.bpf)),
+        engine_(std::make_unique<AlertEngine>(options.alerts)),
+        delays_(std::make_unique<NotificationDelay>(options.alerts)),
+        notifier_(std::make_unique<Notifier>(options.notify)) {
+    if (options.prometheus_listen) server_ = start_server(options);
+    if (options.textfile_path) textfile_ = std::make_unique<TextfileWriter>(*options.textfile_path);
+  }
+
+  // Moves from `current` to `next`. Throws, having changed nothing, when a new part cannot start:
+  // the new history file cannot be created or is not ipctrail's, BPF is required but unavailable,
+  // the new address cannot be bound.
+  void reload(const AgentOptions& next, const AgentOptions& current) {
+    std::unique_ptr<Store> store;
+    if (next.db_path != current.db_path) store = std::make_unique<Store>(store_options(next));
+    std::unique_ptr<Collector> collector;
+    if (next.collector != current.collector)
+      collector = std::make_unique<Collector>(next.collector);
+    // The new BPF programs attach beside the old ones for a moment; each counts into its own maps.
+    std::unique_ptr<IpcCallCollector> calls;
+    if (next.bpf != current.bpf) calls = std::make_unique<IpcCallCollector>(next.bpf);
+    // stale_after follows the interval, so a new interval means a new server too.
+    bool new_server = next.prometheus_listen != current.prometheus_listen ||
+                      (next.prometheus_listen && next.interval != current.interval);
+    // A port cannot be bound twice: the same port is released first and bound again below.
+    bool same_port = new_server && next.prometheus_listen && current.prometheus_listen &&
+                     parse_listen_address(*next.prometheus_listen).port ==
+                         parse_listen_address(*current.prometheus_listen).port;
+    std::unique_ptr<MetricsServer> server;
+    if (new_server && next.prometheus_listen && !same_port) server = start_server(next);
+
+    // Everything that could fail on the operator's input has been built: switch.
+    if (store) {
+      writer_->switch_to(store_options(next), std::move(store));
+    } else if (next.retention != current.retention) {
+      writer_->switch_to(store_options(next), nullptr);
     }
-    if (!previous || previous->collector != options.collector) {
-      collector = std::make_unique<Collector>(options.collector);
+    if (collector) collector_ = std::move(collector);
+    if (calls) calls_ = std::move(calls);  // the old programs detach here
+    if (next.alerts != current.alerts) {
+      engine_->reconfigure(next.alerts);
+      delays_->reconfigure(next.alerts);
     }
-    if (!previous || previous->bpf != options.bpf) {
-      calls.reset();  // detach first: two attachments would count every call twice
-      calls = std::make_unique<IpcCallCollector>(options.bpf);
+    if (next.notify != current.notify) notifier_->reconfigure(next.notify);
+    if (new_server) {
+      server_ = std::move(server);
+      if (same_port) rebind(next);
     }
-    if (!engine) {
-      engine = std::make_unique<AlertEngine>(options.alerts);
-      delays = std::make_unique<NotificationDelay>(options.alerts);
-    } else if (previous->alerts != options.alerts) {
-      engine->reconfigure(options.alerts);
-      delays->reconfigure(options.alerts);
-    }
-    if (!notifier) {
-      notifier = std::make_unique<Notifier>(options.notify);
-    } else if (previous->notify != options.notify) {
-      notifier->reconfigure(options.notify);
-    }
-    if (!previous || previous->prometheus_listen != options.prometheus_listen ||
-        previous->textfile_path != options.textfile_path ||
-        previous->interval != options.interval) {
-      exporter.reset();  // release the port before binding it again
-      exporter = std::make_unique<Exporter>(options);
+    if (next.textfile_path != current.textfile_path) {
+      textfile_.reset();
+      if (next.textfile_path) textfile_ = std::make_unique<TextfileWriter>(*next.textfile_path);
     }
   }
+
+  void tick(Sample& sample, Clock::time_point scheduled, std::int64_t interval_ms,
+            TickRecord& tick) {
+    collector_->collect(sample);
+    calls_->collect(sample);
+    std::vector<AlertTransition> transitions = engine_->evaluate(sample, scheduled);
+    log_transitions(transitions);
+    fill_tick_record(sample, interval_ms, tick);
+    tick.alert_transitions = transitions;
+    writer_->write(tick);  // throws HistoryFileError: the file is not ours
+    delays_->add(transitions, scheduled);
+    notifier_->notify(delays_->take_due(scheduled));
+    publish(sample);
+  }
+
+  const HistoryWriter& writer() const { return *writer_; }
+  std::uint64_t faulty_collections() const { return collector_->faulty_collections(); }
+  std::size_t held_notifications() const { return delays_->held(); }
+
+ private:
+  // The port was ours a moment ago, so only a process that took it in between makes this fail.
+  void rebind(const AgentOptions& next) {
+    try {
+      server_ = start_server(next);
+    } catch (const std::exception& error) {
+      spdlog::error("reload: {}; /metrics is off until a reload binds it", error.what());
+    }
+  }
+
+  // Each tick's exposition to the Prometheus server and the textfile, when configured.
+  void publish(const Sample& sample) {
+    if (!server_ && !textfile_) return;
+    std::vector<AlertStatusSeries> alerts;
+    for (const AlertState& state : engine_->states()) {
+      alerts.push_back({std::string(state.alert), std::string(state.chart), state.instance,
+                        static_cast<int>(state.status)});
+    }
+    std::string text = render_exposition({.sample = sample, .alerts = alerts});
+    if (textfile_) textfile_->write(text);
+    if (server_) server_->publish(std::move(text));
+  }
+
+  std::unique_ptr<HistoryWriter> writer_;
+  std::unique_ptr<Collector> collector_;
+  std::unique_ptr<IpcCallCollector> calls_;
+  std::unique_ptr<AlertEngine> engine_;
+  std::unique_ptr<NotificationDelay> delays_;
+  std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<MetricsServer> server_;
+  std::unique_ptr<TextfileWriter> textfile_;
+};
+
+// A SIGHUP's reload in progress: the readings so far and when to take the next (kReloadSettle).
+class PendingReload {
+ public:
+  // What to do with a new reading.
+  enum class Verdict { kSettled, kGiveUp, kReadAgain };
+
+  explicit PendingReload(Clock::time_point now) : read_at_(now) {}
+
+  Clock::time_point read_at() const { return read_at_; }
+
+  // Another SIGHUP: the operator asks again, so the readings count from here (a reload given up
+  // on a storm's earlier readings would leave the last SIGHUP unanswered).
+  void asked_again() { readings_ = 0; }
+
+  Verdict add(ConfigReading reading, Clock::time_point now) {
+    ++readings_;
+    if (previous_ && *previous_ == reading) return Verdict::kSettled;
+    if (readings_ >= kMaxReloadReadings) return Verdict::kGiveUp;
+    previous_ = std::move(reading);
+    read_at_ = now + kReloadSettle;
+    return Verdict::kReadAgain;
+  }
+
+ private:
+  std::optional<ConfigReading> previous_;
+  Clock::time_point read_at_;
+  int readings_ = 0;
 };
 
 }  // namespace
@@ -211,9 +298,9 @@ struct Components {
 int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) {
   Signals signals;
   AgentOptions options = initial_options;
-  Components parts;
+  std::optional<Components> parts;
   try {
-    parts.build(options, nullptr);
+    parts.emplace(options);
   } catch (const BpfUnavailable& error) {
     spdlog::error("{}", error.what());
     return kExitFailure;
@@ -229,45 +316,72 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
   Clock::time_point start = Clock::now();
   std::uint64_t index = 0;
   std::uint64_t ticks = 0;
+  std::optional<PendingReload> pending;
+
+  // A settled reading: applied whole, or refused whole with the reason.
+  auto apply = [&](const ConfigReading& reading) {
+    if (!reading.options) {
+      spdlog::error("reload: {}; keeping the running configuration", reading.refusal);
+      return;
+    }
+    try {
+      parts->reload(*reading.options, options);
+    } catch (const std::exception& error) {
+      spdlog::error("reload: {}; keeping the running configuration", error.what());
+      return;
+    }
+    bool new_schedule = reading.options->interval != options.interval;
+    options = *reading.options;
+    spdlog::info("configuration reloaded; sampling every {}ms into {}", options.interval.count(),
+                 options.db_path.string());
+    if (new_schedule) {
+      start = Clock::now();
+      index = 0;
+    }
+  };
+
   while (!options.max_ticks || ticks < *options.max_ticks) {
     Clock::time_point scheduled = start + index * options.interval;
-    Signals::Event event = signals.wait_until(scheduled);
+    Signals::Event event =
+        signals.wait_until(pending ? std::min(scheduled, pending->read_at()) : scheduled);
     if (event == Signals::Event::kStop) break;
     if (event == Signals::Event::kReload) {
-      std::optional<AgentOptions> reloaded = reload ? reload() : std::nullopt;
-      if (!reloaded) continue;
-      try {
-        parts.build(*reloaded, &options);
-      } catch (const std::exception& error) {
-        // The parts built before the failure run with the new options; the rest keep the old.
-        spdlog::error("reload: {}; keeping the running configuration for the rest", error.what());
-        continue;
-      }
-      bool new_schedule = reloaded->interval != options.interval;
-      options = std::move(*reloaded);
-      spdlog::info("configuration reloaded; sampling every {}ms into {}", options.interval.count(),
-                   options.db_path.string());
-      if (new_schedule) {
-        start = Clock::now();
-        index = 0;
+      if (!reload) {
+        spdlog::warn("SIGHUP: the agent was started without --config; nothing to reload");
+      } else if (!pending) {
+        spdlog::info("SIGHUP: reading the configuration again");
+        pending.emplace(Clock::now());
+      } else {
+        pending->asked_again();  // its next reading sees the file as it is now anyway
       }
       continue;
     }
-    parts.collector->collect(sample);
-    parts.calls->collect(sample);
-    std::vector<AlertTransition> transitions = parts.engine->evaluate(sample, scheduled);
-    log_transitions(transitions);
-    fill_tick_record(sample, options.interval.count(), tick);
-    tick.alert_transitions = transitions;
+    if (pending && Clock::now() >= pending->read_at()) {
+      ConfigReading reading = reload();
+      switch (pending->add(reading, Clock::now())) {
+        case PendingReload::Verdict::kSettled:
+          pending.reset();
+          apply(reading);
+          break;
+        case PendingReload::Verdict::kGiveUp:
+          pending.reset();
+          spdlog::error(
+              "reload: the configuration file changed between each of {} readings {}ms apart; "
+              "keeping the running configuration (replace the file atomically, then send SIGHUP "
+              "again)",
+              kMaxReloadReadings, kReloadSettle.count());
+          break;
+        case PendingReload::Verdict::kReadAgain:
+          break;
+      }
+      continue;
+    }
     try {
-      parts.writer->write(tick);
+      parts->tick(sample, scheduled, options.interval.count(), tick);
     } catch (const HistoryFileError& error) {
       spdlog::error("{}", error.what());
       return kExitUsage;
     }
-    parts.delays->add(transitions, scheduled);
-    parts.notifier->notify(parts.delays->take_due(scheduled));
-    parts.exporter->publish(sample, *parts.engine);
     ++ticks;
     // The next tick is the first scheduled one still in the future.
     auto behind = Clock::now() - start;
@@ -282,12 +396,12 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
     }
     index = std::max(due, index + 1);
   }
-  if (std::size_t held = parts.delays->held(); held > 0 && !options.notify.command.empty()) {
+  if (std::size_t held = parts->held_notifications(); held > 0 && !options.notify.command.empty()) {
     spdlog::info("notify.exec: {} notifications held by their alert's delay are not sent", held);
   }
   spdlog::info("stopped: {} ticks written, {} dropped, {} skipped, {} with a source unreadable",
-               parts.writer->written(), parts.writer->dropped(), skipped,
-               parts.collector->faulty_collections());
+               parts->writer().written(), parts->writer().dropped(), skipped,
+               parts->faulty_collections());
   return kExitOk;
 }
 

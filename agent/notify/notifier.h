@@ -1,8 +1,12 @@
 // notify.exec: runs the configured program once per alert transition, directly (no shell),
 // with the details in IPCTRAIL_* environment variables. A background worker runs one program
-// at a time, in transition order, so the tick never waits for it.
+// at a time, in transition order, so the tick never waits for it. What a program prints goes
+// through a pipe: the first kOutputHeadBytes into the agent's log, the rest read and discarded,
+// so a chatty program neither floods the agent's output nor blocks on a full pipe.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -15,6 +19,11 @@
 #include "model/settings.h"
 
 namespace ipctrail {
+
+// How much of a program's stdout and stderr (one pipe for both) is kept for the log.
+inline constexpr std::size_t kOutputHeadBytes = 4096;
+// On shutdown, how long a running program has between SIGTERM and SIGKILL to its process group.
+inline constexpr std::chrono::milliseconds kStopGrace{1000};
 
 struct NotifierOptions {
   std::vector<std::string> command;             // program (absolute path) and arguments; empty: off
@@ -42,7 +51,8 @@ std::vector<std::string> notification_environment(const AlertTransition& transit
 class Notifier {
  public:
   explicit Notifier(NotifierOptions options);
-  // Lets a running program finish (up to its timeout); transitions still queued are dropped.
+  // Stops a running program and what it started (SIGTERM to its process group, SIGKILL after
+  // kStopGrace), so the agent stops within about kStopGrace; transitions still queued are dropped.
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
@@ -69,6 +79,7 @@ class Notifier {
   std::deque<AlertTransition> queue_;
   bool running_ = false;
   bool stopping_ = false;
+  std::atomic<bool> stop_running_{false};  // stopping_, seen by run() without the mutex
   std::uint64_t dropped_unreported_ = 0;
   NotifierStats stats_;
   std::thread worker_;

@@ -1,21 +1,16 @@
 // BPF made unavailable (tracefs unmounted in a private mount namespace, or capabilities dropped):
 // with bpf.enabled auto the agent keeps polling and says why once; with true it refuses to start.
-#include <linux/capability.h>
 #include <sched.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <sstream>
 
 #include "agent/collect/collector.h"
 #include "bpf/ipc_call_collector.h"
+#include "tests/support/capabilities.h"
 #include "tests/support/ipc_namespace.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/run_command.h"
 
 namespace ipctrail {
@@ -30,27 +25,12 @@ std::size_t occurrences(const std::string& text, std::string_view needle) {
   return count;
 }
 
-// Routes the default logger into a string for the lifetime of the capture.
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return text_.str(); }
-
- private:
-  std::ostringstream text_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
 class BpfUnavailableTest : public testing::IpcNamespaceTest {
  protected:
   // Three agent ticks with BPF in `mode` under bpf.enabled auto, retrying at every tick: each
   // collects the namespace's one semaphore array and no call counts. Returns the log.
   static std::string poll_three_ticks(BpfMode mode) {
-    LogCapture log;
+    testing::LogCapture log;
     IpcCallCollector calls(
         {.enabled = BpfEnabled::kAuto, .mode = mode, .retry_interval = std::chrono::seconds(0)});
     EXPECT_FALSE(calls.counting());
@@ -105,25 +85,9 @@ TEST_F(BpfUnavailableTest, TracefsNotMountedIsLoggedOnceWithTheMountCommand) {
       << refused.output;
 }
 
-// Drops the capabilities that BPF needs from this process and from what it executes.
-void drop_bpf_capabilities() {
-  constexpr int kCapPerfmon = 38, kCapBpf = 39;
-  for (int capability : {CAP_SYS_ADMIN, kCapPerfmon, kCapBpf}) {
-    ASSERT_EQ(::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0), 0) << std::strerror(errno);
-  }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  ASSERT_EQ(::syscall(SYS_capget, &header, data), 0);
-  for (int capability : {CAP_SYS_ADMIN, kCapPerfmon, kCapBpf}) {
-    data[capability / 32].effective &= ~(1u << (capability % 32));
-    data[capability / 32].permitted &= ~(1u << (capability % 32));
-  }
-  ASSERT_EQ(::syscall(SYS_capset, &header, data), 0) << std::strerror(errno);
-}
-
 TEST_F(BpfUnavailableTest, MissingCapabilitiesAreLoggedOnce) {
   create_semaphore_array(2);
-  drop_bpf_capabilities();
+  testing::drop_bpf_capabilities();
   std::string log = poll_three_ticks(BpfMode::kAuto);
   EXPECT_EQ(occurrences(log, "\n"), 1u) << log;
   EXPECT_EQ(occurrences(log, "lacks the privilege to load BPF"), 1u) << log;
@@ -140,7 +104,7 @@ TEST_F(BpfUnavailableTest, MissingCapabilitiesAreLoggedOnce) {
 }
 
 TEST(BpfOff, NeverTries) {
-  LogCapture log;
+  testing::LogCapture log;
   IpcCallCollector calls({.enabled = BpfEnabled::kOff});
   Sample sample;
   calls.collect(sample);

@@ -6,16 +6,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace ipctrail::testing {
 
 AgentProcess::AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
                            const std::string& log, std::optional<RunAs> user) {
-  std::vector<std::string> words = {IPCTRAIL_BINARY, "--log-level", "debug", "agent", "--db", db};
+  std::vector<std::string> words = {IPCTRAIL_BINARY, "--log-level", "debug", "agent"};
+  if (!db.empty()) words.insert(words.end(), {"--db", db});
   words.insert(words.end(), arguments.begin(), arguments.end());
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -106,6 +109,15 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
     ++count;
   }
   return count;
+}
+
+bool eventually(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace ipctrail::testing

@@ -22,7 +22,8 @@ struct RunAs {
 class AgentProcess {
  public:
   // Starts `ipctrail --log-level debug agent --db <db> <arguments>`, stdout and stderr to `log`,
-  // as `user` when given (the test must be root).
+  // as `user` when given (the test must be root); without --db when `db` is empty (the config
+  // file's database.path then counts).
   AgentProcess(const std::string& db, const std::vector<std::string>& arguments,
                const std::string& log, std::optional<RunAs> user = std::nullopt);
   // Runs `agent_main` in a forked child of the test instead, stdout and stderr to `log`, and
@@ -60,5 +61,7 @@ std::string read_text(const std::string& path);
 // The timestamps of the ticks the agent logged as committed.
 std::vector<std::int64_t> committed_ticks(const std::string& log_text);
 std::size_t count_of(const std::string& text, const std::string& needle);
+// Polls `condition` every 20 ms for up to a minute: it bounds a hang and asserts no timing.
+bool eventually(const std::function<bool()>& condition);
 
 }  // namespace ipctrail::testing

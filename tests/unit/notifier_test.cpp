@@ -1,14 +1,21 @@
 // notify.exec with real programs: the environment a script sees, a hanging script killed at
-// its timeout, a missing program, a full queue.
+// its timeout, a missing program, a full queue, a program still running when the agent stops,
+// and what programs print.
 #include "agent/notify/notifier.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
+
+#include "tests/support/agent_process.h"
+#include "tests/support/log_capture.h"
 
 namespace ipctrail {
 namespace {
@@ -175,6 +182,106 @@ TEST_F(NotifierTest, AFullQueueDropsAndCountsInsteadOfBlocking) {
   notifier.wait_idle();
   EXPECT_EQ(notifier.stats().started, 3u);
   EXPECT_EQ(notifier.stats().timed_out, 3u);
+}
+
+// Waits (bounded) for a process to be gone.
+bool ends(pid_t pid) {
+  return testing::eventually([pid] { return process_gone(pid); });
+}
+
+TEST_F(NotifierTest, StoppingKillsARunningProgramAndWhatItStartedWithinTheGrace) {
+  // Both ignore SIGTERM (an ignored signal stays ignored across exec): only SIGKILL ends them.
+  std::string program = script("stubborn.sh",
+                               "trap '' TERM\n"
+                               "sleep 600 &\n"
+                               "echo $! > \"$1.child\"\n"
+                               "echo $$ > \"$1\"\n"
+                               "wait\n");
+  std::string pid_file = (dir_ / "program.pid").string();
+  testing::LogCapture log;
+  auto notifier = std::make_unique<Notifier>(
+      NotifierOptions{.command = {program, pid_file}, .timeout = seconds(30)});
+  notifier->notify({warning_transition()});
+  ASSERT_TRUE(testing::eventually([&] { return !read("program.pid").empty(); }));
+  pid_t started = std::stoi(read("program.pid"));
+  pid_t child = std::stoi(read("program.pid.child"));
+
+  auto before = std::chrono::steady_clock::now();
+  notifier.reset();  // what the agent does on SIGTERM
+  auto took = std::chrono::steady_clock::now() - before;
+  // kStopGrace and then the kill; far below the program's 30 s timeout, which it used to wait for.
+  EXPECT_LT(took, kStopGrace + seconds(5));
+  EXPECT_TRUE(ends(started)) << "the program " << started << " survived";
+  EXPECT_TRUE(ends(child)) << "what the program started (" << child << ") survived";
+  EXPECT_NE(log.text().find("stopped with the agent"), std::string::npos) << log.text();
+}
+
+// The test process's own stdout and stderr go to a file while it lives: what a program could
+// write to the agent's output past the notifier lands there.
+class OwnOutputToFile {
+ public:
+  explicit OwnOutputToFile(const std::string& path)
+      : saved_out_(::dup(STDOUT_FILENO)), saved_err_(::dup(STDERR_FILENO)) {
+    std::fflush(nullptr);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~OwnOutputToFile() {
+    std::fflush(nullptr);
+    ::dup2(saved_out_, STDOUT_FILENO);
+    ::dup2(saved_err_, STDERR_FILENO);
+    ::close(saved_out_);
+    ::close(saved_err_);
+  }
+  OwnOutputToFile(const OwnOutputToFile&) = delete;
+  OwnOutputToFile& operator=(const OwnOutputToFile&) = delete;
+
+ private:
+  int saved_out_;
+  int saved_err_;
+};
+
+TEST_F(NotifierTest, AFloodOfOutputKeepsABoundedHeadInTheLogAndNeverBlocksTheProgram) {
+  std::string program = script("flood.sh",
+                               "head -c 50000000 /dev/zero | tr '\\0' x\n"
+                               "echo done >&2\n");
+  std::string leaked = (dir_ / "agent-output").string();
+  testing::LogCapture log;
+  NotifierStats stats;
+  {
+    OwnOutputToFile redirect(leaked);
+    Notifier notifier({.command = {program}, .timeout = seconds(60)});
+    notifier.notify({warning_transition()});
+    notifier.wait_idle();
+    stats = notifier.stats();
+  }
+  EXPECT_EQ(std::filesystem::file_size(leaked), 0u) << "the program wrote to the agent's output";
+  EXPECT_EQ(stats.succeeded, 1u) << log.text();  // it wrote everything: never blocked
+  std::string text = log.text();
+  EXPECT_LT(text.size(), kOutputHeadBytes + 1024) << text.substr(0, 2048);
+  EXPECT_NE(text.find("it printed: \"" + std::string(kOutputHeadBytes, 'x') + "\" (and " +
+                      std::to_string(50'000'000 + 5 - kOutputHeadBytes) + " more bytes, not kept)"),
+            std::string::npos)
+      << text.substr(0, 2048);
+}
+
+TEST_F(NotifierTest, WhatAProgramPrintsIsLoggedOnOneLineWithControlCharactersEscaped) {
+  std::string program = script("chatty.sh",
+                               "printf 'sent to oncall\\n[error] forged line\\033[31m\\n'\n"
+                               "echo 'and a complaint' >&2\n"
+                               "exit 4\n");
+  testing::LogCapture log;
+  Notifier notifier({.command = {program}});
+  notifier.notify({warning_transition()});
+  notifier.wait_idle();
+  std::string text = log.text();
+  EXPECT_NE(text.find("exited with status 4; it printed: \"sent to oncall\\n[error] forged "
+                      "line\\x1b[31m\\nand a complaint\""),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(testing::count_of(text, "\n"), 1u) << text;
 }
 
 TEST_F(NotifierTest, OffDoesNothing) {

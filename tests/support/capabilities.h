@@ -1,0 +1,10 @@
+// Test support: take away this process's privileges, for the paths a user without them takes.
+#pragma once
+
+namespace ipctrail::testing {
+
+// Drops CAP_SYS_ADMIN, CAP_PERFMON and CAP_BPF from this (single-threaded) process and from what
+// it executes: loading BPF then fails as it does for an unprivileged agent.
+void drop_bpf_capabilities();
+
+}  // namespace ipctrail::testing
