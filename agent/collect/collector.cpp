@@ -152,6 +152,7 @@ void Collector::collect_queues(Sample& sample) {
   if (options_.inventory) {
     if (!collect_objects(IpcKind::kQueue, sample, msg_state_)) {
       sample.queues.reset();
+      sample.faults.queues = true;
       return;
     }
     if (!sample.queues) sample.queues.emplace();
@@ -229,7 +230,10 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
 
 void Collector::collect_shared_memory(Sample& sample) {
   if (options_.inventory) {
-    if (!collect_objects(IpcKind::kSharedMemory, sample, shm_state_)) return;
+    if (!collect_objects(IpcKind::kSharedMemory, sample, shm_state_)) {
+      sample.faults.shared_memory = true;
+      return;
+    }
     SharedMemoryTotals totals = shared_memory_totals(*sample.objects.segments, page_size_);
     sample.shm_segments = totals.segments;
     sample.shm_bytes = totals.bytes;

@@ -73,7 +73,8 @@ TEST_F(BpfUnavailableTest, TracefsNotMountedIsLoggedOnceWithTheMountCommand) {
   EXPECT_EQ(polled.exit_code, 0) << polled.output;
   EXPECT_EQ(occurrences(polled.output, "mount -t tracefs tracefs /sys/kernel/tracing"), 1u)
       << polled.output;
-  EXPECT_NE(polled.output.find(R"("system.ipc_semaphore_arrays":{"dimensions":{"arrays":1})"),
+  EXPECT_NE(polled.output.find(
+                R"("system.ipc_semaphore_arrays":{"units":"arrays","dimensions":{"arrays":1})"),
             std::string::npos)
       << polled.output;
   EXPECT_EQ(polled.output.find("system.ipc_semaphore_calls"), std::string::npos);

@@ -183,6 +183,7 @@ TEST(ChartTable, ExpositionFamiliesAreTheMetricTableInOrder) {
   sample.shm_segments = 1;
   sample.shm_bytes = 1;
   sample.shm_pages = 1;
+  sample.leak_suspects.emplace();  // the agent's inventory: the leak gauge appears with it
   sample.limits.semmni = 1;
   IpcCallActivity calls;
   calls.totals.failures[0][0] = 1;

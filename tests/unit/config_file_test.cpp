@@ -269,8 +269,9 @@ const BadConfig kBadConfigs[] = {
     {"crit_clear_without_crit", "alerts:\n  semaphores_used:\n    crit: off\n    crit_clear: 60\n",
      "4:5: alerts.semaphores_used.crit_clear: crit_clear is set but crit is off; set crit as "
      "well, or remove crit_clear"},
-    {"crit_below_default_clear", "alerts:\n  semaphores_used:\n    crit: 60\n",
-     "3:5: alerts.semaphores_used.crit: crit (60) must be >= crit_clear (70)"},
+    {"crit_below_default_clear",
+     "alerts:\n  semaphores_used:\n    warn: 50\n    warn_clear: 40\n    crit: 60\n",
+     "5:5: alerts.semaphores_used.crit: crit (60) must be >= crit_clear (70)"},
     {"delay_multiplier_below_one",
      "alerts:\n  semaphores_used:\n    delay:\n      multiplier: 0.5\n",
      "4:19: alerts.semaphores_used.delay.multiplier: expected a number from 1 to 100, got '0.5'"},
