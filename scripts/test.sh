@@ -20,10 +20,20 @@ echo "== build and test"
 bash scripts/build.sh build -DIPCTRAIL_TESTS=ON -DIPCTRAIL_BENCH=ON
 ctest --test-dir build --output-on-failure -j "$jobs"
 
+echo "== concurrency tests again and again, two at a time (a race that fails one run in thirty shows here)"
+ctest --test-dir build --output-on-failure -j "$jobs" -R 'ConcurrentScrapes|Notifier|AgentReload' \
+  --repeat until-fail:15
+
 echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 bash scripts/build.sh build-sanitize -DIPCTRAIL_SANITIZE=ON -DIPCTRAIL_TESTS=ON -DIPCTRAIL_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+
+echo "== ThreadSanitizer: the /metrics server, the notifier, the agent loop"
+bash scripts/tsan.sh
+
+echo "== fuzz: each libFuzzer harness for ${FUZZ_SECONDS:-60}s from its committed corpus"
+bash scripts/fuzz.sh
 
 echo "== packages: build the .deb and .rpm, lint, install, run as the service user, purge"
 bash packaging/test-packages.sh build-packages
