@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the normal build, then again under ASan+UBSan, then the format
-# check. Installs what it needs first. Privileged tests (namespaces, BPF) fail rather than skip.
+# Builds and runs every test: the format check, the normal build and its tests, the concurrency
+# tests repeated, the ASan+UBSan build and its tests, ThreadSanitizer on the threaded parts, each
+# fuzzer for a bounded time, then the packages. Installs what it needs first. Privileged tests
+# (namespaces, BPF) fail rather than skip.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
