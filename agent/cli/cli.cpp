@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "agent/cli/commands.h"
+#include "model/time_parse.h"
+#include "storage/history_file_error.h"
 
 namespace ipctrail {
 
@@ -48,6 +50,17 @@ void setup_logging(const std::string& level) {
 }
 
 }  // namespace
+
+int run_history_command(std::string_view command, const CommandAction& body) {
+  try {
+    return body();
+  } catch (const TimeTextError& error) {
+    std::cerr << "ipctrail " << command << ": " << error.what() << '\n';
+  } catch (const HistoryFileError& error) {
+    std::cerr << "ipctrail " << command << ": " << error.what() << '\n';
+  }
+  return kExitUsage;
+}
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"ipctrail: watches System V IPC and keeps its history in SQLite", "ipctrail"};

@@ -148,14 +148,7 @@ void add_alerts_command(CLI::App& app, CommandAction& run) {
       ->capture_default_str();
   command->callback([&run, options] {
     run = [options] {
-      try {
-        return run_alerts(*options);
-      } catch (const TimeTextError& error) {
-        std::cerr << "ipctrail alerts: " << error.what() << '\n';
-      } catch (const HistoryFileError& error) {
-        std::cerr << "ipctrail alerts: " << error.what() << '\n';
-      }
-      return kExitUsage;
+      return run_history_command("alerts", [options] { return run_alerts(*options); });
     };
   });
 }

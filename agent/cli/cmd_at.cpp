@@ -132,16 +132,7 @@ void add_at_command(CLI::App& app, CommandAction& run) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   command->callback([&run, options] {
-    run = [options] {
-      try {
-        return run_at(*options);
-      } catch (const TimeTextError& error) {
-        std::cerr << "ipctrail at: " << error.what() << '\n';
-      } catch (const HistoryFileError& error) {
-        std::cerr << "ipctrail at: " << error.what() << '\n';
-      }
-      return kExitUsage;
-    };
+    run = [options] { return run_history_command("at", [options] { return run_at(*options); }); };
   });
 }
 

@@ -300,14 +300,7 @@ void add_objects_command(CLI::App& app, CommandAction& run) {
       ->capture_default_str();
   command->callback([&run, options] {
     run = [options] {
-      try {
-        return run_objects(*options);
-      } catch (const TimeTextError& error) {
-        std::cerr << "ipctrail objects: " << error.what() << '\n';
-      } catch (const HistoryFileError& error) {
-        std::cerr << "ipctrail objects: " << error.what() << '\n';
-      }
-      return kExitUsage;
+      return run_history_command("objects", [options] { return run_objects(*options); });
     };
   });
 }

@@ -219,14 +219,7 @@ void add_query_command(CLI::App& app, CommandAction& run) {
                                  "system.ipc_call_errors)");
     }
     run = [options] {
-      try {
-        return run_query(*options);
-      } catch (const TimeTextError& error) {
-        std::cerr << "ipctrail query: " << error.what() << '\n';
-      } catch (const HistoryFileError& error) {
-        std::cerr << "ipctrail query: " << error.what() << '\n';
-      }
-      return kExitUsage;
+      return run_history_command("query", [options] { return run_query(*options); });
     };
   });
 }

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string_view>
 
 #include "model/exit_codes.h"
 
@@ -10,6 +11,10 @@ namespace ipctrail {
 
 // A subcommand's registration fills `run` with what to do once parsing succeeded.
 using CommandAction = std::function<int()>;
+
+// For the history readers: runs `body`; a bad time (TimeTextError) or a file that is not a
+// usable history (HistoryFileError) becomes one line "ipctrail <command>: ..." and kExitUsage.
+int run_history_command(std::string_view command, const CommandAction& body);
 void add_sample_command(CLI::App& app, CommandAction& run);
 void add_agent_command(CLI::App& app, CommandAction& run);
 void add_query_command(CLI::App& app, CommandAction& run);
