@@ -10,6 +10,7 @@
 
 #include "model/ipc_call_counts.h"
 #include "model/ipc_objects.h"
+#include "model/process_activity.h"
 
 namespace ipctrail {
 
@@ -63,6 +64,9 @@ struct Sample {
   // System V IPC system calls in the watched namespace, counted with BPF; empty when BPF is off
   // or unavailable.
   std::optional<IpcCallActivity> ipc_calls;
+  // The same calls by process, and the objects created and removed (with who did it); empty when
+  // BPF is off or unavailable.
+  std::optional<ProcessActivity> processes;
 
   // The parts whose kernel source could not be read in this collection (EMFILE, EACCES, an
   // unexpected header): unknown, not empty. A part that is empty and not marked here is switched
