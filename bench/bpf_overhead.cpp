@@ -1,7 +1,8 @@
 // What counting IPC calls with BPF costs: a tight loop of msgsnd+msgrcv pairs and a loop of an
 // unrelated cheap syscall (getppid), each without BPF, with ipctrail's programs attached (each
-// attach mode; the counter is held by another process, as the agent would), and with bpftrace
-// counting the same tracepoints; side by side in one run.
+// attach mode, with the namespace totals only and with the per-process counts and lifecycle
+// events of docs/design.md §6; the counter is held by another process, as the agent would), and
+// with bpftrace counting the same tracepoints by probe and by comm; side by side in one run.
 // Configurations are interleaved round by round, and time is the thread's CPU time, so that
 // other tasks on a shared machine disturb the comparison as little as they can.
 // Needs root. Usage: bpf_overhead [rounds]
@@ -86,17 +87,19 @@ Figures figures_of(Runs runs) {
           runs.getppid_ns[runs.getppid_ns.size() / 2]};
 }
 
-// bpftrace counting the same tracepoints as ipctrail: calls on entry, failures by errno on exit.
-std::string bpftrace_script() {
+// bpftrace counting the same tracepoints as ipctrail: calls on entry, failures by errno on exit,
+// keyed by probe (like ipctrail's totals) or by comm and probe (like its per-process counts).
+std::string bpftrace_script(bool by_comm) {
   std::string enter, exit;
   for (std::string_view call : ipctrail::kIpcCallNames) {
     enter += fmt::format("{}tracepoint:syscalls:sys_enter_{}", enter.empty() ? "" : ",", call);
     exit += fmt::format("{}tracepoint:syscalls:sys_exit_{}", exit.empty() ? "" : ",", call);
   }
+  std::string_view key = by_comm ? "comm, probe" : "probe";
   return fmt::format(
-      "BEGIN {{ printf(\"ready\\n\"); }} {} {{ @calls[probe] = count(); }} {} /args->ret < 0/ "
-      "{{ @failures[probe, -args->ret] = count(); }}",
-      enter, exit);
+      "BEGIN {{ printf(\"ready\\n\"); }} {} {{ @calls[{}] = count(); }} {} /args->ret < 0/ "
+      "{{ @failures[{}, -args->ret] = count(); }}",
+      enter, key, exit, key);
 }
 
 struct Bpftrace {
@@ -105,10 +108,10 @@ struct Bpftrace {
 };
 
 // Starts bpftrace and returns once it printed from BEGIN, i.e. after it attached its probes.
-std::optional<Bpftrace> start_bpftrace(std::string& failure) {
+std::optional<Bpftrace> start_bpftrace(bool by_comm, std::string& failure) {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) return std::nullopt;
-  std::string script = bpftrace_script();
+  std::string script = bpftrace_script(by_comm);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(pipe_fds[1], STDOUT_FILENO);
@@ -147,7 +150,7 @@ struct CounterProcess {
 };
 
 // Returns once the child attached its programs, or null with the reason.
-std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) {
+std::optional<CounterProcess> start_counter(BpfMode mode, bool per_process, std::string& failure) {
   int down[2];
   int up[2];
   if (::pipe(down) != 0 || ::pipe(up) != 0) {
@@ -159,7 +162,8 @@ std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) 
     ::close(down[1]);
     ::close(up[0]);
     FILE* report = ::fdopen(up[1], "w");
-    ipctrail::IpcCallCounterOpening opening = IpcCallCounter::open({.mode = mode});
+    ipctrail::IpcCallCounterOpening opening =
+        IpcCallCounter::open({.mode = mode, .per_process = per_process});
     if (!opening.counter) {
       std::fprintf(report, "%s\n", opening.failure.c_str());
       std::fflush(report);
@@ -173,6 +177,14 @@ std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) 
     std::fprintf(report, "  counted %llu msgsnd and %llu msgrcv in the benchmark's namespace\n",
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgsnd)),
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgrcv)));
+    if (per_process) {
+      ipctrail::ProcessActivity processes = opening.counter->read_processes();
+      std::uint64_t attributed = 0;
+      for (const ipctrail::ProcessCallCount& count : processes.calls) attributed += count.count;
+      std::fprintf(report, "  attributed %llu calls to processes, %llu not attributed\n",
+                   static_cast<unsigned long long>(attributed),
+                   static_cast<unsigned long long>(processes.calls_not_attributed));
+    }
     std::fflush(report);
     ::_exit(0);
   }
@@ -233,6 +245,36 @@ void print_table(const std::vector<Row>& rows, const Figures& baseline) {
   }
 }
 
+// Issue 13's targets for the per-process counts and events: at most 1.2x what the totals alone
+// add per IPC call, and at most half of what bpftrace counting by comm adds.
+void print_who_targets(const std::vector<Row>& rows) {
+  auto added = [&rows](std::string_view name) -> std::optional<double> {
+    for (const Row& row : rows) {
+      if (row.name == name && row.figures) {
+        return (row.figures->pair_ns - rows.front().figures->pair_ns) / 2;
+      }
+    }
+    return std::nullopt;
+  };
+  auto totals = added("ipctrail tracepoint");
+  auto who = added("ipctrail tracepoint + who");
+  auto bpftrace = added("bpftrace by comm, probe");
+  if (!totals || !who) {
+    fmt::print("who targets: not measured (the tracepoint rows are unavailable)\n");
+    return;
+  }
+  fmt::print(
+      "who targets (tracepoint): added {:.1f} ns/call against {:.1f} for the totals alone: "
+      "{:.2f}x (target <= 1.2x)\n",
+      *who, *totals, *who / *totals);
+  if (bpftrace) {
+    fmt::print("  against bpftrace by comm, {:.1f} ns/call: {:.2f} of it (target <= 0.5)\n",
+               *bpftrace, *who / *bpftrace);
+  } else {
+    fmt::print("  bpftrace by comm: unavailable, no comparison\n");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -256,38 +298,45 @@ int main(int argc, char** argv) {
 
   std::optional<CounterProcess> counter;
   std::optional<Bpftrace> bpftrace;
-  auto ipctrail_in = [&](BpfMode mode) {
-    return Configuration{fmt::format("ipctrail {}", ipctrail::to_string(mode)),
-                         [&counter, mode]() -> std::optional<std::string> {
+  auto ipctrail_in = [&](BpfMode mode, bool per_process) {
+    return Configuration{
+        fmt::format("ipctrail {}{}", ipctrail::to_string(mode), per_process ? " + who" : ""),
+        [&counter, mode, per_process]() -> std::optional<std::string> {
+          std::string failure;
+          counter = start_counter(mode, per_process, failure);
+          if (!counter) return failure;
+          return std::nullopt;
+        },
+        [&counter] {
+          stop_counter(*counter);
+          counter.reset();
+        },
+        {},
+        ""};
+  };
+  auto bpftrace_by = [&](bool by_comm) {
+    return Configuration{by_comm ? "bpftrace by comm, probe" : "bpftrace by probe",
+                         [&bpftrace, by_comm]() -> std::optional<std::string> {
                            std::string failure;
-                           counter = start_counter(mode, failure);
-                           if (!counter) return failure;
+                           bpftrace = start_bpftrace(by_comm, failure);
+                           if (!bpftrace) return failure;
                            return std::nullopt;
                          },
-                         [&counter] {
-                           stop_counter(*counter);
-                           counter.reset();
+                         [&bpftrace] {
+                           stop_bpftrace(*bpftrace);
+                           bpftrace.reset();
                          },
                          {},
                          ""};
   };
   std::vector<Configuration> configurations;
   configurations.push_back({"no BPF", [] { return std::optional<std::string>(); }, [] {}, {}, ""});
-  configurations.push_back(ipctrail_in(BpfMode::kTracepoint));
-  configurations.push_back(ipctrail_in(BpfMode::kFentry));
-  configurations.push_back({"bpftrace (tracepoints)",
-                            [&bpftrace]() -> std::optional<std::string> {
-                              std::string failure;
-                              bpftrace = start_bpftrace(failure);
-                              if (!bpftrace) return failure;
-                              return std::nullopt;
-                            },
-                            [&bpftrace] {
-                              stop_bpftrace(*bpftrace);
-                              bpftrace.reset();
-                            },
-                            {},
-                            ""});
+  configurations.push_back(ipctrail_in(BpfMode::kTracepoint, false));
+  configurations.push_back(ipctrail_in(BpfMode::kTracepoint, true));
+  configurations.push_back(ipctrail_in(BpfMode::kFentry, false));
+  configurations.push_back(ipctrail_in(BpfMode::kFentry, true));
+  configurations.push_back(bpftrace_by(false));
+  configurations.push_back(bpftrace_by(true));
 
   fmt::print(
       "bpf_overhead: {} rounds; each round runs every configuration {} times: {} "
@@ -319,6 +368,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "\ntargets: <= 40 ns added per IPC call, <= 2% added to getppid, no worse than "
       "bpftrace\n");
+  print_who_targets(rows);
   ::msgctl(msqid, IPC_RMID, nullptr);
   return 0;
 }

@@ -5,6 +5,7 @@
 // busy caller. The calls to attribute come from child processes: the test process is the agent.
 #include <sched.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -12,11 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -344,32 +347,50 @@ TEST_P(ProcessAttribution, AgentsOwnCallsAppearNowhere) {
 }
 
 // Read-and-delete while a process calls as fast as it can: every call is in exactly one reading,
-// and the per-process counts add up to the namespace totals.
+// and the per-process counts add up to the namespace totals. The caller keeps calling until 50
+// readings found some of its calls, so that reads and deletes overlap its updates many times.
 TEST_P(ProcessAttribution, ReadingWhileCallsAreMadeLosesAndDoublesNothing) {
   ATTACH_OR_SKIP(counter);
-  constexpr int kCalls = 20'000;
+  struct Shared {
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> calls{0};
+  };
+  void* memory =
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  Shared* shared = new (memory) Shared;
   int semid = create_semaphore_array(1);
   pid_t caller = ::fork();
   ASSERT_GE(caller, 0);
   if (caller == 0) {
     semid_ds status{};
-    for (int i = 0; i < kCalls; ++i) ::semctl(semid, 0, IPC_STAT, &status);
+    while (!shared->stop.load()) {
+      ::semctl(semid, 0, IPC_STAT, &status);
+      shared->calls.fetch_add(1);
+    }
     ::_exit(0);
   }
+  constexpr int kBusyReadings = 50;
   Readings readings;
-  int reads = 0;
-  int status = 0;
-  while (::waitpid(caller, &status, WNOHANG) == 0) {
-    readings.add(counter->read_processes());
-    ++reads;
+  int busy_readings = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (busy_readings < kBusyReadings && std::chrono::steady_clock::now() < deadline) {
+    ProcessActivity activity = counter->read_processes();
+    if (!activity.calls.empty()) ++busy_readings;
+    readings.add(std::move(activity));
   }
-  readings.add(counter->read_processes());
+  shared->stop.store(true);
+  int status = 0;
+  ASSERT_EQ(::waitpid(caller, &status, 0), caller);
   ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(readings.count(caller, IpcCall::kSemctl, std::nullopt), kCalls)
-      << "over " << reads << " readings";
-  EXPECT_EQ(counter->read().calls_of(IpcCall::kSemctl), kCalls);
+  readings.add(counter->read_processes());
+  EXPECT_EQ(busy_readings, kBusyReadings);
+  std::uint64_t made = shared->calls.load();
+  EXPECT_EQ(readings.count(caller, IpcCall::kSemctl, std::nullopt), made);
+  EXPECT_EQ(counter->read().calls_of(IpcCall::kSemctl), made);
   EXPECT_EQ(readings.calls_not_attributed, 0u);
-  RecordProperty("readings_during_calls", reads);
+  RecordProperty("calls", std::to_string(made));
+  ::munmap(memory, sizeof(Shared));
 }
 
 // Bounds: a map with room for 4 keys attributes 4 processes' calls and counts the rest; a ring
