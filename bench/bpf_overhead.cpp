@@ -132,13 +132,30 @@ std::optional<Bpftrace> start_bpftrace(bool by_comm, std::string& failure) {
   return std::nullopt;
 }
 
-void stop_bpftrace(Bpftrace& bpftrace) {
+// The calls one round makes of each of msgsnd and msgrcv: what every configuration must count.
+constexpr unsigned long long kCallsPerRound =
+    static_cast<unsigned long long>(kPairsPerRun) * kRunsPerRound;
+
+// Stops bpftrace; the reason when it did not count the round's msgsnd calls (it can start and
+// print from BEGIN yet count nothing, e.g. after failing to raise RLIMIT_MEMLOCK): such a row
+// must fail, never print figures.
+std::optional<std::string> stop_bpftrace(Bpftrace& bpftrace) {
   ::kill(bpftrace.pid, SIGINT);
   char line[512];
+  unsigned long long msgsnd = 0;
   while (std::fgets(line, sizeof line, bpftrace.output) != nullptr) {
+    std::string_view text(line);
+    std::size_t probe = text.find("sys_enter_msgsnd]: ");
+    if (text.starts_with("@calls[") && probe != std::string_view::npos) {
+      msgsnd += std::strtoull(line + probe + std::strlen("sys_enter_msgsnd]: "), nullptr, 10);
+    }
   }
   ::waitpid(bpftrace.pid, nullptr, 0);
   std::fclose(bpftrace.output);
+  if (msgsnd < kCallsPerRound) {
+    return fmt::format("bpftrace counted {} of the {} msgsnd calls", msgsnd, kCallsPerRound);
+  }
+  return std::nullopt;
 }
 
 // ipctrail's counter, opened by a process of its own as in the agent: the programs leave out the
@@ -203,13 +220,25 @@ std::optional<CounterProcess> start_counter(BpfMode mode, bool per_process, std:
   return std::nullopt;
 }
 
-void stop_counter(CounterProcess& process) {
+// Stops the counter; the reason when it did not count exactly the round's calls.
+std::optional<std::string> stop_counter(CounterProcess& process, bool per_process) {
   std::fputc('x', process.to_counter);
   std::fclose(process.to_counter);
   char line[1024];
-  while (std::fgets(line, sizeof line, process.from_counter) != nullptr) std::fputs(line, stdout);
+  unsigned long long msgsnd = 0, msgrcv = 0, attributed = 0;
+  while (std::fgets(line, sizeof line, process.from_counter) != nullptr) {
+    std::fputs(line, stdout);
+    std::sscanf(line, "  counted %llu msgsnd and %llu msgrcv", &msgsnd, &msgrcv);
+    std::sscanf(line, "  attributed %llu", &attributed);
+  }
   std::fclose(process.from_counter);
   ::waitpid(process.pid, nullptr, 0);
+  if (msgsnd != kCallsPerRound || msgrcv != kCallsPerRound ||
+      (per_process && attributed != 2 * kCallsPerRound)) {
+    return fmt::format("counted {} msgsnd, {} msgrcv, attributed {}: not the {} of each made",
+                       msgsnd, msgrcv, attributed, kCallsPerRound);
+  }
+  return std::nullopt;
 }
 
 struct Row {
@@ -222,7 +251,7 @@ struct Row {
 struct Configuration {
   std::string name;
   std::function<std::optional<std::string>()> start;  // the reason when it is unavailable
-  std::function<void()> stop;
+  std::function<std::optional<std::string>()> stop;   // the reason when it did not count
   Runs runs;
   std::string unavailable;
 };
@@ -307,9 +336,10 @@ int main(int argc, char** argv) {
           if (!counter) return failure;
           return std::nullopt;
         },
-        [&counter] {
-          stop_counter(*counter);
+        [&counter, per_process] {
+          auto failure = stop_counter(*counter, per_process);
           counter.reset();
+          return failure;
         },
         {},
         ""};
@@ -323,14 +353,16 @@ int main(int argc, char** argv) {
                            return std::nullopt;
                          },
                          [&bpftrace] {
-                           stop_bpftrace(*bpftrace);
+                           auto failure = stop_bpftrace(*bpftrace);
                            bpftrace.reset();
+                           return failure;
                          },
                          {},
                          ""};
   };
   std::vector<Configuration> configurations;
-  configurations.push_back({"no BPF", [] { return std::optional<std::string>(); }, [] {}, {}, ""});
+  auto nothing = [] { return std::optional<std::string>(); };
+  configurations.push_back({"no BPF", nothing, nothing, {}, ""});
   configurations.push_back(ipctrail_in(BpfMode::kTracepoint, false));
   configurations.push_back(ipctrail_in(BpfMode::kTracepoint, true));
   configurations.push_back(ipctrail_in(BpfMode::kFentry, false));
@@ -352,7 +384,10 @@ int main(int argc, char** argv) {
         continue;
       }
       measure(msqid, configuration.runs);
-      configuration.stop();
+      if (auto failure = configuration.stop()) {
+        fmt::print("  FAILED: {}\n", *failure);
+        configuration.unavailable = *failure;
+      }
     }
   }
 
