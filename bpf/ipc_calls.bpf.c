@@ -190,10 +190,11 @@ static __always_inline int flags_or_command_argument(enum ipc_call call) {
 }
 
 /* Whether a call with these arguments can make a lifecycle event: a get with IPC_CREAT, a ctl
- * with IPC_RMID (libc may add IPC_64, 0x100, to the command). */
-static __always_inline int may_change_lifecycle(enum ipc_call call, unsigned long flags_or_cmd) {
+ * with IPC_RMID (libc may add IPC_64, 0x100, to the command). Both are C ints: the kernel ignores
+ * the register's upper half, and so does this check. */
+static __always_inline int may_change_lifecycle(enum ipc_call call, unsigned int flags_or_cmd) {
   if (is_get(call)) return (flags_or_cmd & IPC_CREAT) != 0;
-  if (is_ctl(call)) return (flags_or_cmd & ~(unsigned long)IPC_64) == IPC_RMID;
+  if (is_ctl(call)) return (flags_or_cmd & ~(unsigned int)IPC_64) == IPC_RMID;
   return 0;
 }
 
@@ -241,7 +242,7 @@ static __always_inline void send_lifecycle(enum ipc_call call, int key_or_id, __
  * A full map loses the event, counted. */
 static __always_inline void remember_lifecycle(enum ipc_call call,
                                                struct syscall_enter_context* ctx) {
-  unsigned long flags_or_cmd = ctx->args[flags_or_command_argument(call)];
+  unsigned int flags_or_cmd = (unsigned int)ctx->args[flags_or_command_argument(call)];
   if (!may_change_lifecycle(call, flags_or_cmd)) return;
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   struct pending_lifecycle pending = {call, (int)ctx->args[0], (__u32)flags_or_cmd};
@@ -312,7 +313,7 @@ static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
       syscall_argument(ctx, flags_or_command_argument(call), &flags_or_cmd) != 0) {
     return;
   }
-  if ((long)ret >= 0 && may_change_lifecycle(call, flags_or_cmd)) {
+  if ((long)ret >= 0 && may_change_lifecycle(call, (unsigned int)flags_or_cmd)) {
     send_lifecycle(call, (int)key_or_id, (__u32)flags_or_cmd, (long)ret);
   }
 }

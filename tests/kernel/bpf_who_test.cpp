@@ -347,8 +347,9 @@ TEST_P(ProcessAttribution, AgentsOwnCallsAppearNowhere) {
 }
 
 // Read-and-delete while a process calls as fast as it can: every call is in exactly one reading,
-// and the per-process counts add up to the namespace totals. The caller keeps calling until 50
-// readings found some of its calls, so that reads and deletes overlap its updates many times.
+// and the per-process counts add up to the namespace totals. The caller keeps calling until 200
+// readings found some of its calls, so that reads and deletes overlap its updates many times; on
+// a machine with two CPUs or more the caller and the reader run on different ones.
 TEST_P(ProcessAttribution, ReadingWhileCallsAreMadeLosesAndDoublesNothing) {
   ATTACH_OR_SKIP(counter);
   struct Shared {
@@ -360,9 +361,21 @@ TEST_P(ProcessAttribution, ReadingWhileCallsAreMadeLosesAndDoublesNothing) {
   ASSERT_NE(memory, MAP_FAILED);
   Shared* shared = new (memory) Shared;
   int semid = create_semaphore_array(1);
+  cpu_set_t allowed;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  auto pin_to = [&allowed](int nth) {
+    if (CPU_COUNT(&allowed) < 2) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &allowed) && seen++ == nth) CPU_SET(cpu, &one);
+    }
+    ::sched_setaffinity(0, sizeof one, &one);
+  };
   pid_t caller = ::fork();
   ASSERT_GE(caller, 0);
   if (caller == 0) {
+    pin_to(1);
     semid_ds status{};
     while (!shared->stop.load()) {
       ::semctl(semid, 0, IPC_STAT, &status);
@@ -370,7 +383,8 @@ TEST_P(ProcessAttribution, ReadingWhileCallsAreMadeLosesAndDoublesNothing) {
     }
     ::_exit(0);
   }
-  constexpr int kBusyReadings = 50;
+  pin_to(0);
+  constexpr int kBusyReadings = 200;
   Readings readings;
   int busy_readings = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
@@ -382,6 +396,7 @@ TEST_P(ProcessAttribution, ReadingWhileCallsAreMadeLosesAndDoublesNothing) {
   shared->stop.store(true);
   int status = 0;
   ASSERT_EQ(::waitpid(caller, &status, 0), caller);
+  ::sched_setaffinity(0, sizeof allowed, &allowed);
   ASSERT_TRUE(WIFEXITED(status));
   readings.add(counter->read_processes());
   EXPECT_EQ(busy_readings, kBusyReadings);
