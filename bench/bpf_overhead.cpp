@@ -292,6 +292,13 @@ void print_who_targets(const std::vector<Row>& rows) {
     fmt::print("who targets: not measured (the tracepoint rows are unavailable)\n");
     return;
   }
+  if (*totals <= 0 || *who <= 0) {
+    fmt::print(
+        "who targets: no ratio, the run without BPF was slower than a run with it (noise); "
+        "who minus totals alone: {:.1f} ns/call\n",
+        *who - *totals);
+    return;
+  }
   fmt::print(
       "who targets (tracepoint): added {:.1f} ns/call against {:.1f} for the totals alone: "
       "{:.2f}x (target <= 1.2x)\n",
