@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "agent/alerts/alert_rules.h"
 #include "agent/alerts/alerts.h"
 #include "model/chart_table.h"
 #include "model/settings.h"
@@ -67,16 +68,27 @@ TEST(PrometheusRules, PromtoolChecksTheRulesAndPassesTheirUnitTests) {
   EXPECT_NE(test.output.find("SUCCESS"), std::string::npos) << test.output;
 }
 
-// The usage alerts: a critical and a warning rule each, with the built-in thresholds (Netdata's):
-// raised above crit / warn, held above crit_clear / warn_clear.
-TEST(PrometheusRules, EveryUsageAlertHasItsRulesWithTheBuiltInThresholds) {
+// Every alert the agent has, by name, has its rules.
+TEST(PrometheusRules, EveryBuiltInAlertHasARule) {
+  RulesFile rules = load_rules();
+  for (std::string_view name : kAlertNames) {
+    EXPECT_TRUE(rules.alerts.count(std::string(name))) << name << " has no rule";
+  }
+  auto leak = rules.alerts.equal_range(std::string(kLeakAlertName));
+  ASSERT_NE(leak.first, leak.second) << kLeakAlertName;
+  EXPECT_EQ(leak.first->second.severity, "warning");
+}
+
+// The usage alerts (agent/alerts/alert_rules.h): a critical and a warning rule each, with the
+// built-in thresholds (Netdata's): raised above crit / warn, held above crit_clear / warn_clear.
+TEST(PrometheusRules, UsageAlertsHaveTheBuiltInThresholds) {
   RulesFile rules = load_rules();
   const AlertConfig defaults;
-  for (std::string_view name : kAlertNames) {
-    auto [first, last] = rules.alerts.equal_range(std::string(name));
+  for (const AlertRule& usage : alert_rules()) {
+    auto [first, last] = rules.alerts.equal_range(std::string(usage.name));
     std::map<std::string, std::string> by_severity;
     for (auto it = first; it != last; ++it) by_severity[it->second.severity] = it->second.expr;
-    ASSERT_EQ(by_severity.size(), 2u) << name << " needs a warning and a critical rule";
+    ASSERT_EQ(by_severity.size(), 2u) << usage.name << " needs a warning and a critical rule";
     const std::string& critical = by_severity["critical"];
     const std::string& warning = by_severity["warning"];
     EXPECT_TRUE(compares_above(critical, *defaults.crit)) << critical;
@@ -84,9 +96,6 @@ TEST(PrometheusRules, EveryUsageAlertHasItsRulesWithTheBuiltInThresholds) {
     EXPECT_TRUE(compares_above(warning, defaults.warn)) << warning;
     EXPECT_TRUE(compares_above(warning, defaults.warn_clear)) << warning;
   }
-  auto leak = rules.alerts.equal_range(std::string(kLeakAlertName));
-  ASSERT_NE(leak.first, leak.second) << kLeakAlertName;
-  EXPECT_EQ(leak.first->second.severity, "warning");
 }
 
 TEST(PrometheusRules, RulesReadOnlyMetricsIpctrailExports) {
