@@ -9,6 +9,7 @@
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "agent/alerts/alert_rules.h"
 #include "agent/cli/commands.h"
