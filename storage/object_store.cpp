@@ -35,7 +35,7 @@ bool same_state(const IpcObject& a, const IpcObject& b) {
   return a.uid == b.uid && a.gid == b.gid && a.mode == b.mode && a.nattch == b.nattch &&
          a.lpid == b.lpid && a.lspid == b.lspid && a.lrpid == b.lrpid && a.qnum == b.qnum &&
          a.cbytes == b.cbytes && a.otime == b.otime && a.stime == b.stime && a.rtime == b.rtime &&
-         a.atime == b.atime && a.dtime == b.dtime;
+         a.atime == b.atime && a.dtime == b.dtime && a.qbytes == b.qbytes;
 }
 
 // Whether `now` is still the object `before` was, at the same id. The kernel hands an id out again
@@ -68,8 +68,8 @@ ObjectStore::ObjectStore(SQLite::Database& db)
       end_object_(db, "UPDATE ipc_objects SET last_seen_ts = ?, removed_ts = ? WHERE id = ?"),
       insert_state_(db,
                     "INSERT OR REPLACE INTO ipc_object_states (object_id, ts, uid, gid, mode, "
-                    "nattch, lpid, lspid, lrpid, qnum, cbytes, otime, stime, rtime, atime, dtime) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    "nattch, lpid, lspid, lrpid, qnum, cbytes, otime, stime, rtime, atime, dtime, "
+                    "qbytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       insert_event_(db,
                     "INSERT OR REPLACE INTO ipc_object_events (ts, object_id, event, details) "
                     "VALUES (?, ?, ?, ?)") {}
@@ -90,7 +90,8 @@ void ObjectStore::reload() {
       "s.rtime, s.atime, s.dtime, coalesce((SELECT e.event = 'leak_suspected' FROM "
       "ipc_object_events "
       "e WHERE e.object_id = o.id AND e.event IN ('leak_suspected', 'leak_cleared') ORDER BY e.ts "
-      "DESC LIMIT 1), 0) FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id "
+      "DESC LIMIT 1), 0), s.qbytes FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = "
+      "o.id "
       "AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id) "
       "WHERE o.removed_ts IS NULL");
   while (live.executeStep()) {
@@ -119,6 +120,9 @@ void ObjectStore::reload() {
     object.rtime = live.getColumn(20).getInt64();
     object.atime = live.getColumn(21).getInt64();
     object.dtime = live.getColumn(22).getInt64();
+    if (!live.getColumn(24).isNull()) {
+      object.qbytes = static_cast<std::uint64_t>(live.getColumn(24).getInt64());
+    }
     ++live_[static_cast<std::size_t>(object.kind)];
     Known& known = known_[slot(object.kind, object.id)];
     known.incarnation = live.getColumn(0).getInt64();
@@ -181,10 +185,19 @@ void ObjectStore::write_leak_suspects(const std::vector<LeakSuspect>& suspects,
     known.suspected = true;
     insert_event(ts_ms, known.incarnation, "leak_suspected", suspect.reason);
   }
+  clear_unsuspected(ts_ms, "no longer a leak suspect");
+}
+
+void ObjectStore::clear_leak_suspects(std::int64_t ts_ms) {
+  clear_unsuspected(ts_ms, "leak rules switched off");
+}
+
+// Clears every suspect that was not suspected in this tick.
+void ObjectStore::clear_unsuspected(std::int64_t ts_ms, const char* why) {
   for (auto& [id, known] : known_) {
     if (!known.suspected || known.suspected_in == tick_) continue;
     known.suspected = false;
-    insert_event(ts_ms, known.incarnation, "leak_cleared", "no longer a leak suspect");
+    insert_event(ts_ms, known.incarnation, "leak_cleared", why);
   }
 }
 
@@ -269,6 +282,7 @@ void ObjectStore::insert_state(std::int64_t incarnation, const IpcObject& stored
   bind_if(insert, 14, msg, stored.rtime);
   bind_if(insert, 15, shm, stored.atime);
   bind_if(insert, 16, shm, stored.dtime);
+  bind_if(insert, 17, msg && stored.qbytes, static_cast<std::int64_t>(stored.qbytes.value_or(0)));
   insert.exec();
 }
 

@@ -177,6 +177,30 @@ CREATE VIEW object_events AS
   FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id;
 )sql";
 
+// Version 7: each queue's capacity (msg_qbytes, read with msgctl since procfs does not state it)
+// moves with msgctl(IPC_SET), so it is a state column; the objects view shows the latest one.
+constexpr const char* kVersion7 = R"sql(
+ALTER TABLE ipc_object_states ADD COLUMN qbytes INTEGER;
+DROP VIEW objects;
+CREATE VIEW objects AS
+  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,
+         printf('0x%08x', o.key & 0xffffffff) AS key_hex,
+         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,
+         printf('%03o', s.mode & 511) AS perms, o.size AS size, s.qbytes AS qbytes, o.cpid AS cpid,
+         o.created_ts AS created_ts, )sql" IPCTRAIL_ISO_TIME("o.created_ts") R"sql( AS created_time,
+         o.first_seen_ts AS first_seen_ts,
+         )sql" IPCTRAIL_ISO_TIME("o.first_seen_ts") R"sql( AS first_seen_time,
+         o.last_seen_ts AS last_seen_ts,
+         CASE WHEN o.last_seen_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(
+         END AS last_seen_time,
+         o.removed_ts AS removed_ts,
+         CASE WHEN o.removed_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.removed_ts") R"sql(
+         END AS removed_time
+  FROM ipc_objects o
+  JOIN ipc_object_states s ON s.object_id = o.id
+   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id);
+)sql";
+
 #undef IPCTRAIL_ISO_TIME
 
 // Version 4: the four BPF call charts hold the exact number of calls of each tick instead of calls
@@ -239,6 +263,7 @@ constexpr std::array<Migration, kSchemaVersion> kMigrations = {
     convert_call_rates_to_counts_per_tick,
     add_chart_metadata_and_aliases,
     [](SQLite::Database& db) { db.exec(kVersion6); },
+    [](SQLite::Database& db) { db.exec(kVersion7); },
 };
 
 struct FileIdentity {
