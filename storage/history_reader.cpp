@@ -387,9 +387,9 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
 std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
                                                       std::int64_t until_ms) {
   SQLite::Statement query(connection_->db,
-                          "SELECT e.ts, o.kind, o.ipc_id, o.key, e.event, e.details, o.id "
-                          "FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id "
-                          "WHERE e.ts >= ?1 AND e.ts <= ?2 ORDER BY e.ts, o.id, e.event");
+                          "SELECT ts, kind, id, key, event, details, incarnation FROM "
+                          "object_events WHERE ts >= ?1 AND ts <= ?2 ORDER BY ts, incarnation, "
+                          "event");
   query.bind(1, since_ms);
   query.bind(2, until_ms);
   std::vector<ObjectEvent> events;

@@ -2,18 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "model/time_text.h"
-
 namespace ipctrail {
 
 namespace {
 
 std::int64_t coarse(std::int64_t seconds) {
   return seconds - seconds % kObjectTimeResolutionSeconds;
-}
-
-std::string key_text(std::int32_t key) {
-  return fmt::format("0x{:08x}", static_cast<std::uint32_t>(key));
 }
 
 std::string mode_text(std::uint32_t mode) {
@@ -219,16 +213,8 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
   known.suspected = false;
   known.last = object;
   known.last_stored = stored_state(object);
+  // Its `created` event is the row itself (the object_events view).
   insert_state(known.incarnation, known.last_stored, ts_ms);
-  std::string size = object.kind == IpcKind::kSemaphore ? fmt::format(", nsems {}", object.size)
-                     : shm
-                         ? fmt::format(", size {} bytes, creator pid {}", object.size, object.cpid)
-                         : std::string();
-  // The kernel's ctime is when it was created (unless an IPC_SET came before we first saw it).
-  insert_event(
-      std::min(object.ctime * 1000, ts_ms), known.incarnation, "created",
-      fmt::format("key {}, owner {}:{}, creator {}:{}, mode {}{}", key_text(object.key), object.uid,
-                  object.gid, object.cuid, object.cgid, mode_text(object.mode), size));
 }
 
 void ObjectStore::end_incarnation(const Known& known, std::int64_t ts_ms) {
@@ -236,9 +222,7 @@ void ObjectStore::end_incarnation(const Known& known, std::int64_t ts_ms) {
   end_object_.bind(1, previous_ts_);
   end_object_.bind(2, ts_ms);
   end_object_.bind(3, known.incarnation);
-  end_object_.exec();
-  insert_event(ts_ms, known.incarnation, "removed",
-               fmt::format("gone since the tick at {}", iso8601_utc(previous_ts_)));
+  end_object_.exec();  // and so its `removed` event (the object_events view)
 }
 
 void ObjectStore::update(Known& known, const IpcObject& object, std::int64_t ts_ms) {

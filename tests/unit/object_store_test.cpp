@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "model/time_text.h"
 #include "storage/history_reader.h"
 #include "storage/retention.h"
 #include "storage/schema.h"
@@ -92,7 +93,8 @@ TEST_F(ObjectStoreTest, SteadyObjectsWriteNothingAfterTheirFirstTick) {
   for (int t = 0; t < 10; ++t) store.write_tick(tick(kT0 + t * 1000, queues));
   EXPECT_EQ(count("SELECT count(*) FROM ipc_objects"), 1000);
   EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1000);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 1000);  // created
+  EXPECT_EQ(count("SELECT count(*) FROM object_events WHERE event = 'created'"), 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 0);  // derived from ipc_objects
 
   queues[7].qnum = 3;  // one queue moves
   store.write_tick(tick(kT0 + 10'000, queues));
@@ -111,6 +113,37 @@ TEST_F(ObjectStoreTest, OperationTimesAreStoredToTheMinute) {
   store.write_tick(tick(kT0 + 60'000, {}, std::vector{array(1, minute + 60)}));
   EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
   EXPECT_EQ(count("SELECT max(otime) FROM ipc_object_states"), minute + 60);
+}
+
+// created and removed are derived from the incarnation's row and first state, found by time.
+TEST_F(ObjectStoreTest, CreatedAndRemovedEventsCarryTheirDetails) {
+  Store store(options());
+  IpcObject segment;
+  segment.kind = IpcKind::kSharedMemory;
+  segment.id = 9;
+  segment.key = 0x162e;
+  segment.mode = 0640;
+  segment.uid = 1000;
+  segment.gid = 100;
+  segment.size = 4096;
+  segment.cpid = 4242;
+  segment.ctime = kCtime;
+  TickRecord first = tick(kT0, {});
+  first.objects.segments = std::vector{segment};
+  store.write_tick(first);
+  store.write_tick(tick(kT0 + 1000, {}));
+  HistoryReader reader(path_);
+  std::vector<ObjectEvent> events = reader.object_events(kCtime * 1000, kT0 + 1000);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event, "created");
+  EXPECT_EQ(events[0].ts_ms, kCtime * 1000);
+  EXPECT_EQ(events[0].details,
+            "key 0x0000162e, owner 1000:100, creator 0:0, mode 640, size 4096 bytes, creator pid "
+            "4242");
+  EXPECT_EQ(events[1].event, "removed");
+  EXPECT_EQ(events[1].ts_ms, kT0 + 1000);
+  EXPECT_EQ(events[1].details, "gone since the tick at " + iso8601_utc(kT0));
+  EXPECT_TRUE(reader.object_events(kT0 + 1, kT0 + 999).empty());
 }
 
 TEST_F(ObjectStoreTest, AReusedIdIsANewIncarnationAndTheRemovalIsLogged) {
@@ -255,6 +288,9 @@ TEST_F(ObjectStoreTest, UpgradesAVersion6FileInPlaceWithQueueCapacitiesUnknown) 
         "INSERT INTO ipc_object_states (object_id, ts, uid, gid, mode, lspid, lrpid, qnum, "
         "cbytes, stime, rtime) VALUES (1, " +
         std::to_string(kT0 - 60000) + ", 1000, 1000, 384, 0, 0, 2, 20, 0, 0)");
+    old.exec("INSERT INTO ipc_object_events (ts, object_id, event, details) VALUES (" +
+             std::to_string(kCtime * 1000) +
+             ", 1, 'created', 'key 0x00000010, owner 1000:1000, creator 1000:1000, mode 600')");
   }
   IpcObject known = queue(1, 0x10, 2);
   known.qbytes = 16384;
@@ -266,6 +302,11 @@ TEST_F(ObjectStoreTest, UpgradesAVersion6FileInPlaceWithQueueCapacitiesUnknown) 
   EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);  // the same incarnation goes on
   EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states WHERE qbytes IS NULL"), 1);
   EXPECT_EQ(count("SELECT qbytes FROM objects"), 16384);
+  // The stored `created` event went: the view derives it, at the same time, with the same text.
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 0);
+  EXPECT_EQ(
+      text("SELECT time || ' ' || details FROM object_events WHERE event = 'created'"),
+      iso8601_utc(kCtime * 1000) + " key 0x00000010, owner 1000:1000, creator 1000:1000, mode 600");
 }
 
 TEST_F(ObjectStoreTest, SwitchingTheLeakRulesOffClearsSuspectsOnceAndLogsNoMore) {
