@@ -366,7 +366,7 @@ void churn_section(const fs::path& dir, int ticks) {
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   std::int64_t events =
       db.execAndGet(
-            "SELECT count(*) FROM ipc_object_events WHERE event IN ('created', 'removed') "
+            "SELECT count(*) FROM object_events WHERE event IN ('created', 'removed') "
             "AND ts > " +
             std::to_string(kStartMs))
           .getInt64();
