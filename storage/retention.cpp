@@ -47,7 +47,8 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
       delete_superseded_object_states_(
           db,
           "DELETE FROM ipc_object_states AS s WHERE s.ts < ?1 AND EXISTS (SELECT 1 FROM "
-          "ipc_object_states n WHERE n.object_id = s.object_id AND n.ts > s.ts AND n.ts <= ?1)") {}
+          "ipc_object_states n WHERE n.object_id = s.object_id AND n.ts > s.ts AND n.ts <= ?1)"),
+      processes_(db) {}
 
 void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   rows_since_step_ += rows;
@@ -95,6 +96,7 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   delete_alert_transitions_.exec();
 
   delete_old_objects(cutoff_ms);
+  processes_.delete_before(cutoff_ms, budget);
 
   oldest_point_.reset();
   if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
@@ -117,6 +119,7 @@ void Retention::rolled_back() noexcept {
         &delete_superseded_object_states_}) {
     statement->tryReset();
   }
+  processes_.rolled_back();
 }
 
 void Retention::delete_old_objects(std::int64_t cutoff_ms) {

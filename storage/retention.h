@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 
+#include "storage/process_retention.h"
 #include "storage/retention_options.h"
 
 namespace ipctrail {
@@ -62,6 +63,7 @@ class Retention {
   SQLite::Statement delete_removed_object_events_;
   SQLite::Statement delete_removed_objects_;
   SQLite::Statement delete_superseded_object_states_;
+  ProcessRetention processes_;
   std::int64_t last_step_ms_ = 0;
   std::int64_t size_cutoff_ms_ = 0;
   std::int64_t rows_since_step_ = 0;
