@@ -422,7 +422,7 @@ std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
       "SELECT e.ts, o.kind, o.ipc_id, o.key, e.event, e.details, o.id, p.tgid, p.comm, p.unit "
       "FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id "
       "LEFT JOIN processes p ON p.id = e.process_id WHERE e.ts >= ?1 AND e.ts <= ?2 "
-      "UNION ALL SELECT ts, kind, ipc_id, coalesce(key, 0), event, details, 0, pid, comm, unit "
+      "UNION ALL SELECT ts, kind, id, coalesce(key, 0), event, details, 0, pid, comm, unit "
       "FROM object_events WHERE incarnation IS NULL AND ts >= ?1 AND ts <= ?2 "
       "ORDER BY 1, 7, 5");
   query.bind(1, since_ms);

@@ -165,8 +165,7 @@ class Components {
         engine_(std::make_unique<AlertEngine>(options.alerts)),
         delays_(std::make_unique<NotificationDelay>(options.alerts)),
         notifier_(std::make_unique<Notifier>(options.notify)),
-        processes_(std::make_unique<ProcessRecorder>(
-            [](std::uint64_t) -> std::optional<std::string> { return std::nullopt; })) {
+        processes_(std::make_unique<ProcessRecorder>()) {
     if (options.prometheus_listen) server_ = start_server(options);
     if (options.textfile_path) textfile_ = std::make_unique<TextfileWriter>(*options.textfile_path);
   }

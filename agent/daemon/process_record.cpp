@@ -12,8 +12,6 @@ std::uint64_t increase(std::uint64_t& previous, std::uint64_t now) {
 
 }  // namespace
 
-ProcessRecorder::ProcessRecorder(CgroupOwnerLookup owner_of) : owner_of_(std::move(owner_of)) {}
-
 void ProcessRecorder::fill(const Sample& sample, TickRecord& tick) {
   if (!sample.processes) {
     tick.processes.reset();
@@ -25,8 +23,11 @@ void ProcessRecorder::fill(const Sample& sample, TickRecord& tick) {
   record.events = activity.events;
   auto resolve = [&](std::uint64_t cgroup_id) {
     if (record.cgroup_owners.contains(cgroup_id)) return;
-    if (std::optional<std::string> owner = owner_of_(cgroup_id)) {
-      record.cgroup_owners.emplace(cgroup_id, std::move(*owner));
+    CgroupName name = cgroups_.resolve(cgroup_id);
+    if (name.state == CgroupName::State::kKnown) {
+      record.cgroup_owners.emplace(cgroup_id, std::move(name.owner.name));
+    } else if (name.state == CgroupName::State::kGone) {
+      record.cgroup_owners.emplace(cgroup_id, std::move(name.display));
     }
   };
   for (const ProcessCallCount& count : activity.calls) resolve(count.process.cgroup_id);

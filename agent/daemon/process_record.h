@@ -5,29 +5,26 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <optional>
-#include <string>
 
+#include "agent/collect/cgroup_names.h"
 #include "model/sample.h"
 #include "model/tick_record.h"
 
 namespace ipctrail {
 
-// The owner of a cgroup ("apache2.service", "docker:abc123"); none when not known.
-using CgroupOwnerLookup = std::function<std::optional<std::string>(std::uint64_t cgroup_id)>;
-
 class ProcessRecorder {
  public:
-  explicit ProcessRecorder(CgroupOwnerLookup owner_of);
 
   // Sets tick.processes from sample.processes (empty when BPF did not count per process). The
   // sample's losses count since counting started: the tick gets the increase since the previous
-  // reading, or the whole count when it went backwards (the counter was opened anew).
+  // reading, or the whole count when it went backwards (the counter was opened anew). A cgroup's
+  // owner is its unit or container ("apache2.service", "docker:4f6c2b1a9e8d"), "cgroup <id> (gone)"
+  // for one removed before it could be named, and left out while not known yet (a later tick may
+  // name it).
   void fill(const Sample& sample, TickRecord& tick);
 
  private:
-  CgroupOwnerLookup owner_of_;
+  CgroupNames cgroups_;
   std::uint64_t calls_not_attributed_ = 0;
   std::uint64_t events_lost_ = 0;
 };
