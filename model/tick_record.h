@@ -45,6 +45,9 @@ struct ProcessTickRecord {
   std::vector<LifecycleEvent> events;   // read in this tick, oldest first
   // cgroup id -> "apache2.service", "docker:abc123"; an id missing here has no known owner.
   std::unordered_map<std::uint64_t, std::string> cgroup_owners;
+  // Owners named only now, of cgroups whose processes an earlier tick stored without one (cgroupfs
+  // is walked at most every few seconds): the store fills them in.
+  std::unordered_map<std::uint64_t, std::string> late_cgroup_owners;
   // What the kernel structures could not hold in this tick (not since counting started).
   std::uint64_t calls_not_attributed = 0;
   std::uint64_t events_lost = 0;

@@ -452,7 +452,8 @@ std::vector<ProcessCallTotal> HistoryReader::process_call_totals(
       "group_concat(DISTINCT p.tgid) FROM process_call_counts c "
       "JOIN processes p ON p.id = c.process_id JOIN ipc_call_names n ON n.code = c.call "
       "LEFT JOIN errno_classes e ON e.code = c.errno "
-      "WHERE c.ts >= ?1 AND c.ts <= ?2 AND (?3 IS NULL OR n.name = ?3) AND (?4 = 0 OR c.errno != 0) "
+      "WHERE c.ts >= ?1 AND c.ts <= ?2 AND (?3 IS NULL OR n.name = ?3) AND (?4 = 0 OR c.errno != "
+      "0) "
       "GROUP BY p.comm, p.unit, c.call, c.errno ORDER BY total DESC, p.comm, p.unit, c.call, "
       "c.errno");
   query.bind(1, since_ms);

@@ -134,8 +134,8 @@ struct ObjectEvent {
 struct ProcessCallTotal {
   std::string comm;
   std::optional<std::string> unit;
-  std::vector<std::int32_t> pids;  // ascending
-  std::string call;                // "semget"
+  std::vector<std::int32_t> pids;    // ascending
+  std::string call;                  // "semget"
   std::optional<std::string> error;  // "ENOSPC"; nullopt: the calls succeeded
   std::int64_t count = 0;
   std::int64_t first_ms = 0;  // the first tick that counted one
@@ -144,8 +144,9 @@ struct ProcessCallTotal {
 
 // How complete the per-process counts of a window are.
 struct ProcessCoverage {
-  std::vector<Span> sampling;                  // the agent's sampling spans in the window
-  std::vector<std::pair<std::int64_t, std::int64_t>> counted;  // per-process spans: first, last tick
+  std::vector<Span> sampling;  // the agent's sampling spans in the window
+  std::vector<std::pair<std::int64_t, std::int64_t>>
+      counted;  // per-process spans: first, last tick
   std::int64_t calls_not_attributed = 0;
   std::int64_t events_lost = 0;
 };

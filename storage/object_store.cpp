@@ -222,8 +222,8 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
 }
 
 void ObjectStore::end_incarnation(const Known& known, std::int64_t ts_ms) {
-  ended_in_tick_.push_back({known.last.kind, known.last.id, known.incarnation,
-                            known.first_seen_in, known.last.ctime});
+  ended_in_tick_.push_back(
+      {known.last.kind, known.last.id, known.incarnation, known.first_seen_in, known.last.ctime});
   end_object_.reset();
   end_object_.bind(1, previous_ts_);
   end_object_.bind(2, ts_ms);

@@ -38,6 +38,7 @@ ProcessStore::ProcessStore(SQLite::Database& db)
                       "last_seen_ts) VALUES (?, ?, ?, ?, ?, ?)"),
       touch_process_(db, "UPDATE processes SET last_seen_ts = max(last_seen_ts, ?) WHERE id = ?"),
       set_unit_(db, "UPDATE processes SET unit = ? WHERE id = ?"),
+      set_late_unit_(db, "UPDATE processes SET unit = ? WHERE cgroup_id = ? AND unit IS NULL"),
       insert_count_(db,
                     "INSERT INTO process_call_counts (ts, process_id, call, errno, count) VALUES "
                     "(?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count"),
@@ -65,8 +66,8 @@ void ProcessStore::reload() {
   span_id_.reset();
 }
 
-std::int64_t ProcessStore::write(const std::optional<ProcessTickRecord>& record,
-                                 std::int64_t ts_ms, bool starts_span, const ObjectStore& objects) {
+std::int64_t ProcessStore::write(const std::optional<ProcessTickRecord>& record, std::int64_t ts_ms,
+                                 bool starts_span, const ObjectStore& objects) {
   ++tick_;
   rows_ = 0;
   write_span(record.has_value(), ts_ms, starts_span);
@@ -93,6 +94,12 @@ std::int64_t ProcessStore::write(const std::optional<ProcessTickRecord>& record,
       insert_loss_.bind(3, static_cast<std::int64_t>(record->events_lost));
       insert_loss_.exec();
       ++rows_;
+    }
+    for (const auto& [cgroup_id, unit] : record->late_cgroup_owners) {
+      set_late_unit_.reset();
+      set_late_unit_.bind(1, unit);
+      set_late_unit_.bind(2, static_cast<std::int64_t>(cgroup_id));
+      set_late_unit_.exec();
     }
     for (const LifecycleEvent& event : record->events) {
       PendingEvent pending{event, process_id(event.process, unit_of(event.process), ts_ms),
@@ -195,8 +202,8 @@ void ProcessStore::match_removals(const ObjectStore& objects) {
     pending_removed_.erase(found);
   }
   std::erase_if(pending_removed_, [&](const PendingEvent& pending) {
-    std::optional<ObjectStore::Incarnation> live = objects.live(pending.event.kind,
-                                                                pending.event.id);
+    std::optional<ObjectStore::Incarnation> live =
+        objects.live(pending.event.kind, pending.event.id);
     if (live && live->first_seen_in <= pending.arrived_in) return false;  // not gone yet
     insert_unseen(pending);
     return true;
@@ -225,7 +232,7 @@ void ProcessStore::match_creations(const ObjectStore& objects) {
       }
       return true;
     }
-    if (live) return true;                                // it found an existing object
+    if (live) return true;                                   // it found an existing object
     if (objects.tick() == pending.arrived_in) return false;  // it may appear in the next tick
     insert_unseen(pending);
     return true;
@@ -268,8 +275,8 @@ void ProcessStore::insert_unseen(const PendingEvent& pending) {
 
 void ProcessStore::reset_statements() noexcept {
   for (SQLite::Statement* statement :
-       {&find_process_, &insert_process_, &touch_process_, &set_unit_, &insert_count_,
-        &insert_loss_, &insert_span_, &extend_span_, &set_creator_, &set_remover_,
+       {&find_process_, &insert_process_, &touch_process_, &set_unit_, &set_late_unit_,
+        &insert_count_, &insert_loss_, &insert_span_, &extend_span_, &set_creator_, &set_remover_,
         &set_event_process_, &insert_unseen_}) {
     statement->tryReset();
   }

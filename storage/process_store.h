@@ -71,6 +71,7 @@ class ProcessStore {
   SQLite::Statement insert_process_;
   SQLite::Statement touch_process_;
   SQLite::Statement set_unit_;
+  SQLite::Statement set_late_unit_;
   SQLite::Statement insert_count_;
   SQLite::Statement insert_loss_;
   SQLite::Statement insert_span_;

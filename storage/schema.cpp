@@ -284,7 +284,8 @@ CREATE VIEW object_events AS
   SELECT e.ts AS ts, )sql" IPCTRAIL_ISO_TIME("e.ts") R"sql( AS time, o.kind AS kind,
          o.ipc_id AS id, o.key AS key, printf('0x%08x', o.key & 0xffffffff) AS key_hex,
          e.event AS event, e.details AS details, o.id AS incarnation,
-         p.tgid AS pid, p.comm AS comm, p.unit AS unit, )sql" IPCTRAIL_PROCESS_TEXT("p") R"sql( AS process
+         p.tgid AS pid, p.comm AS comm, p.unit AS unit, )sql" IPCTRAIL_PROCESS_TEXT(
+    "p") R"sql( AS process
   FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id
   LEFT JOIN processes p ON p.id = e.process_id
   UNION ALL

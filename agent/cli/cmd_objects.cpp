@@ -86,20 +86,22 @@ void print_table(std::int64_t at, const std::vector<StoredObject>& objects,
     std::cout << '\n';
     if (kind == IpcKind::kQueue) {
       std::cout << "------ Message Queues --------\n"
-                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {:<7} {}\n",
-                               "key", "msqid", "owner", "perms", "used-bytes", "messages", "lspid",
-                               "lrpid", "created", "age", "created by");
-    } else if (kind == IpcKind::kSharedMemory) {
-      std::cout << "------ Shared Memory Segments --------\n"
                 << fmt::format(
-                       "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {:<7} {}\n",
-                       "key", "shmid", "owner", "perms", "bytes", "nattch", "cpid", "lpid",
-                       "status", "created", "age", "created by");
+                       "{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {:<7} {}\n",
+                       "key", "msqid", "owner", "perms", "used-bytes", "messages", "lspid", "lrpid",
+                       "created", "age", "created by");
+    } else if (kind == IpcKind::kSharedMemory) {
+      std::cout
+          << "------ Shared Memory Segments --------\n"
+          << fmt::format(
+                 "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {:<7} {}\n",
+                 "key", "shmid", "owner", "perms", "bytes", "nattch", "cpid", "lpid", "status",
+                 "created", "age", "created by");
     } else {
       std::cout << "------ Semaphore Arrays --------\n"
-                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<24} {:<24} {:<7} {}\n",
-                               "key", "semid", "owner", "perms", "nsems",
-                               "last semop (to the minute)", "created", "age", "created by");
+                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<24} {:<24} {:<7} {}\n", "key",
+                               "semid", "owner", "perms", "nsems", "last semop (to the minute)",
+                               "created", "age", "created by");
     }
     for (const StoredObject& stored : objects) {
       const IpcObject& o = stored.object;
@@ -189,18 +191,19 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
 }
 
 void print_csv(std::int64_t at, const std::vector<StoredObject>& objects) {
-  std::cout << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
-               "bytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason,creator_pid,"
-               "creator_comm,creator_unit\n";
+  std::cout
+      << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
+         "bytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason,creator_pid,"
+         "creator_comm,creator_unit\n";
   for (const StoredObject& stored : objects) {
     const IpcObject& o = stored.object;
     bool shm = o.kind == IpcKind::kSharedMemory;
     bool msg = o.kind == IpcKind::kQueue;
     auto only = [](bool has, auto value) { return has ? fmt::format("{}", value) : std::string(); };
     std::cout << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", kind_name(o.kind),
-        o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid, o.cuid, o.cgid,
-        perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        kind_name(o.kind), o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid,
+        o.cuid, o.cgid, perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
         only(shm, o.lpid), only(msg, o.qnum), only(msg, o.cbytes), only(msg, o.lspid),
         only(msg, o.lrpid), stored.created_ms, iso8601_utc(stored.created_ms),
         std::max<std::int64_t>(at - stored.created_ms, 0) / 1000, stored.incarnation,

@@ -67,9 +67,10 @@ std::string missing_counts(const ProcessCoverage& coverage) {
 std::string incomplete(const ProcessCoverage& coverage) {
   std::vector<std::string> parts;
   if (coverage.calls_not_attributed > 0) {
-    parts.push_back(fmt::format("{} calls not attributed to a process (the per-process map was "
-                                "full)",
-                                coverage.calls_not_attributed));
+    parts.push_back(
+        fmt::format("{} calls not attributed to a process (the per-process map was "
+                    "full)",
+                    coverage.calls_not_attributed));
   }
   if (coverage.events_lost > 0) {
     parts.push_back(fmt::format("{} creations or removals lost (the ring buffer was full)",
@@ -88,11 +89,10 @@ void print_table(const std::vector<ProcessCallTotal>& totals, const WhoOptions& 
                            iso8601_utc(since), iso8601_utc(until));
   if (totals.empty()) std::cout << "none: no process made such a call in this window\n";
   for (const ProcessCallTotal& total : totals) {
-    std::cout << fmt::format("{} {} {} ×{}, {} (pid{} {})\n",
-                             process_name_text(total.comm, total.unit), total.call,
-                             total.error.value_or("ok"), total.count,
-                             seen_text(total.first_ms, total.last_ms),
-                             total.pids.size() > 1 ? "s" : "", pids_text(total.pids));
+    std::cout << fmt::format(
+        "{} {} {} ×{}, {} (pid{} {})\n", process_name_text(total.comm, total.unit), total.call,
+        total.error.value_or("ok"), total.count, seen_text(total.first_ms, total.last_ms),
+        total.pids.size() > 1 ? "s" : "", pids_text(total.pids));
   }
   if (std::string note = incomplete(coverage); !note.empty()) std::cout << note << '\n';
 }
@@ -100,17 +100,16 @@ void print_table(const std::vector<ProcessCallTotal>& totals, const WhoOptions& 
 void print_csv(const std::vector<ProcessCallTotal>& totals) {
   std::cout << "process,pids,unit,call,errno,count,first_ts,first_time,last_ts,last_time\n";
   for (const ProcessCallTotal& total : totals) {
-    std::cout << fmt::format("{},{},{},{},{},{},{},{},{},{}\n", csv_field(total.comm),
-                             csv_field(fmt::format("{}", fmt::join(total.pids, " "))),
-                             csv_field(total.unit.value_or("")), total.call,
-                             total.error.value_or(""), total.count, total.first_ms,
-                             iso8601_utc(total.first_ms), total.last_ms,
-                             iso8601_utc(total.last_ms));
+    std::cout << fmt::format(
+        "{},{},{},{},{},{},{},{},{},{}\n", csv_field(total.comm),
+        csv_field(fmt::format("{}", fmt::join(total.pids, " "))),
+        csv_field(total.unit.value_or("")), total.call, total.error.value_or(""), total.count,
+        total.first_ms, iso8601_utc(total.first_ms), total.last_ms, iso8601_utc(total.last_ms));
   }
 }
 
-void print_json(const std::vector<ProcessCallTotal>& totals, std::int64_t since,
-                std::int64_t until, const ProcessCoverage& coverage, const std::string& missing) {
+void print_json(const std::vector<ProcessCallTotal>& totals, std::int64_t since, std::int64_t until,
+                const ProcessCoverage& coverage, const std::string& missing) {
   nlohmann::json rows = nlohmann::json::array();
   for (const ProcessCallTotal& total : totals) {
     rows.push_back({{"process", total.comm},

@@ -10,6 +10,13 @@ std::uint64_t increase(std::uint64_t& previous, std::uint64_t now) {
   return since;
 }
 
+// The owner's name, "cgroup <id> (gone)", or none while not known.
+std::optional<std::string> owner_name(CgroupName name) {
+  if (name.state == CgroupName::State::kKnown) return std::move(name.owner.name);
+  if (name.state == CgroupName::State::kGone) return std::move(name.display);
+  return std::nullopt;
+}
+
 }  // namespace
 
 void ProcessRecorder::fill(const Sample& sample, TickRecord& tick) {
@@ -21,13 +28,20 @@ void ProcessRecorder::fill(const Sample& sample, TickRecord& tick) {
   ProcessTickRecord& record = tick.processes.emplace();
   record.calls = activity.calls;
   record.events = activity.events;
+  for (auto it = unnamed_.begin(); it != unnamed_.end();) {
+    if (std::optional<std::string> owner = owner_name(cgroups_.resolve(*it))) {
+      record.late_cgroup_owners.emplace(*it, std::move(*owner));
+      it = unnamed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   auto resolve = [&](std::uint64_t cgroup_id) {
     if (record.cgroup_owners.contains(cgroup_id)) return;
-    CgroupName name = cgroups_.resolve(cgroup_id);
-    if (name.state == CgroupName::State::kKnown) {
-      record.cgroup_owners.emplace(cgroup_id, std::move(name.owner.name));
-    } else if (name.state == CgroupName::State::kGone) {
-      record.cgroup_owners.emplace(cgroup_id, std::move(name.display));
+    if (std::optional<std::string> owner = owner_name(cgroups_.resolve(cgroup_id))) {
+      record.cgroup_owners.emplace(cgroup_id, std::move(*owner));
+    } else if (unnamed_.size() < kMaxUnnamed) {
+      unnamed_.insert(cgroup_id);
     }
   };
   for (const ProcessCallCount& count : activity.calls) resolve(count.process.cgroup_id);

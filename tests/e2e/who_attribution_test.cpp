@@ -13,11 +13,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "tests/support/agent_process.h"
+#include "tests/support/cgroup_tree.h"
+#include "tests/support/child_process.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/prometheus_support.h"
 #include "tests/support/run_command.h"
@@ -25,23 +26,9 @@
 namespace ipctrail {
 namespace {
 
-constexpr int kArrays = 4;           // semmni
-constexpr int kFailedSemgets = 24;   // after the namespace is full
+constexpr int kArrays = 4;          // semmni
+constexpr int kFailedSemgets = 24;  // after the namespace is full
 constexpr int kFailedMsgsnds = 17;  // on a full queue, with IPC_NOWAIT
-
-// Runs `body` in a child process named `comm` (what BPF reports) and returns its pid once it has
-// exited with status 0; `body` returns the exit status.
-pid_t run_child(const char* comm, const std::function<int()>& body) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_NAME, comm);
-    ::_exit(body());
-  }
-  int status = 0;
-  EXPECT_EQ(::waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << comm << " failed: " << status;
-  return pid;
-}
 
 class WhoAttribution : public testing::IpcNamespaceTest {
  protected:
@@ -55,9 +42,9 @@ class WhoAttribution : public testing::IpcNamespaceTest {
     bool ticking = testing::eventually([&] {
       return !agent_->running() || testing::count_of(testing::read_text(log_), "committed") >= 2;
     });
-    IPCTRAIL_REQUIRE_PRIVILEGE(ticking && agent_->running(),
-                               "the agent with bpf.enabled: true did not start:\n" +
-                                   testing::read_text(log_));
+    IPCTRAIL_REQUIRE_PRIVILEGE(
+        ticking && agent_->running(),
+        "the agent with bpf.enabled: true did not start:\n" + testing::read_text(log_));
   }
 
   nlohmann::json json_of(const std::string& arguments) {
@@ -67,8 +54,8 @@ class WhoAttribution : public testing::IpcNamespaceTest {
   }
 
   // The who --format json row of `comm` for `call` and `error`, once a tick has stored it all.
-  nlohmann::json who_row(const std::string& comm, const std::string& call,
-                         const std::string& error, std::int64_t expected) {
+  nlohmann::json who_row(const std::string& comm, const std::string& call, const std::string& error,
+                         std::int64_t expected) {
     nlohmann::json found;
     testing::eventually([&] {
       nlohmann::json who = json_of("who --since -10m --errors --format json --call " + call);
@@ -93,16 +80,19 @@ TEST_F(WhoAttribution, TheLeakerTheRemoverAndTheProducerAreNamedWithExactCounts)
   std::vector<int> arrays;
   int pipe_fds[2];
   ASSERT_EQ(::pipe(pipe_fds), 0);
-  pid_t leaker = run_child("ipcleaker", [&] {
-    for (int i = 0; i < kArrays; ++i) {
-      int id = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
-      if (id < 0 || ::write(pipe_fds[1], &id, sizeof id) != sizeof id) return 1;
-    }
-    for (int i = 0; i < kFailedSemgets; ++i) {
-      if (::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600) >= 0 || errno != ENOSPC) return 2;
-    }
-    return 0;
-  });
+  pid_t leaker = testing::in_child(
+      [&] {
+        for (int i = 0; i < kArrays; ++i) {
+          int id = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+          ASSERT_GE(id, 0);
+          ASSERT_EQ(::write(pipe_fds[1], &id, sizeof id), static_cast<ssize_t>(sizeof id));
+        }
+        for (int i = 0; i < kFailedSemgets; ++i) {
+          ASSERT_LT(::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600), 0);
+          ASSERT_EQ(errno, ENOSPC);
+        }
+      },
+      "ipcleaker");
   ::close(pipe_fds[1]);
   for (int id = 0; ::read(pipe_fds[0], &id, sizeof id) == sizeof id;) arrays.push_back(id);
   ::close(pipe_fds[0]);
@@ -122,7 +112,8 @@ TEST_F(WhoAttribution, TheLeakerTheRemoverAndTheProducerAreNamedWithExactCounts)
   std::set<int> created_by_leaker;
   testing::eventually([&] {
     created_by_leaker.clear();
-    for (const nlohmann::json& object : json_of("objects --kind sem --format json")["objects"]) {
+    nlohmann::json objects = json_of("objects --kind sem --format json");
+    for (const nlohmann::json& object : objects["objects"]) {
       if (object.contains("creator") && object["creator"]["comm"] == "ipcleaker" &&
           object["creator"]["pid"] == leaker) {
         created_by_leaker.insert(object["id"].get<int>());
@@ -130,15 +121,15 @@ TEST_F(WhoAttribution, TheLeakerTheRemoverAndTheProducerAreNamedWithExactCounts)
     }
     return created_by_leaker.size() == arrays.size();
   });
-  EXPECT_EQ(created_by_leaker, std::set<int>(arrays.begin(), arrays.end()));
+  EXPECT_EQ(created_by_leaker, std::set<int>(arrays.begin(), arrays.end()))
+      << "leaker " << leaker << ": " << json_of("objects --kind sem --format json").dump();
 
   // A second process removes them: objects --events names it as the remover.
-  pid_t remover = run_child("ipcremover", [&] {
-    for (int id : arrays) {
-      if (::semctl(id, 0, IPC_RMID) != 0) return 1;
-    }
-    return 0;
-  });
+  pid_t remover = testing::in_child(
+      [&] {
+        for (int id : arrays) ASSERT_EQ(::semctl(id, 0, IPC_RMID), 0);
+      },
+      "ipcremover");
   std::set<int> removed_by_remover;
   testing::eventually([&] {
     removed_by_remover.clear();
@@ -163,21 +154,21 @@ TEST_F(WhoAttribution, TheLeakerTheRemoverAndTheProducerAreNamedWithExactCounts)
 
   // A producer on a full queue with IPC_NOWAIT: exactly its failures are EAGAIN.
   int msqid = create_queue();
-  pid_t producer = run_child("ipcproducer", [&] {
-    struct {
-      long type = 1;
-      char text[1024] = {};
-    } message;
-    while (::msgsnd(msqid, &message, sizeof message.text, IPC_NOWAIT) == 0) {
-    }
-    if (errno != EAGAIN) return 1;
-    for (int i = 1; i < kFailedMsgsnds; ++i) {
-      if (::msgsnd(msqid, &message, sizeof message.text, IPC_NOWAIT) == 0 || errno != EAGAIN) {
-        return 2;
-      }
-    }
-    return 0;
-  });
+  pid_t producer = testing::in_child(
+      [&] {
+        struct {
+          long type = 1;
+          char text[1024] = {};
+        } message;
+        while (::msgsnd(msqid, &message, sizeof message.text, IPC_NOWAIT) == 0) {
+        }
+        ASSERT_EQ(errno, EAGAIN);
+        for (int i = 1; i < kFailedMsgsnds; ++i) {
+          ASSERT_NE(::msgsnd(msqid, &message, sizeof message.text, IPC_NOWAIT), 0);
+          ASSERT_EQ(errno, EAGAIN);
+        }
+      },
+      "ipcproducer");
   row = who_row("ipcproducer", "msgsnd", "EAGAIN", kFailedMsgsnds);
   ASSERT_FALSE(row.is_null()) << json_of("who --since -10m --format json").dump();
   EXPECT_EQ(row["count"], kFailedMsgsnds);
@@ -192,8 +183,48 @@ TEST_F(WhoAttribution, TheLeakerTheRemoverAndTheProducerAreNamedWithExactCounts)
   }
   nlohmann::json history = json_of("objects --events --since -10m --format json");
   for (const nlohmann::json& event : history["events"]) {
-    if (event.contains("process")) EXPECT_NE(event["process"]["pid"], agent_->pid());
+    if (event.contains("process")) {
+      EXPECT_NE(event["process"]["pid"], agent_->pid());
+    }
   }
+  EXPECT_EQ(agent_->stop(SIGTERM), 0);
+}
+
+TEST_F(WhoAttribution, AProcessInAChildCgroupIsAttributedToThatCgroupsName) {
+  testing::TestCgroupTree tree("ipctrail-who-test-" + std::to_string(::getpid()));
+  IPCTRAIL_REQUIRE_PRIVILEGE(tree.created(), "cannot make a test cgroup: " + tree.error());
+  testing::TestCgroup unit = tree.make("billing.service");
+  ASSERT_NE(unit.id, 0u);
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::prctl(PR_SET_NAME, "ipcbilling");
+    char byte = 0;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
+    for (int i = 0; i < 3; ++i) {
+      if (::msgget(IPC_PRIVATE, IPC_CREAT | 0600) < 0) ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  tree.move_process(child, unit);
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  nlohmann::json found;
+  testing::eventually([&] {
+    nlohmann::json who = json_of("who --since -10m --call msgget --format json");
+    for (const nlohmann::json& row : who["processes"]) {
+      if (row["process"] == "ipcbilling" && row["unit"] == "billing.service") found = row;
+    }
+    return !found.is_null();
+  });
+  ASSERT_FALSE(found.is_null()) << json_of("who --since -10m --format json").dump();
+  EXPECT_EQ(found["count"], 3);
+  EXPECT_EQ(found["pids"], nlohmann::json::array({child}));
   EXPECT_EQ(agent_->stop(SIGTERM), 0);
 }
 

@@ -101,8 +101,8 @@ TickRecord tick(int second, std::vector<IpcObject> arrays, ProcessTickRecord pro
 class ProcessStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ipctrail-process-store-test-" + std::to_string(::getpid()));
+    dir_ =
+        fs::temp_directory_path() / ("ipctrail-process-store-test-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     path_ = dir_ / "history.db";
   }
@@ -172,8 +172,8 @@ TEST_F(ProcessStoreTest, AGetThatFoundAnExistingObjectIsNotItsCreator) {
   std::int64_t ctime = kT0 / 1000 - 3600;
   store.write_tick(tick(0, {array(3, ctime, 0x1234)}));
   // A later semget(0x1234, 1, IPC_CREAT) returns the same id: it found the array.
-  store.write_tick(tick(1, {array(3, ctime, 0x1234)},
-                        with_events({created(3, kT0 + 500, apache(), 0x1234)})));
+  store.write_tick(
+      tick(1, {array(3, ctime, 0x1234)}, with_events({created(3, kT0 + 500, apache(), 0x1234)})));
   store.write_tick(tick(2, {array(3, ctime, 0x1234)}));
   EXPECT_EQ(text("SELECT created_by FROM objects WHERE id = 3"), "NULL");
 }
@@ -182,26 +182,28 @@ TEST_F(ProcessStoreTest, WithoutIpcExclTheKernelsCtimeMustBeTheEventsSecond) {
   Store store(options());
   std::int64_t second = kT0 / 1000;
   // Two arrays first seen after their events; only array 4's ctime fits its event.
-  store.write_tick(tick(0, {}, with_events({created(4, kT0 + 300, apache(), 0x44),
-                                           created(5, kT0 + 300, apache(), 0x55)})));
+  store.write_tick(tick(
+      0, {},
+      with_events({created(4, kT0 + 300, apache(), 0x44), created(5, kT0 + 300, apache(), 0x55)})));
   store.write_tick(tick(1, {array(4, second, 0x44), array(5, second - 30, 0x55)}));
   EXPECT_EQ(text("SELECT creator_comm FROM objects WHERE id = 4"), "apache2");
   EXPECT_EQ(text("SELECT creator_comm FROM objects WHERE id = 5"), "NULL");
 
   // With IPC_EXCL the call surely created it, whatever ctime says (an IPC_SET moves it).
-  store.write_tick(tick(2, {array(4, second, 0x44), array(5, second - 30, 0x55)},
-                        with_events({created(6, kT0 + 2100, apache(), 0x66,
-                                            IPC_CREAT | IPC_EXCL | 0600)})));
-  store.write_tick(tick(3, {array(4, second, 0x44), array(5, second - 30, 0x55),
-                            array(6, second + 100, 0x66)}));
+  store.write_tick(
+      tick(2, {array(4, second, 0x44), array(5, second - 30, 0x55)},
+           with_events({created(6, kT0 + 2100, apache(), 0x66, IPC_CREAT | IPC_EXCL | 0600)})));
+  store.write_tick(
+      tick(3, {array(4, second, 0x44), array(5, second - 30, 0x55), array(6, second + 100, 0x66)}));
   EXPECT_EQ(text("SELECT creator_comm FROM objects WHERE id = 6"), "apache2");
 }
 
 TEST_F(ProcessStoreTest, TheEarliestOfTwoCreatingGetsWins) {
   Store store(options());
   std::int64_t second = kT0 / 1000;
-  store.write_tick(tick(0, {}, with_events({created(7, kT0 + 200, apache(4711), 0x77),
-                                           created(7, kT0 + 100, apache(4712), 0x77)})));
+  store.write_tick(tick(0, {},
+                        with_events({created(7, kT0 + 200, apache(4711), 0x77),
+                                     created(7, kT0 + 100, apache(4712), 0x77)})));
   store.write_tick(tick(1, {array(7, second, 0x77)}));
   EXPECT_EQ(number("SELECT creator_pid FROM objects WHERE id = 7"), 4712);
 }
@@ -211,9 +213,9 @@ TEST_F(ProcessStoreTest, TheRemoverIsNamedWhetherTheRemovalIsSeenInTheSameTickOr
   std::int64_t second = kT0 / 1000 - 60;
   store.write_tick(tick(0, {array(1, second), array(2, second)}));
   // Array 1 is gone by tick 1's inventory; array 2's IPC_RMID came after it.
-  store.write_tick(tick(1, {array(2, second)},
-                        with_events({removed(1, kT0 + 500, logind()),
-                                    removed(2, kT0 + 1001, logind())})));
+  store.write_tick(
+      tick(1, {array(2, second)},
+           with_events({removed(1, kT0 + 500, logind()), removed(2, kT0 + 1001, logind())})));
   EXPECT_EQ(text("SELECT removed_by FROM objects WHERE id = 1"), "systemd-logind (pid 612)");
   EXPECT_EQ(text("SELECT removed_by FROM objects WHERE id = 2"), "NULL");
   store.write_tick(tick(2, {}));
@@ -233,8 +235,8 @@ TEST_F(ProcessStoreTest, TheRemoverIsNamedWhetherTheRemovalIsSeenInTheSameTickOr
 TEST_F(ProcessStoreTest, AnObjectMadeAndRemovedBetweenTwoTicksStillHasItsEvents) {
   Store store(options());
   store.write_tick(tick(0, {}));
-  store.write_tick(tick(1, {}, with_events({created(9, kT0 + 300, apache()),
-                                           removed(9, kT0 + 400, logind())})));
+  store.write_tick(
+      tick(1, {}, with_events({created(9, kT0 + 300, apache()), removed(9, kT0 + 400, logind())})));
   store.write_tick(tick(2, {}));
   EXPECT_EQ(number("SELECT count(*) FROM objects"), 0);
   EXPECT_EQ(text("SELECT group_concat(event || ' ' || process, '; ') FROM (SELECT * FROM "
@@ -247,6 +249,17 @@ TEST_F(ProcessStoreTest, AnObjectMadeAndRemovedBetweenTwoTicksStillHasItsEvents)
   EXPECT_EQ(events[0].id, 9);
   ASSERT_TRUE(events[1].process);
   EXPECT_EQ(events[1].process->pid, 612);
+}
+
+TEST_F(ProcessStoreTest, AnOwnerNamedLaterFillsInTheProcessesStoredWithoutOne) {
+  Store store(options());
+  ProcessTickRecord unnamed = with_calls({count(logind(), IpcCall::kSemctl, std::nullopt, 1)});
+  store.write_tick(tick(0, {}, unnamed));
+  EXPECT_EQ(text("SELECT unit FROM processes"), "NULL");
+  ProcessTickRecord late;
+  late.late_cgroup_owners.emplace(logind().cgroup_id, "systemd-logind.service");
+  store.write_tick(tick(1, {}, late));
+  EXPECT_EQ(text("SELECT unit FROM process_calls"), "systemd-logind.service");
 }
 
 TEST_F(ProcessStoreTest, LossesAreStoredForTheTicksThatHadThem) {
@@ -309,9 +322,10 @@ TEST_F(ProcessStoreTest, UpgradesThePreviousVersionInPlaceKeepingItsObjects) {
   {
     SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     migrate(old, path_.string(), kSchemaVersion - 1);
-    old.exec("INSERT INTO ipc_objects (kind, ipc_id, key, cuid, cgid, size, created_ts, "
-             "first_seen_ts) VALUES ('sem', 1, 0, 0, 0, 1, " +
-             std::to_string(kT0 - 60000) + ", " + std::to_string(kT0 - 60000) + ")");
+    old.exec(
+        "INSERT INTO ipc_objects (kind, ipc_id, key, cuid, cgid, size, created_ts, "
+        "first_seen_ts) VALUES ('sem', 1, 0, 0, 0, 1, " +
+        std::to_string(kT0 - 60000) + ", " + std::to_string(kT0 - 60000) + ")");
     old.exec("INSERT INTO ipc_object_states (object_id, ts, uid, gid, mode) VALUES (1, " +
              std::to_string(kT0 - 60000) + ", 0, 0, 384)");
     old.exec("INSERT INTO ipc_object_events (ts, object_id, event, details) VALUES (" +
