@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "agent/collect/process_stat.h"
+
 namespace ipctrail {
 
 namespace {
@@ -39,20 +41,9 @@ bool LeakFinder::alive_since(std::int64_t pid, std::int64_t at) {
     // though not a reused pid from the creator.
     return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
   }
-  // Field 22, starttime, counted after the ")" that ends the command name (which may hold
-  // spaces and parentheses itself).
-  std::size_t close = stat.text.rfind(')');
-  if (close == std::string_view::npos) return true;
-  std::string_view rest = stat.text.substr(close + 1);
-  for (int field = 3; field < 22; ++field) {
-    std::size_t space = rest.find(' ', 1);
-    if (space == std::string_view::npos) return true;
-    rest = rest.substr(space);
-  }
-  rest.remove_prefix(1);
-  std::uint64_t start_ticks = 0;
-  std::from_chars(rest.data(), rest.data() + rest.size(), start_ticks);
-  std::int64_t started = *boot_time_ + static_cast<std::int64_t>(start_ticks) / ticks_per_second_;
+  std::optional<std::uint64_t> start_ticks = parse_process_start_ticks(stat.text);
+  if (!start_ticks) return true;
+  std::int64_t started = *boot_time_ + static_cast<std::int64_t>(*start_ticks) / ticks_per_second_;
   return started <= at;
 }
 
