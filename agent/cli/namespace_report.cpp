@@ -23,6 +23,8 @@ Json identity(const IpcNamespaceRef& ref, const NamespaceOwner& owner) {
   json["inode"] = ref.inode;
   json["label"] = namespace_label(ref, owner);
   json["owner"] = {{"kind", owner.kind}, {"name", owner.name}};
+  if (!owner.container_id.empty()) json["owner"]["container_id"] = owner.container_id;
+  if (!owner.pod_uid.empty()) json["owner"]["pod_uid"] = owner.pod_uid;
   json["pid"] = ref.pids.empty() ? Json(nullptr) : Json(ref.pids.front());
   json["processes"] = ref.processes;
   json["own"] = ref.own;

@@ -27,7 +27,8 @@ struct NamespaceReport {
   std::string shortfall;  // privilege_shortfall(); empty when nothing was missing
 };
 
-// {"inode", "label", "owner": {"kind", "name"}, "pid", "processes", "own"}: who a namespace is.
+// {"inode", "label", "owner": {"kind", "name"[, "container_id"][, "pod_uid"]}, "pid",
+// "processes", "own"}: who a namespace is.
 std::string namespace_identity_json(const IpcNamespaceRef& ref, const NamespaceOwner& owner);
 
 // --namespaces: {"ts", "time", "namespaces": [{identity..., "summary": {...}} or

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "tests/support/agent_process.h"
+#include "tests/support/cgroup_tree.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/namespace_holder.h"
 #include "tests/support/run_command.h"
@@ -63,14 +64,20 @@ std::string cgroup_of(pid_t pid) {
 
 TEST_F(NamespacesSample, EachNamespaceWithItsObjectsLimitsAndNames) {
   create_semaphore_array(2);  // the test's own namespace: one array of two
-  std::string scope = "docker-" + std::string(64, 'a').replace(0, 8, "1badc0de") + ".scope";
-  testing::TestCgroup container("ipctrail-test-" + std::to_string(::getpid()) + ".slice/" + scope);
-  IPCTRAIL_REQUIRE_PRIVILEGE(container.ok(), "cannot make a cgroup under the cgroup2 mount");
+  std::string container_id = "1badc0de" + std::string(56, 'a');
+  std::string scope = "docker-" + container_id + ".scope";
+  testing::TestCgroupTree cgroups("ipctrail-test-namespaces-" + std::to_string(::getpid()));
+  IPCTRAIL_REQUIRE_PRIVILEGE(cgroups.created(), "no test cgroup: " + cgroups.error());
+  testing::TestCgroup container = cgroups.make(scope);
+  testing::TestCgroup unit = cgroups.make("postgresql.service");
+  ASSERT_NE(container.id, 0u);
+  ASSERT_NE(unit.id, 0u);
 
   NamespaceHolder first({.kernel_values = {{"sem", "250 1000 32 10"}, {"msgmni", "17"}},
                          .semaphore_arrays = {1, 2, 3},
                          .queues = {{100, 23}},
-                         .segments = {8192}});
+                         .segments = {8192}},
+                        unit.directory);
   NamespaceHolder second({.kernel_values = {{"sem", "100 500 16 20"}, {"shmmni", "33"}},
                           .semaphore_arrays = {5},
                           .queues = {{}, {7}},
@@ -79,7 +86,7 @@ TEST_F(NamespacesSample, EachNamespaceWithItsObjectsLimitsAndNames) {
                                 .semaphore_arrays = {},
                                 .queues = {},
                                 .segments = {1 << 20}},
-                               container.path());
+                               container.directory);
   ASSERT_TRUE(first.ok() && second.ok() && in_container.ok());
   ASSERT_TRUE(cgroup_of(in_container.pid()).ends_with("/" + scope));
 
@@ -95,8 +102,8 @@ TEST_F(NamespacesSample, EachNamespaceWithItsObjectsLimitsAndNames) {
   EXPECT_EQ(one["pid"], first.pid());
   EXPECT_EQ(one["processes"], 1);
   EXPECT_EQ(one["own"], false);
-  EXPECT_EQ(one["label"], "ipc:[" + std::to_string(first.inode()) + "]");
-  EXPECT_EQ(one["owner"]["kind"], "unknown");
+  EXPECT_EQ(one["label"], "postgresql.service");
+  EXPECT_EQ(one["owner"]["kind"], "unit");
   const json& first_sample = one["sample"];
   EXPECT_EQ(total(first_sample, "system.ipc_semaphores"), 6u);
   EXPECT_EQ(total(first_sample, "system.ipc_semaphore_arrays"), 3u);
@@ -113,6 +120,11 @@ TEST_F(NamespacesSample, EachNamespaceWithItsObjectsLimitsAndNames) {
 
   json two = entry_of(all, second.inode());
   ASSERT_FALSE(two.is_null());
+  // In the test's own cgroup: whatever that names, never "host", and the inode when nothing.
+  EXPECT_NE(two["owner"]["kind"], "host");
+  if (two["owner"]["kind"] == "unknown") {
+    EXPECT_EQ(two["label"], "ipc:[" + std::to_string(second.inode()) + "]");
+  }
   const json& second_sample = two["sample"];
   EXPECT_EQ(total(second_sample, "system.ipc_semaphores"), 5u);
   EXPECT_EQ(total(second_sample, "system.ipc_semaphore_arrays"), 1u);
@@ -124,6 +136,11 @@ TEST_F(NamespacesSample, EachNamespaceWithItsObjectsLimitsAndNames) {
 
   json three = entry_of(all, in_container.inode());
   ASSERT_FALSE(three.is_null());
+  EXPECT_EQ(three["owner"]["kind"], "docker");
+  EXPECT_EQ(three["owner"]["name"], "docker:1badc0deaaaa");
+  EXPECT_EQ(three["owner"]["container_id"], container_id);
+  EXPECT_EQ(three["label"], "docker:1badc0deaaaa");
+  EXPECT_EQ(three["pid"], in_container.pid());
   const json& third_sample = three["sample"];
   EXPECT_EQ(total(third_sample, "system.ipc_semaphore_arrays"), 0u);
   EXPECT_EQ(total(third_sample, "system.shared_memory_bytes"), 1u << 20);
@@ -157,6 +174,9 @@ TEST_F(NamespacesSample, EachNamespaceWithItsObjectsLimitsAndNames) {
   EXPECT_EQ(by_link["namespace"]["inode"], first.inode());
   EXPECT_EQ(run_json("sample --format json --namespace host")["namespace"]["owner"]["kind"],
             "host");
+  json by_name = run_json("sample --format json --namespace docker:1badc0deaaaa");
+  EXPECT_EQ(by_name["namespace"]["inode"], in_container.inode());
+  EXPECT_EQ(by_name["limits"]["shmmni"], 5);
 
   // The list: one summary line each.
   json list = run_json("sample --namespaces --format json");

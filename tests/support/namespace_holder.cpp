@@ -15,8 +15,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace ipctrail::testing {
 
@@ -135,43 +133,6 @@ void NamespaceHolder::exit() {
   while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
-}
-
-std::string cgroup2_mount() {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    // "... <mount point> <options> - <fs type> <source> <super options>"
-    std::size_t dash = line.find(" - ");
-    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
-    std::istringstream fields(line.substr(0, dash));
-    std::string field, mount_point;
-    for (int i = 0; i < 5 && fields >> field; ++i) mount_point = field;
-    return mount_point;
-  }
-  return "";
-}
-
-TestCgroup::TestCgroup(const std::string& relative) {
-  std::string root = cgroup2_mount();
-  if (root.empty()) return;
-  std::string path = root;
-  std::istringstream parts(relative);
-  std::string part;
-  while (std::getline(parts, part, '/')) {
-    path += "/" + part;
-    if (::mkdir(path.c_str(), 0755) == 0) {
-      made_.push_back(path);
-    } else if (errno != EEXIST) {
-      ADD_FAILURE() << "mkdir " << path << ": " << std::strerror(errno);
-      return;
-    }
-  }
-  path_ = path;
-}
-
-TestCgroup::~TestCgroup() {
-  for (auto made = made_.rbegin(); made != made_.rend(); ++made) ::rmdir(made->c_str());
 }
 
 }  // namespace ipctrail::testing

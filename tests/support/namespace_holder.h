@@ -1,6 +1,6 @@
 // Test support: long-lived processes in IPC namespaces of their own, holding objects and limits a
-// test chose, and cgroups named like containers to put them in. For the tests of every-namespace
-// sampling, which need namespaces that other processes than the test's own hold.
+// test chose (in a test cgroup of tests/support/cgroup_tree.h when asked). For the tests of
+// every-namespace sampling, which need namespaces that other processes than the test's own hold.
 #pragma once
 
 #include <sys/types.h>
@@ -25,7 +25,8 @@ struct NamespaceContents {
 
 class NamespaceHolder {
  public:
-  // Forks a child that moves into `cgroup_dir` when given (its cgroup.procs), enters a new IPC
+  // Forks a child that moves into the cgroup directory `cgroup_dir` when given (writing its
+  // cgroup.procs itself, before anything else), enters a new IPC
   // namespace, fills it and then waits to be killed. Fails the test (ADD_FAILURE) if any of it
   // fails; check ok(). Fork before the test starts threads.
   explicit NamespaceHolder(const NamespaceContents& contents, const std::string& cgroup_dir = "");
@@ -53,26 +54,5 @@ class NamespaceHolder {
 
 // The IPC namespace inode of `pid` ("self" for the caller), 0 when it cannot be read.
 std::uint64_t ipc_namespace_inode(const std::string& pid);
-
-// A cgroup v2 directory made for a test under the cgroup2 mount (found in /proc/self/mountinfo),
-// removed again (after its processes have gone) by the destructor. `relative` may nest, e.g.
-// "ipctrail-test.slice/docker-<64 hex>.scope"; every folder made is removed.
-class TestCgroup {
- public:
-  explicit TestCgroup(const std::string& relative);
-  ~TestCgroup();
-  TestCgroup(const TestCgroup&) = delete;
-  TestCgroup& operator=(const TestCgroup&) = delete;
-
-  bool ok() const { return !path_.empty(); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::vector<std::string> made_;  // outermost first
-  std::string path_;
-};
-
-// The mount point of cgroup2, or "" when there is none.
-std::string cgroup2_mount();
 
 }  // namespace ipctrail::testing
