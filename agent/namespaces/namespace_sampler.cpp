@@ -48,12 +48,6 @@ std::string failed_call(const std::string& call, int error) {
 
 NamespaceSampler::NamespaceSampler(CollectorOptions options) : options_(std::move(options)) {}
 
-Collector& NamespaceSampler::collector_for(std::uint64_t inode) {
-  std::unique_ptr<Collector>& collector = collectors_[inode];
-  if (!collector) collector = std::make_unique<Collector>(options_);
-  return *collector;
-}
-
 bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, int home_fd,
                                      NamespaceSampleResult& result) {
   result.failure = NamespaceFailure::kGone;
@@ -77,7 +71,7 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, int home_fd,
       return true;  // refused: the worker is still at home
     }
     result.sample.emplace();
-    collector_for(target.inode).collect(*result.sample);
+    collectors_.at(target.inode)->collect(*result.sample);
     result.failure = NamespaceFailure::kNone;
     result.error.clear();
     return ::setns(home_fd, CLONE_NEWIPC) == 0;
@@ -89,12 +83,16 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
     const std::vector<IpcNamespaceRef>& targets) {
   std::vector<NamespaceSampleResult> results(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) results[i].inode = targets[i].inode;
-  // Make every Collector before the worker starts: the map is not touched by two threads.
+  // Make every Collector before the worker starts: from then on both threads only look them up
+  // (map::at, which unlike operator[] is safe to call from two threads).
   std::erase_if(collectors_, [&](const auto& entry) {
     return std::none_of(targets.begin(), targets.end(),
                         [&](const IpcNamespaceRef& target) { return target.inode == entry.first; });
   });
-  for (const IpcNamespaceRef& target : targets) collector_for(target.inode);
+  for (const IpcNamespaceRef& target : targets) {
+    std::unique_ptr<Collector>& collector = collectors_[target.inode];
+    if (!collector) collector = std::make_unique<Collector>(options_);
+  }
 
   bool any_other = std::any_of(targets.begin(), targets.end(),
                                [](const IpcNamespaceRef& target) { return !target.own; });
@@ -120,7 +118,7 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (!targets[i].own) continue;
     results[i].sample.emplace();
-    collector_for(targets[i].inode).collect(*results[i].sample);
+    collectors_.at(targets[i].inode)->collect(*results[i].sample);
   }
   if (worker.joinable()) worker.join();
   return results;

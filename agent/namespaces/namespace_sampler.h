@@ -52,7 +52,6 @@ class NamespaceSampler {
   std::vector<NamespaceSampleResult> sample(const std::vector<IpcNamespaceRef>& targets);
 
  private:
-  Collector& collector_for(std::uint64_t inode);
   // On the worker: enters the namespace through one of its processes, collects, returns. False
   // when the worker could not return to its own namespace and must stop.
   bool sample_inside(const IpcNamespaceRef& target, int home_fd, NamespaceSampleResult& result);

@@ -134,9 +134,12 @@ TEST_F(NamespacesSetns, NamespaceWhoseLastProcessExitsIsGoneAtTheNextScan) {
   ASSERT_NE(still, nullptr) << "a process is still in it";
   EXPECT_EQ(still->pids, std::vector<pid_t>{second.pid()});
 
-  second.exit();
+  // The newcomer is made while the old namespace lives: the kernel reuses a freed namespace's
+  // inode number, so one made after could carry the same inode.
   NamespaceHolder newcomer(NamespaceContents{});
   ASSERT_TRUE(newcomer.ok());
+  EXPECT_EQ(scanner.last().find(newcomer.inode()), nullptr) << "unknown until the next scan";
+  second.exit();
   const NamespaceScan& scan = scanner.rescan();
   EXPECT_EQ(scan.find(inode), nullptr);
   EXPECT_NE(scan.find(newcomer.inode()), nullptr);
