@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "agent/collect/process_stat.h"
+
 namespace ipctrail {
 
 namespace {
@@ -46,21 +48,10 @@ LeakFinder::Process LeakFinder::look_up(std::int64_t pid) {
     // though not a reused pid from the creator.
     return {.alive = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM, .started = {}};
   }
-  // Field 22, starttime, counted after the ")" that ends the command name (which may hold
-  // spaces and parentheses itself).
-  std::size_t close = stat.text.rfind(')');
-  if (close == std::string_view::npos) return {};
-  std::string_view rest = stat.text.substr(close + 1);
-  for (int field = 3; field < 22; ++field) {
-    std::size_t space = rest.find(' ', 1);
-    if (space == std::string_view::npos) return {};
-    rest = rest.substr(space);
-  }
-  rest.remove_prefix(1);
-  std::uint64_t start_ticks = 0;
-  std::from_chars(rest.data(), rest.data() + rest.size(), start_ticks);
+  std::optional<std::uint64_t> start_ticks = parse_process_start_ticks(stat.text);
+  if (!start_ticks) return {};
   return {.alive = true,
-          .started = *boot_time_ + static_cast<std::int64_t>(start_ticks) / ticks_per_second_};
+          .started = *boot_time_ + static_cast<std::int64_t>(*start_ticks) / ticks_per_second_};
 }
 
 void LeakFinder::find(const IpcInventory& inventory, std::int64_t now_ms,
