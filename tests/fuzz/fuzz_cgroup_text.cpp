@@ -12,6 +12,9 @@
 
 namespace {
 
+// A unit's name, kept whole, can be as long as systemd allows; every other name is shorter.
+constexpr std::size_t kMaxName = 255;
+
 void require_printable(std::string_view text, std::size_t max_length) {
   if (text.size() > max_length) std::abort();
   for (char c : text) {
@@ -24,12 +27,12 @@ void require_printable(std::string_view text, std::size_t max_length) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   ipctrail::CgroupOwner owner = ipctrail::classify_cgroup_path(text);
-  require_printable(owner.name, 160);
+  require_printable(owner.name, kMaxName);
   if (!owner.container_id.empty() && owner.container_id.size() != 64) std::abort();
   require_printable(ipctrail::printable_cgroup_path(text, size % 200),
                     std::max<std::size_t>(size % 200, 3));
   if (std::optional<std::string> path = ipctrail::cgroup_path_in(text)) {
-    require_printable(ipctrail::classify_cgroup_path(*path).name, 160);
+    require_printable(ipctrail::classify_cgroup_path(*path).name, kMaxName);
   }
   ipctrail::cgroup2_mount_in(text);
   return 0;
