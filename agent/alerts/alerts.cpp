@@ -72,9 +72,11 @@ AlertEngine::AlertEngine(const AlertConfigs& alerts) {
 }
 
 void AlertEngine::reconfigure(const AlertConfigs& alerts) {
+  static const AlertConfigs kDefaults = Config::default_alerts();
   for (Alert& alert : alerts_) {
     auto configured = alerts.find(alert.name);
-    AlertConfig config = configured == alerts.end() ? AlertConfig{} : configured->second;
+    const AlertConfig& config =
+        configured == alerts.end() ? kDefaults.at(std::string(alert.name)) : configured->second;
     if (alert.next_due) alert.next_due = *alert.next_due - alert.config.every + config.every;
     alert.config = config;
     alert.tracking_configured = false;
