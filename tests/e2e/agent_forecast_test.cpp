@@ -42,11 +42,12 @@ std::int64_t wall_ms() {
 
 class FailureAndForecastAlerts : public testing::IpcNamespaceTest {
  protected:
-  // One column of the alert_log rows matching `where`, oldest first, comma-separated.
+  // One column of the alert_log rows matching `where`, oldest first, comma-separated. The agent
+  // writes meanwhile: sqlite3 waits for its lock.
   std::string log_column(const std::string& column, const std::string& where) {
     testing::CommandResult result = testing::run_shell(
-        "sqlite3 " + db_ + " \"SELECT group_concat(" + column + ") FROM (SELECT " + column +
-        " FROM alert_log WHERE " + where + " ORDER BY ts)\"");
+        "sqlite3 -cmd '.timeout 5000' " + db_ + " \"SELECT group_concat(" + column +
+        ") FROM (SELECT " + column + " FROM alert_log WHERE " + where + " ORDER BY ts)\"");
     return result.output.substr(0, result.output.find('\n'));
   }
   // The ts of the oldest row matching `where`.
@@ -211,6 +212,33 @@ TEST_F(FailureAndForecastAlerts, ACallFailureIsExportedWhileInItsWindow) {
   EXPECT_EQ(errno, ENOSPC);
   ASSERT_TRUE(testing::eventually([&] {
     return testing::read_text(textfile_).find(exported + "4") != std::string::npos;
+  })) << testing::read_text(textfile_);
+  EXPECT_EQ(agent.stop(SIGTERM), 0);
+}
+
+// Without BPF nothing is counted: the failure alert is there, UNDEFINED, in the log and exported
+// as -1, so a fleet sees that it cannot fire.
+TEST_F(FailureAndForecastAlerts, WithoutBpfTheFailureAlertIsUndefined) {
+  {
+    std::ofstream file(config_);
+    file << "interval: 100ms\n"
+            "bpf:\n  enabled: false\n"
+            "alerts:\n  ipc_call_failures:\n    every: 100ms\n"
+            "export:\n  textfile:\n    path: "
+         << textfile_ << "\n";
+  }
+  testing::AgentProcess agent(db_, {"--config", config_}, log_);
+  std::string failures = "alert = 'ipc_call_failures'";
+  ASSERT_TRUE(testing::eventually([&] {
+    return log_column("new_status", failures) ==
+           "UNDEFINED,UNDEFINED,UNDEFINED,UNDEFINED,UNDEFINED,UNDEFINED,UNDEFINED";
+  })) << log_column("new_status", failures)
+      << testing::read_text(log_);
+  EXPECT_EQ(log_column("DISTINCT summary", failures),
+            "IPC system calls are not counted (BPF is off or unavailable)");
+  ASSERT_TRUE(testing::eventually([&] {
+    return testing::read_text(textfile_).find("alert_instance=\"semget_ENOSPC\"} -1") !=
+           std::string::npos;
   })) << testing::read_text(textfile_);
   EXPECT_EQ(agent.stop(SIGTERM), 0);
 }
