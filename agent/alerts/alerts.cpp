@@ -135,12 +135,13 @@ std::vector<AlertTransition> AlertEngine::evaluate(const Sample& sample, Clock::
 void AlertEngine::track_failures(Alert& alert, std::int64_t ts_ms,
                                  std::vector<AlertTransition>& out) {
   alert.tracking_configured = true;
-  std::map<std::string, AlertStatus, std::less<>> wanted;
+  // Each configured failure and the status it raises; the config loader refuses one in both lists.
+  std::map<std::string, std::pair<CallFailure, AlertStatus>, std::less<>> wanted;
   for (const CallFailure& failure : alert.config.warning_failures) {
-    wanted[call_failure_name(failure)] = AlertStatus::kWarning;
+    wanted[call_failure_name(failure)] = {failure, AlertStatus::kWarning};
   }
   for (const CallFailure& failure : alert.config.critical_failures) {
-    wanted[call_failure_name(failure)] = AlertStatus::kCritical;
+    wanted[call_failure_name(failure)] = {failure, AlertStatus::kCritical};
   }
   std::size_t first = out.size();
   for (auto tracked = alert.failures.begin(); tracked != alert.failures.end();) {
@@ -158,16 +159,10 @@ void AlertEngine::track_failures(Alert& alert, std::int64_t ts_ms,
             [](const AlertTransition& a, const AlertTransition& b) {
               return instance_less(a.instance, b.instance);
             });
-  for (const auto& [name, raises] : wanted) {
-    auto [tracked, added] = alert.failures.try_emplace(name);
-    tracked->second.raises = raises;
-    if (!added) continue;
-    for (const CallFailure& failure : alert.config.warning_failures) {
-      if (call_failure_name(failure) == name) tracked->second.failure = failure;
-    }
-    for (const CallFailure& failure : alert.config.critical_failures) {
-      if (call_failure_name(failure) == name) tracked->second.failure = failure;
-    }
+  for (const auto& [name, watched] : wanted) {
+    FailureTracker& tracked = alert.failures[name];
+    tracked.failure = watched.first;
+    tracked.raises = watched.second;
     alert.instances[name].logged = true;
   }
 }
@@ -229,12 +224,12 @@ void AlertEngine::evaluate_forecast(Alert& alert, const Sample& sample,
   if (*usage.limit == 0) return undefined(fmt::format("{} is 0", rule.limit_name));
   auto used = static_cast<double>(*usage.used);
   auto limit = static_cast<double>(*usage.limit);
-  std::string state =
-      fmt::format("{} of {} {} in use ({})", *usage.used, *usage.limit, rule.what, rule.limit_name);
   if (is_unlimited(*usage.limit)) {
     return change_text(alert, "", instance, AlertStatus::kClear, std::nullopt,
                        fmt::format("{} is unlimited", rule.limit_name), sample.ts_ms, out);
   }
+  std::string state =
+      fmt::format("{} of {} {} in use ({})", *usage.used, *usage.limit, rule.what, rule.limit_name);
   std::optional<double> slope = alert.growth.slope_per_second();
   if (!slope) {
     return change_text(alert, "", instance, AlertStatus::kClear, std::nullopt,

@@ -352,6 +352,22 @@ TEST(ExhaustionForecast, EachLimitHasItsForecast) {
   EXPECT_EQ(state_of(states, "message_queues_exhaustion")->chart, chart::kQueueMessages.id);
 }
 
+TEST(ExhaustionForecast, TheKernelsNoLimitIsClear) {
+  AlertEngine engine(only_alert("shared_memory_pages_exhaustion"));
+  std::vector<AlertTransition> transitions;
+  for (int second = 0; second <= 700; ++second) {
+    Sample sample;
+    sample.shm_pages = static_cast<std::uint64_t>(1000 * second);
+    sample.limits.shmall = kUnlimitedFrom;  // Linux's default shmall
+    for (AlertTransition& t : engine.evaluate(sample, kStart + seconds(second))) {
+      transitions.push_back(std::move(t));
+    }
+  }
+  ASSERT_EQ(transitions.size(), 1u);
+  EXPECT_EQ(transitions[0].new_status, AlertStatus::kClear);
+  EXPECT_EQ(transitions[0].summary, "shmall is unlimited");
+}
+
 TEST(ExhaustionForecast, ApproximateDurations) {
   EXPECT_EQ(approximate_duration(45), "~45 s");
   EXPECT_EQ(approximate_duration(7 * 60 + 10), "~7 min");
