@@ -33,11 +33,17 @@ AlertStatus status_for(double value, AlertStatus current, const AlertConfig& con
   return value > warn_threshold ? AlertStatus::kWarning : AlertStatus::kClear;
 }
 
-AlertStatus forecast_status(double seconds, const AlertConfig& config) {
+AlertStatus forecast_status(double seconds, AlertStatus current, const AlertConfig& config) {
   std::chrono::duration<double> left(seconds);
-  if (left < config.crit_within) return AlertStatus::kCritical;
-  if (left < config.warn_within) return AlertStatus::kWarning;
-  return AlertStatus::kClear;
+  auto held = [](Duration threshold) {
+    return std::chrono::duration<double>(threshold) * kForecastHold;
+  };
+  auto crit = current == AlertStatus::kCritical ? held(config.crit_within)
+                                                : std::chrono::duration<double>(config.crit_within);
+  if (left < crit) return AlertStatus::kCritical;
+  auto warn = current >= AlertStatus::kWarning ? held(config.warn_within)
+                                               : std::chrono::duration<double>(config.warn_within);
+  return left < warn ? AlertStatus::kWarning : AlertStatus::kClear;
 }
 
 std::string approximate_duration(double seconds) {
@@ -247,8 +253,8 @@ void AlertEngine::evaluate_forecast(Alert& alert, const Sample& sample,
                                   *usage.limit, rule.limit_name, rate)
                     : fmt::format("{} reach the limit {} ({}) in {} at {}", rule.what, *usage.limit,
                                   rule.limit_name, approximate_duration(seconds), rate);
-  change_text(alert, "", instance, forecast_status(seconds, alert.config), seconds, std::move(text),
-              sample.ts_ms, out);
+  change_text(alert, "", instance, forecast_status(seconds, instance.status, alert.config), seconds,
+              std::move(text), sample.ts_ms, out);
 }
 
 void AlertEngine::evaluate_leaks(const Sample& sample, std::vector<AlertTransition>& out) {

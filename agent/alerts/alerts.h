@@ -124,9 +124,15 @@ class AlertEngine {
 // `crit: $this > (($status == $CRITICAL) ? crit_clear : crit)`.
 AlertStatus status_for(double value, AlertStatus current, const AlertConfig& config);
 
-// The status of an exhaustion forecast whose limit is `seconds` away: CRITICAL within
-// crit_within, WARNING within warn_within, else CLEAR (docs/design.md §10).
-AlertStatus forecast_status(double seconds, const AlertConfig& config);
+// How much further than its threshold a limit must move before a raised forecast falls back: the
+// same hysteresis as the usage alerts' 80/70, so a time to the limit hovering about a threshold
+// does not flap.
+inline constexpr double kForecastHold = 1.25;
+
+// The status of an exhaustion forecast whose limit is `seconds` away, for an alert now in
+// `current`: CRITICAL under crit_within, WARNING under warn_within, else CLEAR; once raised, a
+// level holds while under kForecastHold times its threshold (docs/design.md §10).
+AlertStatus forecast_status(double seconds, AlertStatus current, const AlertConfig& config);
 
 // "~7 min", "~45 s", "~2.5 h", "~3 d": a time to the limit for people.
 std::string approximate_duration(double seconds);

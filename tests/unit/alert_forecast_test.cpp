@@ -368,6 +368,20 @@ TEST(ExhaustionForecast, TheKernelsNoLimitIsClear) {
   EXPECT_EQ(transitions[0].summary, "shmall is unlimited");
 }
 
+TEST(ExhaustionForecast, HysteresisHoldsARaisedLevelUntilAQuarterPastItsThreshold) {
+  AlertConfig config = Config::default_alerts().at("semaphore_arrays_exhaustion");
+  EXPECT_EQ(forecast_status(3599, AlertStatus::kClear, config), AlertStatus::kWarning);
+  EXPECT_EQ(forecast_status(3600, AlertStatus::kClear, config), AlertStatus::kClear);
+  EXPECT_EQ(forecast_status(3700, AlertStatus::kWarning, config), AlertStatus::kWarning);
+  EXPECT_EQ(forecast_status(4499, AlertStatus::kWarning, config), AlertStatus::kWarning);
+  EXPECT_EQ(forecast_status(4500, AlertStatus::kWarning, config), AlertStatus::kClear);
+  EXPECT_EQ(forecast_status(599, AlertStatus::kWarning, config), AlertStatus::kCritical);
+  EXPECT_EQ(forecast_status(700, AlertStatus::kWarning, config), AlertStatus::kWarning);
+  EXPECT_EQ(forecast_status(749, AlertStatus::kCritical, config), AlertStatus::kCritical);
+  EXPECT_EQ(forecast_status(750, AlertStatus::kCritical, config), AlertStatus::kWarning);
+  EXPECT_EQ(forecast_status(5000, AlertStatus::kCritical, config), AlertStatus::kClear);
+}
+
 TEST(ExhaustionForecast, ApproximateDurations) {
   EXPECT_EQ(approximate_duration(45), "~45 s");
   EXPECT_EQ(approximate_duration(7 * 60 + 10), "~7 min");
