@@ -46,11 +46,11 @@ std::string summary(const Config& config) {
                      on_off(config.collect.semaphores), on_off(config.collect.message_queues),
                      on_off(config.collect.shared_memory));
   out += fmt::format("bpf       {}\n", bpf_text(config.bpf));
-  out += fmt::format("alerts    {:<28} {:>7} {:>6} {:>6} {:>10} {:>6} {:>10}\n", "", "enabled",
+  out += fmt::format("alerts    {:<33} {:>7} {:>6} {:>6} {:>10} {:>6} {:>10}\n", "", "enabled",
                      "every", "warn", "warn_clear", "crit", "crit_clear");
   for (std::string_view name : kAlertNames) {
     const AlertConfig& alert = config.alerts.find(name)->second;
-    std::string common = fmt::format("          {:<28} {:>7} {:>6}", name, on_off(alert.enabled),
+    std::string common = fmt::format("          {:<33} {:>7} {:>6}", name, on_off(alert.enabled),
                                      format_duration(alert.every));
     switch (alert_kind(name)) {
       case AlertKind::kUsage:
