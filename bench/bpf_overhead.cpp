@@ -1,7 +1,8 @@
 // What counting IPC calls with BPF costs: a tight loop of msgsnd+msgrcv pairs and a loop of an
 // unrelated cheap syscall (getppid), each without BPF, with ipctrail's programs attached (each
-// attach mode; the counter is held by another process, as the agent would), and with bpftrace
-// counting the same tracepoints; side by side in one run.
+// attach mode, with the namespace totals only and with the per-process counts and lifecycle
+// events of docs/design.md §6; the counter is held by another process, as the agent would), and
+// with bpftrace counting the same tracepoints by probe and by comm; side by side in one run.
 // Configurations are interleaved round by round, and time is the thread's CPU time, so that
 // other tasks on a shared machine disturb the comparison as little as they can.
 // Needs root. Usage: bpf_overhead [rounds]
@@ -86,17 +87,19 @@ Figures figures_of(Runs runs) {
           runs.getppid_ns[runs.getppid_ns.size() / 2]};
 }
 
-// bpftrace counting the same tracepoints as ipctrail: calls on entry, failures by errno on exit.
-std::string bpftrace_script() {
+// bpftrace counting the same tracepoints as ipctrail: calls on entry, failures by errno on exit,
+// keyed by probe (like ipctrail's totals) or by comm and probe (like its per-process counts).
+std::string bpftrace_script(bool by_comm) {
   std::string enter, exit;
   for (std::string_view call : ipctrail::kIpcCallNames) {
     enter += fmt::format("{}tracepoint:syscalls:sys_enter_{}", enter.empty() ? "" : ",", call);
     exit += fmt::format("{}tracepoint:syscalls:sys_exit_{}", exit.empty() ? "" : ",", call);
   }
+  std::string_view key = by_comm ? "comm, probe" : "probe";
   return fmt::format(
-      "BEGIN {{ printf(\"ready\\n\"); }} {} {{ @calls[probe] = count(); }} {} /args->ret < 0/ "
-      "{{ @failures[probe, -args->ret] = count(); }}",
-      enter, exit);
+      "BEGIN {{ printf(\"ready\\n\"); }} {} {{ @calls[{}] = count(); }} {} /args->ret < 0/ "
+      "{{ @failures[{}, -args->ret] = count(); }}",
+      enter, key, exit, key);
 }
 
 struct Bpftrace {
@@ -105,10 +108,10 @@ struct Bpftrace {
 };
 
 // Starts bpftrace and returns once it printed from BEGIN, i.e. after it attached its probes.
-std::optional<Bpftrace> start_bpftrace(std::string& failure) {
+std::optional<Bpftrace> start_bpftrace(bool by_comm, std::string& failure) {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) return std::nullopt;
-  std::string script = bpftrace_script();
+  std::string script = bpftrace_script(by_comm);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(pipe_fds[1], STDOUT_FILENO);
@@ -129,13 +132,30 @@ std::optional<Bpftrace> start_bpftrace(std::string& failure) {
   return std::nullopt;
 }
 
-void stop_bpftrace(Bpftrace& bpftrace) {
+// The calls one round makes of each of msgsnd and msgrcv: what every configuration must count.
+constexpr unsigned long long kCallsPerRound =
+    static_cast<unsigned long long>(kPairsPerRun) * kRunsPerRound;
+
+// Stops bpftrace; the reason when it did not count the round's msgsnd calls (it can start and
+// print from BEGIN yet count nothing, e.g. after failing to raise RLIMIT_MEMLOCK): such a row
+// must fail, never print figures.
+std::optional<std::string> stop_bpftrace(Bpftrace& bpftrace) {
   ::kill(bpftrace.pid, SIGINT);
   char line[512];
+  unsigned long long msgsnd = 0;
   while (std::fgets(line, sizeof line, bpftrace.output) != nullptr) {
+    std::string_view text(line);
+    std::size_t probe = text.find("sys_enter_msgsnd]: ");
+    if (text.starts_with("@calls[") && probe != std::string_view::npos) {
+      msgsnd += std::strtoull(line + probe + std::strlen("sys_enter_msgsnd]: "), nullptr, 10);
+    }
   }
   ::waitpid(bpftrace.pid, nullptr, 0);
   std::fclose(bpftrace.output);
+  if (msgsnd < kCallsPerRound) {
+    return fmt::format("bpftrace counted {} of the {} msgsnd calls", msgsnd, kCallsPerRound);
+  }
+  return std::nullopt;
 }
 
 // ipctrail's counter, opened by a process of its own as in the agent: the programs leave out the
@@ -147,7 +167,7 @@ struct CounterProcess {
 };
 
 // Returns once the child attached its programs, or null with the reason.
-std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) {
+std::optional<CounterProcess> start_counter(BpfMode mode, bool per_process, std::string& failure) {
   int down[2];
   int up[2];
   if (::pipe(down) != 0 || ::pipe(up) != 0) {
@@ -159,7 +179,8 @@ std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) 
     ::close(down[1]);
     ::close(up[0]);
     FILE* report = ::fdopen(up[1], "w");
-    ipctrail::IpcCallCounterOpening opening = IpcCallCounter::open({.mode = mode});
+    ipctrail::IpcCallCounterOpening opening =
+        IpcCallCounter::open({.mode = mode, .per_process = per_process});
     if (!opening.counter) {
       std::fprintf(report, "%s\n", opening.failure.c_str());
       std::fflush(report);
@@ -173,6 +194,14 @@ std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) 
     std::fprintf(report, "  counted %llu msgsnd and %llu msgrcv in the benchmark's namespace\n",
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgsnd)),
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgrcv)));
+    if (per_process) {
+      ipctrail::ProcessActivity processes = opening.counter->read_processes();
+      std::uint64_t attributed = 0;
+      for (const ipctrail::ProcessCallCount& count : processes.calls) attributed += count.count;
+      std::fprintf(report, "  attributed %llu calls to processes, %llu not attributed\n",
+                   static_cast<unsigned long long>(attributed),
+                   static_cast<unsigned long long>(processes.calls_not_attributed));
+    }
     std::fflush(report);
     ::_exit(0);
   }
@@ -191,13 +220,25 @@ std::optional<CounterProcess> start_counter(BpfMode mode, std::string& failure) 
   return std::nullopt;
 }
 
-void stop_counter(CounterProcess& process) {
+// Stops the counter; the reason when it did not count exactly the round's calls.
+std::optional<std::string> stop_counter(CounterProcess& process, bool per_process) {
   std::fputc('x', process.to_counter);
   std::fclose(process.to_counter);
   char line[1024];
-  while (std::fgets(line, sizeof line, process.from_counter) != nullptr) std::fputs(line, stdout);
+  unsigned long long msgsnd = 0, msgrcv = 0, attributed = 0;
+  while (std::fgets(line, sizeof line, process.from_counter) != nullptr) {
+    std::fputs(line, stdout);
+    std::sscanf(line, "  counted %llu msgsnd and %llu msgrcv", &msgsnd, &msgrcv);
+    std::sscanf(line, "  attributed %llu", &attributed);
+  }
   std::fclose(process.from_counter);
   ::waitpid(process.pid, nullptr, 0);
+  if (msgsnd != kCallsPerRound || msgrcv != kCallsPerRound ||
+      (per_process && attributed != 2 * kCallsPerRound)) {
+    return fmt::format("counted {} msgsnd, {} msgrcv, attributed {}: not the {} of each made",
+                       msgsnd, msgrcv, attributed, kCallsPerRound);
+  }
+  return std::nullopt;
 }
 
 struct Row {
@@ -210,7 +251,7 @@ struct Row {
 struct Configuration {
   std::string name;
   std::function<std::optional<std::string>()> start;  // the reason when it is unavailable
-  std::function<void()> stop;
+  std::function<std::optional<std::string>()> stop;   // the reason when it did not count
   Runs runs;
   std::string unavailable;
 };
@@ -230,6 +271,43 @@ void print_table(const std::vector<Row>& rows, const Figures& baseline) {
         "{:<26} {:>6.0f} ({:>5.0f}) {:>13.1f} {:>12.1f} {:>6.0f} ({:>4.0f}) {:>10.1f} {:>8.1f}%\n",
         row.name, f.pair_ns, f.pair_median_ns, f.pair_ns / 2, added_call, f.getppid_ns,
         f.getppid_median_ns, added_getppid, 100.0 * added_getppid / baseline.getppid_ns);
+  }
+}
+
+// Issue 13's targets for the per-process counts and events: at most 1.2x what the totals alone
+// add per IPC call, and at most half of what bpftrace counting by comm adds.
+void print_who_targets(const std::vector<Row>& rows) {
+  auto added = [&rows](std::string_view name) -> std::optional<double> {
+    for (const Row& row : rows) {
+      if (row.name == name && row.figures) {
+        return (row.figures->pair_ns - rows.front().figures->pair_ns) / 2;
+      }
+    }
+    return std::nullopt;
+  };
+  auto totals = added("ipctrail tracepoint");
+  auto who = added("ipctrail tracepoint + who");
+  auto bpftrace = added("bpftrace by comm, probe");
+  if (!totals || !who) {
+    fmt::print("who targets: not measured (the tracepoint rows are unavailable)\n");
+    return;
+  }
+  if (*totals <= 0 || *who <= 0) {
+    fmt::print(
+        "who targets: no ratio, the run without BPF was slower than a run with it (noise); "
+        "who minus totals alone: {:.1f} ns/call\n",
+        *who - *totals);
+    return;
+  }
+  fmt::print(
+      "who targets (tracepoint): added {:.1f} ns/call against {:.1f} for the totals alone: "
+      "{:.2f}x (target <= 1.2x)\n",
+      *who, *totals, *who / *totals);
+  if (bpftrace) {
+    fmt::print("  against bpftrace by comm, {:.1f} ns/call: {:.2f} of it (target <= 0.5)\n",
+               *bpftrace, *who / *bpftrace);
+  } else {
+    fmt::print("  bpftrace by comm: unavailable, no comparison\n");
   }
 }
 
@@ -256,38 +334,48 @@ int main(int argc, char** argv) {
 
   std::optional<CounterProcess> counter;
   std::optional<Bpftrace> bpftrace;
-  auto ipctrail_in = [&](BpfMode mode) {
-    return Configuration{fmt::format("ipctrail {}", ipctrail::to_string(mode)),
-                         [&counter, mode]() -> std::optional<std::string> {
+  auto ipctrail_in = [&](BpfMode mode, bool per_process) {
+    return Configuration{
+        fmt::format("ipctrail {}{}", ipctrail::to_string(mode), per_process ? " + who" : ""),
+        [&counter, mode, per_process]() -> std::optional<std::string> {
+          std::string failure;
+          counter = start_counter(mode, per_process, failure);
+          if (!counter) return failure;
+          return std::nullopt;
+        },
+        [&counter, per_process] {
+          auto failure = stop_counter(*counter, per_process);
+          counter.reset();
+          return failure;
+        },
+        {},
+        ""};
+  };
+  auto bpftrace_by = [&](bool by_comm) {
+    return Configuration{by_comm ? "bpftrace by comm, probe" : "bpftrace by probe",
+                         [&bpftrace, by_comm]() -> std::optional<std::string> {
                            std::string failure;
-                           counter = start_counter(mode, failure);
-                           if (!counter) return failure;
+                           bpftrace = start_bpftrace(by_comm, failure);
+                           if (!bpftrace) return failure;
                            return std::nullopt;
                          },
-                         [&counter] {
-                           stop_counter(*counter);
-                           counter.reset();
+                         [&bpftrace] {
+                           auto failure = stop_bpftrace(*bpftrace);
+                           bpftrace.reset();
+                           return failure;
                          },
                          {},
                          ""};
   };
   std::vector<Configuration> configurations;
-  configurations.push_back({"no BPF", [] { return std::optional<std::string>(); }, [] {}, {}, ""});
-  configurations.push_back(ipctrail_in(BpfMode::kTracepoint));
-  configurations.push_back(ipctrail_in(BpfMode::kFentry));
-  configurations.push_back({"bpftrace (tracepoints)",
-                            [&bpftrace]() -> std::optional<std::string> {
-                              std::string failure;
-                              bpftrace = start_bpftrace(failure);
-                              if (!bpftrace) return failure;
-                              return std::nullopt;
-                            },
-                            [&bpftrace] {
-                              stop_bpftrace(*bpftrace);
-                              bpftrace.reset();
-                            },
-                            {},
-                            ""});
+  auto nothing = [] { return std::optional<std::string>(); };
+  configurations.push_back({"no BPF", nothing, nothing, {}, ""});
+  configurations.push_back(ipctrail_in(BpfMode::kTracepoint, false));
+  configurations.push_back(ipctrail_in(BpfMode::kTracepoint, true));
+  configurations.push_back(ipctrail_in(BpfMode::kFentry, false));
+  configurations.push_back(ipctrail_in(BpfMode::kFentry, true));
+  configurations.push_back(bpftrace_by(false));
+  configurations.push_back(bpftrace_by(true));
 
   fmt::print(
       "bpf_overhead: {} rounds; each round runs every configuration {} times: {} "
@@ -303,7 +391,10 @@ int main(int argc, char** argv) {
         continue;
       }
       measure(msqid, configuration.runs);
-      configuration.stop();
+      if (auto failure = configuration.stop()) {
+        fmt::print("  FAILED: {}\n", *failure);
+        configuration.unavailable = *failure;
+      }
     }
   }
 
@@ -319,6 +410,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "\ntargets: <= 40 ns added per IPC call, <= 2% added to getppid, no worse than "
       "bpftrace\n");
+  print_who_targets(rows);
   ::msgctl(msqid, IPC_RMID, nullptr);
   return 0;
 }

@@ -39,13 +39,16 @@ void IpcCallCollector::try_attach() {
 
 void IpcCallCollector::collect(Sample& sample) {
   sample.ipc_calls.reset();
+  sample.processes.reset();
   if (options_.enabled == BpfEnabled::kOff) return;
   if (!counter_) try_attach();
   if (!counter_) return;
 
   Reading reading{{}, std::chrono::steady_clock::now()};
+  std::optional<ProcessActivity> processes;
   try {
     reading.counts = counter_->read();
+    if (counter_->tracks_processes()) processes = counter_->read_processes();
   } catch (const std::system_error& error) {
     // Never seen in practice; dropping the counter makes the next ticks attach anew.
     if (!failure_logged_) spdlog::warn("IPC system calls are not counted: {}", error.what());
@@ -61,6 +64,7 @@ void IpcCallCollector::collect(Sample& sample) {
   }
   previous_ = reading;
   sample.ipc_calls = std::move(activity);
+  sample.processes = std::move(processes);
 }
 
 }  // namespace ipctrail

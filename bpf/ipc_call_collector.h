@@ -38,7 +38,8 @@ class IpcCallCollector {
   ~IpcCallCollector();
 
   // Sets sample.ipc_calls to the cumulative counts and, from the second reading on, the calls
-  // since the previous reading; clears it while BPF is off or unavailable.
+  // since the previous reading, and sample.processes to the per-process counts and lifecycle
+  // events since the previous reading; clears both while BPF is off or unavailable.
   void collect(Sample& sample);
 
   bool counting() const { return counter_ != nullptr; }

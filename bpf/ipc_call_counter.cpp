@@ -1,13 +1,18 @@
 #include "bpf/ipc_call_counter.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <linux/membarrier.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -21,6 +26,11 @@
 namespace ipctrail {
 
 static_assert(IPC_CALL_COUNT == kIpcCallCount && IPC_ERRNO_CLASS_COUNT == kErrnoClassCount);
+static_assert(LIFECYCLE_SEMAPHORE == static_cast<int>(IpcKind::kSemaphore) &&
+              LIFECYCLE_QUEUE == static_cast<int>(IpcKind::kQueue) &&
+              LIFECYCLE_SHARED_MEMORY == static_cast<int>(IpcKind::kSharedMemory) &&
+              LIFECYCLE_CREATED == static_cast<int>(LifecycleAction::kCreated) &&
+              LIFECYCLE_REMOVED == static_cast<int>(LifecycleAction::kRemoved));
 static_assert(IPC_CALL_SHMCTL == index_of(IpcCall::kShmctl) &&
               IPC_CALL_MSGSND == index_of(IpcCall::kMsgsnd) &&
               IPC_ERRNO_OTHER == index_of(ErrnoClass::kOther) &&
@@ -81,7 +91,26 @@ struct ProgramConstants {
   std::uint64_t agent_pid_namespace_device = 0;
   std::uint64_t agent_pid_namespace_inode = 0;
   std::uint32_t agent_tgid = 0;
+  bool track_processes = false;
+  std::uint32_t process_map_entries = 0;
+  std::uint32_t ring_buffer_bytes = 0;
 };
+
+// The grace period read_processes() waits for: membarrier(MEMBARRIER_CMD_GLOBAL) is
+// synchronize_rcu(), after which every BPF program that started before it has returned.
+bool grace_period_available() {
+  long commands = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  return commands > 0 && (commands & MEMBARRIER_CMD_GLOBAL) != 0;
+}
+
+// Where the fexit programs find the syscall's arguments, from the function they attach to.
+std::uint32_t fentry_arguments_of(std::string_view function) {
+  if (function.starts_with("__x64_sys_")) return FENTRY_ARGUMENTS_IN_REGS;
+  if (function.starts_with("__se_sys_") || function.starts_with("sys_")) {
+    return FENTRY_ARGUMENTS_AS_VALUES;
+  }
+  return FENTRY_ARGUMENTS_UNKNOWN;
+}
 
 struct SkeletonDeleter {
   void operator()(ipc_calls* skeleton) const { ipc_calls__destroy(skeleton); }
@@ -126,6 +155,24 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
   skeleton->rodata->agent_pid_namespace_device = constants.agent_pid_namespace_device;
   skeleton->rodata->agent_pid_namespace_inode = constants.agent_pid_namespace_inode;
   skeleton->rodata->agent_tgid = constants.agent_tgid;
+  skeleton->rodata->track_processes = constants.track_processes ? 1 : 0;
+  if (mode == BpfMode::kFentry) {
+    skeleton->rodata->fentry_arguments = fentry_arguments_of(functions.front());
+  }
+  // Without per-process tracking the maps are never written: keep them at their smallest.
+  std::uint32_t entries = constants.track_processes ? constants.process_map_entries : 1;
+  std::uint32_t ring_bytes = constants.track_processes
+                                 ? constants.ring_buffer_bytes
+                                 : static_cast<std::uint32_t>(::sysconf(_SC_PAGESIZE));
+  if (int error = bpf_map__set_max_entries(skeleton->maps.process_calls, entries); error != 0) {
+    failure = libbpf_failure("sizing the per-process map", -error, mode);
+    return nullptr;
+  }
+  if (int error = bpf_map__set_max_entries(skeleton->maps.lifecycle_events, ring_bytes);
+      error != 0) {
+    failure = libbpf_failure("sizing the lifecycle ring buffer", -error, mode);
+    return nullptr;
+  }
   bpf_program* program = nullptr;
   bpf_object__for_each_program(program, skeleton->obj) {
     std::string_view name = bpf_program__name(program);
@@ -202,6 +249,15 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
   constants.agent_pid_namespace_device = own_pid->st_dev;
   constants.agent_pid_namespace_inode = own_pid->st_ino;
   constants.agent_tgid = static_cast<std::uint32_t>(::getpid());
+  constants.track_processes = options.per_process;
+  constants.process_map_entries = options.process_map_entries;
+  constants.ring_buffer_bytes = options.ring_buffer_bytes;
+  if (constants.track_processes && !grace_period_available()) {
+    spdlog::warn(
+        "the calls are not attributed to processes: the kernel refuses "
+        "membarrier(MEMBARRIER_CMD_GLOBAL) (nohz_full?), which reading them exactly needs");
+    constants.track_processes = false;
+  }
 
   std::vector<BpfMode> modes = {options.mode};
   if (options.mode == BpfMode::kAuto) modes = {BpfMode::kFentry, BpfMode::kTracepoint};
@@ -214,8 +270,13 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
     ::malloc_trim(0);
     if (skeleton) {
       if (!failures.empty()) spdlog::debug("BPF fentry mode unavailable: {}", failures.front());
-      opening.counter.reset(
-          new IpcCallCounter(skeleton.release(), mode, constants.watched_ipc_namespace));
+      opening.counter.reset(new IpcCallCounter(
+          skeleton.release(), mode, constants.watched_ipc_namespace, constants.track_processes));
+      if (constants.track_processes && !opening.counter->lifecycle_events_) {
+        opening.counter.reset();
+        failures.push_back(libbpf_failure("opening the lifecycle ring buffer", errno, mode));
+        continue;
+      }
       return opening;
     }
     failures.push_back(std::move(failure));
@@ -226,11 +287,123 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
   return opening;
 }
 
-IpcCallCounter::IpcCallCounter(ipc_calls* skeleton, BpfMode mode, std::uint32_t namespace_inode)
-    : skeleton_(skeleton), mode_(mode), namespace_inode_(namespace_inode) {}
+namespace {
+
+// The ring buffer's callback: one lifecycle record into `events` (timestamps are converted to
+// wall-clock time by read_processes, once per batch).
+int keep_lifecycle_record(void* events, void* data, std::size_t size) {
+  if (size < sizeof(lifecycle_record)) return 0;
+  lifecycle_record record{};
+  std::memcpy(&record, data, sizeof record);
+  LifecycleEvent event;
+  event.ts_ms = static_cast<std::int64_t>(record.boot_ns);  // boot ns until converted
+  event.action = static_cast<LifecycleAction>(record.action);
+  event.kind = static_cast<IpcKind>(record.kind);
+  event.id = record.id;
+  if (event.action == LifecycleAction::kCreated) {
+    event.key = record.key;
+    event.flags = record.flags;
+  }
+  event.process = {static_cast<std::int32_t>(record.tgid),
+                   std::string(record.comm, ::strnlen(record.comm, sizeof record.comm)),
+                   record.cgroup, record.ipc_namespace};
+  event.tid = static_cast<std::int32_t>(record.tid);
+  event.uid = record.uid;
+  static_cast<std::vector<LifecycleEvent>*>(events)->push_back(std::move(event));
+  return 0;
+}
+
+std::int64_t clock_ns(clockid_t clock) {
+  timespec now{};
+  ::clock_gettime(clock, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+// Wall-clock unix milliseconds of a bpf_ktime_get_boot_ns() reading: the boot clock's value now
+// is subtracted from the real-time clock's now, and the event's boot time added. Exact to the
+// moment of reading, except that a step of the wall clock (settimeofday, NTP step) between the
+// event and the reading moves the event with it.
+std::int64_t unix_ms_of_boot_ns(std::int64_t boot_ns, std::int64_t realtime_minus_boottime_ns) {
+  return (boot_ns + realtime_minus_boottime_ns) / 1'000'000;
+}
+
+}  // namespace
+
+IpcCallCounter::IpcCallCounter(ipc_calls* skeleton, BpfMode mode, std::uint32_t namespace_inode,
+                               bool tracking_processes)
+    : skeleton_(skeleton),
+      mode_(mode),
+      namespace_inode_(namespace_inode),
+      tracking_processes_(tracking_processes) {
+  if (tracking_processes_) {
+    lifecycle_events_ = ring_buffer__new(bpf_map__fd(skeleton_->maps.lifecycle_events),
+                                         keep_lifecycle_record, &pending_events_, nullptr);
+  }
+}
 
 IpcCallCounter::~IpcCallCounter() {
+  ring_buffer__free(lifecycle_events_);
   ipc_calls__destroy(skeleton_);
+}
+
+ProcessActivity IpcCallCounter::read_processes() {
+  ProcessActivity activity;
+  if (!tracking_processes_) return activity;
+
+  // Flip the epoch, then wait until every program that may still use the old one has returned.
+  std::atomic_ref epoch(skeleton_->bss->counting_epoch);
+  std::uint32_t old_epoch = epoch.load();
+  epoch.store(old_epoch ^ 1);
+  if (::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0) {
+    throw std::system_error(errno, std::generic_category(), "waiting for an RCU grace period");
+  }
+
+  // The old epoch's keys are quiescent: collect them (the programs insert only new-epoch keys
+  // meanwhile, which the iteration skips), then read and delete each.
+  int map = bpf_map__fd(skeleton_->maps.process_calls);
+  std::vector<process_call_key> old_keys;
+  process_call_key key{};
+  process_call_key next{};
+  const process_call_key* previous = nullptr;
+  while (bpf_map_get_next_key(map, previous, &next) == 0) {
+    if (next.epoch == old_epoch) old_keys.push_back(next);
+    key = next;
+    previous = &key;
+  }
+  activity.calls.reserve(old_keys.size());
+  for (const process_call_key& old : old_keys) {
+    std::uint64_t count = 0;
+    if (bpf_map_lookup_elem(map, &old, &count) != 0) {
+      throw std::system_error(errno, std::generic_category(), "reading the per-process counts");
+    }
+    if (bpf_map_delete_elem(map, &old) != 0) {
+      throw std::system_error(errno, std::generic_category(), "deleting a per-process count");
+    }
+    if (count == 0) continue;
+    ProcessCallCount call;
+    call.process = {static_cast<std::int32_t>(old.tgid),
+                    std::string(old.comm, ::strnlen(old.comm, sizeof old.comm)), old.cgroup,
+                    old.ipc_namespace};
+    call.call = static_cast<IpcCall>(old.call);
+    if (old.outcome != IPC_OUTCOME_SUCCESS) call.error = static_cast<ErrnoClass>(old.outcome - 1);
+    call.count = count;
+    activity.calls.push_back(std::move(call));
+  }
+
+  pending_events_.clear();
+  if (int consumed = ring_buffer__consume(lifecycle_events_); consumed < 0) {
+    throw std::system_error(-consumed, std::generic_category(), "reading the lifecycle events");
+  }
+  std::int64_t offset = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+  for (LifecycleEvent& event : pending_events_) {
+    event.ts_ms = unix_ms_of_boot_ns(event.ts_ms, offset);
+  }
+  activity.events = std::move(pending_events_);
+  pending_events_.clear();
+
+  activity.calls_not_attributed = std::atomic_ref(skeleton_->bss->calls_not_attributed).load();
+  activity.events_lost = std::atomic_ref(skeleton_->bss->events_lost).load();
+  return activity;
 }
 
 IpcCallCounts IpcCallCounter::read() const {

@@ -7,11 +7,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/bpf_mode.h"
 #include "model/ipc_call_counts.h"
+#include "model/process_activity.h"
 
-struct ipc_calls;  // the generated skeleton
+struct ipc_calls;    // the generated skeleton
+struct ring_buffer;  // libbpf's ring buffer reader
 
 namespace ipctrail {
 
@@ -26,6 +29,15 @@ struct IpcCallCounterOptions {
   // The IPC namespace whose calls are counted; 0 means the caller's own at open(). The calls of
   // the process that opens the counter (the agent's own collector) are never counted.
   std::uint32_t ipc_namespace_inode = 0;
+  // Who made the calls (docs/design.md §6): per-process counts and lifecycle events. Off, the
+  // programs count only the namespace totals (the benchmark's baseline).
+  bool per_process = true;
+  // Distinct (process, comm, cgroup, call, outcome) the kernel holds between two readings; calls
+  // beyond it are counted in ProcessActivity::calls_not_attributed.
+  std::uint32_t process_map_entries = 16384;
+  // The lifecycle ring buffer, in bytes: a power of two, a multiple of the page size. Events that
+  // do not fit are counted in ProcessActivity::events_lost.
+  std::uint32_t ring_buffer_bytes = 256 * 1024;
 };
 
 class IpcCallCounter;
@@ -52,12 +64,26 @@ class IpcCallCounter {
   // std::system_error if the kernel refuses to read the map.
   IpcCallCounts read() const;
 
+  // Whether read_processes() has anything to give (per_process asked for, and the kernel offers
+  // the grace period it needs: membarrier(MEMBARRIER_CMD_GLOBAL), refused under nohz_full).
+  bool tracks_processes() const { return tracking_processes_; }
+
+  // The per-process counts made since the previous call (each exactly once: the counting epoch is
+  // flipped and the old epoch's keys read and deleted after an RCU grace period, a few ms), and
+  // the lifecycle events waiting in the ring buffer, oldest first. Throws std::system_error if
+  // the kernel refuses to read the maps.
+  ProcessActivity read_processes();
+
  private:
-  IpcCallCounter(ipc_calls* skeleton, BpfMode mode, std::uint32_t namespace_inode);
+  IpcCallCounter(ipc_calls* skeleton, BpfMode mode, std::uint32_t namespace_inode,
+                 bool tracking_processes);
 
   ipc_calls* skeleton_;
+  ring_buffer* lifecycle_events_ = nullptr;
+  std::vector<LifecycleEvent> pending_events_;  // filled by the ring buffer's callback
   BpfMode mode_;
   std::uint32_t namespace_inode_;
+  bool tracking_processes_;
 };
 
 }  // namespace ipctrail

@@ -1,6 +1,8 @@
 /* Counts every System V IPC system call and its failures by errno class, in the one IPC namespace
  * watched, leaving out the calls of the agent itself (its collector's semctl/msgctl calls would
- * otherwise be most of the counts on a quiet host).
+ * otherwise be most of the counts on a quiet host). Beside those exact namespace totals it counts
+ * the same calls per process and outcome, and sends the creations and removals of objects through
+ * a ring buffer: who made the calls (docs/design.md §6).
  * Each call has four programs: a tracepoint pair and an fentry/fexit pair; the loader switches
  * off the pair it does not use, so one object serves both attach modes.
  */
@@ -8,7 +10,9 @@
 // clang-format off
 #include <linux/bpf.h>
 #include <linux/errno.h>
+#include <linux/ipc.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 // clang-format on
 
 #include "bpf/ipc_calls.h"
@@ -29,6 +33,20 @@ const volatile __u32 watched_ipc_namespace = 0;
 const volatile __u64 agent_pid_namespace_device = 0;
 const volatile __u64 agent_pid_namespace_inode = 0;
 const volatile __u32 agent_tgid = 0;
+/* Whether to count per process and send lifecycle events (off: only the namespace totals, as the
+ * benchmark's baseline); and where the fexit programs find the syscall's arguments. */
+const volatile __u32 track_processes = 0;
+const volatile __u32 fentry_arguments = FENTRY_ARGUMENTS_UNKNOWN; /* enum fentry_arguments */
+
+/* Written by user space through the skeleton's memory-mapped .bss. The programs put their
+ * per-process counts under the current epoch; user space flips it, waits for an RCU grace period
+ * (every program that read the old epoch has then returned), and reads and deletes the old
+ * epoch's keys, which no program touches any more: no count is lost or counted twice. */
+__u32 counting_epoch = 0;
+/* Never silent: calls the per-process map had no room for, and lifecycle events that did not
+ * reach the ring buffer (full, or the remembered arguments missing). Cumulative; atomic adds. */
+__u64 calls_not_attributed = 0;
+__u64 events_lost = 0;
 
 /* One slot per CPU, allocated when the map is created: the programs never allocate (a run-time
  * allocation from a tracing program warns before kernel 6.1 and is refused on PREEMPT_RT), and
@@ -40,6 +58,35 @@ struct {
   __type(value, struct ipc_call_counts);
 } watched_counts SEC(".maps");
 
+/* Per-process counts, preallocated (no BPF_F_NO_PREALLOC): a tracing program never allocates.
+ * max_entries is set by the loader (16384 by default). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct process_call_key);
+  __type(value, __u64);
+} process_calls SEC(".maps");
+
+/* What a *get or *ctl(IPC_RMID) asked for, from its entry to its exit, per thread. */
+struct pending_lifecycle {
+  __u32 call;
+  int key_or_id;
+  __u32 flags;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct pending_lifecycle);
+} pending_lifecycles SEC(".maps");
+
+/* Lifecycle events; the loader sets the size (256 KiB by default). */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
+} lifecycle_events SEC(".maps");
+
 static __always_inline int is_agent(void) {
   struct bpf_pidns_info caller = {};
   /* Fails for a task of another pid namespace: not the agent. */
@@ -50,10 +97,14 @@ static __always_inline int is_agent(void) {
   return caller.tgid == agent_tgid;
 }
 
-/* The counters of the watched namespace, or null for a call not to count. */
-static __always_inline struct ipc_call_counts* namespace_counts(void) {
+/* Whether the current task's call is counted: in the watched namespace, and not the agent's. */
+static __always_inline int is_watched(void) {
   struct task_struct* task = bpf_get_current_task_btf();
-  if (task->nsproxy->ipc_ns->ns.inum != watched_ipc_namespace || is_agent()) return 0;
+  return task->nsproxy->ipc_ns->ns.inum == watched_ipc_namespace && !is_agent();
+}
+
+/* The counters of the watched namespace. */
+static __always_inline struct ipc_call_counts* namespace_counts(void) {
   __u32 slot = 0;
   return bpf_map_lookup_elem(&watched_counts, &slot);
 }
@@ -97,30 +148,198 @@ static __always_inline void count_result(enum ipc_call call, long ret) {
   if (counts) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
 }
 
+/* One more call of this process with this outcome, under the current epoch. A new key is inserted
+ * with BPF_NOEXIST, never replacing an element another CPU may be adding to; a full map (E2BIG)
+ * or a busy bucket (EBUSY) counts the call as not attributed. */
+static __always_inline void count_process_call(enum ipc_call call, long ret) {
+  struct process_call_key key;
+  __builtin_memset(&key, 0, sizeof key);
+  key.epoch = *(volatile __u32*)&counting_epoch;
+  key.tgid = bpf_get_current_pid_tgid() >> 32;
+  key.cgroup = bpf_get_current_cgroup_id();
+  key.ipc_namespace = watched_ipc_namespace;
+  key.call = call;
+  key.outcome = ret >= 0 ? IPC_OUTCOME_SUCCESS : 1 + errno_class(-ret);
+  bpf_get_current_comm(key.comm, sizeof key.comm);
+  __u64* count = bpf_map_lookup_elem(&process_calls, &key);
+  if (!count) {
+    __u64 one = 1;
+    long error = bpf_map_update_elem(&process_calls, &key, &one, BPF_NOEXIST);
+    if (error == 0) return;
+    if (error == -EEXIST) count = bpf_map_lookup_elem(&process_calls, &key);
+  }
+  if (count) {
+    __sync_fetch_and_add(count, 1);
+  } else {
+    __sync_fetch_and_add(&calls_not_attributed, 1);
+  }
+}
+
+static __always_inline int is_get(enum ipc_call call) {
+  return call == IPC_CALL_SEMGET || call == IPC_CALL_MSGGET || call == IPC_CALL_SHMGET;
+}
+
+static __always_inline int is_ctl(enum ipc_call call) {
+  return call == IPC_CALL_SEMCTL || call == IPC_CALL_MSGCTL || call == IPC_CALL_SHMCTL;
+}
+
+/* semget(key, nsems, flags), msgget(key, flags), shmget(key, size, flags); semctl(id, num, cmd),
+ * msgctl(id, cmd, buf), shmctl(id, cmd, buf): where the flags or the command are. */
+static __always_inline int flags_or_command_argument(enum ipc_call call) {
+  return call == IPC_CALL_MSGGET || call == IPC_CALL_MSGCTL || call == IPC_CALL_SHMCTL ? 1 : 2;
+}
+
+/* Whether a call with these arguments can make a lifecycle event: a get with IPC_CREAT, a ctl
+ * with IPC_RMID (libc may add IPC_64, 0x100, to the command). Both are C ints: the kernel ignores
+ * the register's upper half, and so does this check. */
+static __always_inline int may_change_lifecycle(enum ipc_call call, unsigned int flags_or_cmd) {
+  if (is_get(call)) return (flags_or_cmd & IPC_CREAT) != 0;
+  if (is_ctl(call)) return (flags_or_cmd & ~(unsigned int)IPC_64) == IPC_RMID;
+  return 0;
+}
+
+static __always_inline enum lifecycle_kind kind_of(enum ipc_call call) {
+  if (call == IPC_CALL_SEMGET || call == IPC_CALL_SEMCTL) return LIFECYCLE_SEMAPHORE;
+  if (call == IPC_CALL_MSGGET || call == IPC_CALL_MSGCTL) return LIFECYCLE_QUEUE;
+  return LIFECYCLE_SHARED_MEMORY;
+}
+
+/* Sends the event of a successful call; a full ring buffer drops it and counts it. Failures never
+ * come here, so a burst of them cannot flood the buffer. */
+static __always_inline void send_lifecycle(enum ipc_call call, int key_or_id, __u32 flags,
+                                           long ret) {
+  struct lifecycle_record* record =
+      bpf_ringbuf_reserve(&lifecycle_events, sizeof(struct lifecycle_record), 0);
+  if (!record) {
+    __sync_fetch_and_add(&events_lost, 1);
+    return;
+  }
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  record->boot_ns = bpf_ktime_get_boot_ns();
+  record->cgroup = bpf_get_current_cgroup_id();
+  record->tgid = pid_tgid >> 32;
+  record->tid = (__u32)pid_tgid;
+  record->uid = (__u32)bpf_get_current_uid_gid();
+  record->ipc_namespace = watched_ipc_namespace;
+  record->kind = kind_of(call);
+  record->padding = 0;
+  if (is_get(call)) {
+    record->action = LIFECYCLE_CREATED;
+    record->id = (int)ret;
+    record->key = key_or_id;
+    record->flags = flags;
+  } else {
+    record->action = LIFECYCLE_REMOVED;
+    record->id = key_or_id;
+    record->key = 0;
+    record->flags = 0;
+  }
+  bpf_get_current_comm(record->comm, sizeof record->comm);
+  bpf_ringbuf_submit(record, 0);
+}
+
+/* sys_enter: remember the key (or id) and the flags (or command) until the exit tells the result.
+ * A full map loses the event, counted. */
+static __always_inline void remember_lifecycle(enum ipc_call call,
+                                               struct syscall_enter_context* ctx) {
+  unsigned int flags_or_cmd = (unsigned int)ctx->args[flags_or_command_argument(call)];
+  if (!may_change_lifecycle(call, flags_or_cmd)) return;
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct pending_lifecycle pending = {call, (int)ctx->args[0], (__u32)flags_or_cmd};
+  if (bpf_map_update_elem(&pending_lifecycles, &tid, &pending, BPF_ANY) != 0) {
+    __sync_fetch_and_add(&events_lost, 1);
+  }
+}
+
+/* sys_exit: the remembered call's event, if it succeeded. */
+static __always_inline void finish_lifecycle(enum ipc_call call, long ret) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct pending_lifecycle* pending = bpf_map_lookup_elem(&pending_lifecycles, &tid);
+  if (!pending) return;
+  struct pending_lifecycle asked = *pending;
+  bpf_map_delete_elem(&pending_lifecycles, &tid);
+  if (asked.call == call && ret >= 0) send_lifecycle(call, asked.key_or_id, asked.flags, ret);
+}
+
+static __always_inline void tracepoint_enter(enum ipc_call call,
+                                             struct syscall_enter_context* ctx) {
+  if (!is_watched()) return;
+  count_call(call);
+  if (track_processes && (is_get(call) || is_ctl(call))) remember_lifecycle(call, ctx);
+}
+
+static __always_inline void tracepoint_exit(enum ipc_call call, long ret) {
+  if (!is_watched()) return;
+  count_result(call, ret);
+  if (!track_processes) return;
+  count_process_call(call, ret);
+  if (is_get(call) || is_ctl(call)) finish_lifecycle(call, ret);
+}
+
+/* Argument n of the syscall function fexit is attached to, where fentry_arguments says it is. */
+static __always_inline int syscall_argument(void* ctx, int n, unsigned long* value) {
+  __u64 raw = 0;
+  if (fentry_arguments == FENTRY_ARGUMENTS_AS_VALUES) {
+    if (bpf_get_func_arg(ctx, n, &raw) != 0) return -1;
+    *value = raw;
+    return 0;
+  }
+  if (fentry_arguments != FENTRY_ARGUMENTS_IN_REGS || !bpf_core_field_exists(struct pt_regs, di)) {
+    return -1;
+  }
+  if (bpf_get_func_arg(ctx, 0, &raw) != 0) return -1;
+  struct pt_regs* regs = (struct pt_regs*)raw;
+  if (n == 0) return bpf_core_read(value, sizeof *value, &regs->di);
+  if (n == 1) return bpf_core_read(value, sizeof *value, &regs->si);
+  return bpf_core_read(value, sizeof *value, &regs->dx);
+}
+
+static __always_inline void fentry_enter(enum ipc_call call) {
+  if (is_watched()) count_call(call);
+}
+
+/* fexit sees the arguments and the result together: no need to remember anything. */
+static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
+  if (!is_watched()) return;
+  __u64 ret = 0;
+  bpf_get_func_ret(ctx, &ret);
+  count_result(call, (long)ret);
+  if (!track_processes) return;
+  count_process_call(call, (long)ret);
+  if (!is_get(call) && !is_ctl(call)) return;
+  unsigned long key_or_id = 0;
+  unsigned long flags_or_cmd = 0;
+  if (syscall_argument(ctx, 0, &key_or_id) != 0 ||
+      syscall_argument(ctx, flags_or_command_argument(call), &flags_or_cmd) != 0) {
+    return;
+  }
+  if ((long)ret >= 0 && may_change_lifecycle(call, (unsigned int)flags_or_cmd)) {
+    send_lifecycle(call, (int)key_or_id, (__u32)flags_or_cmd, (long)ret);
+  }
+}
+
 /* The fentry/fexit targets are chosen by the loader (the syscall function's name depends on the
  * architecture, e.g. __x64_sys_semget), hence the bare "fentry"/"fexit" sections. */
-#define IPC_CALL_PROGRAMS(name, call)                    \
-  SEC("tracepoint/syscalls/sys_enter_" #name)            \
-  int tp_enter_##name(void* ctx) {                       \
-    count_call(call);                                    \
-    return 0;                                            \
-  }                                                      \
-  SEC("tracepoint/syscalls/sys_exit_" #name)             \
-  int tp_exit_##name(struct syscall_exit_context* ctx) { \
-    count_result(call, ctx->ret);                        \
-    return 0;                                            \
-  }                                                      \
-  SEC("fentry")                                          \
-  int fentry_##name(void* ctx) {                         \
-    count_call(call);                                    \
-    return 0;                                            \
-  }                                                      \
-  SEC("fexit")                                           \
-  int fexit_##name(void* ctx) {                          \
-    __u64 ret = 0;                                       \
-    bpf_get_func_ret(ctx, &ret);                         \
-    count_result(call, (long)ret);                       \
-    return 0;                                            \
+#define IPC_CALL_PROGRAMS(name, call)                      \
+  SEC("tracepoint/syscalls/sys_enter_" #name)              \
+  int tp_enter_##name(struct syscall_enter_context* ctx) { \
+    tracepoint_enter(call, ctx);                           \
+    return 0;                                              \
+  }                                                        \
+  SEC("tracepoint/syscalls/sys_exit_" #name)               \
+  int tp_exit_##name(struct syscall_exit_context* ctx) {   \
+    tracepoint_exit(call, ctx->ret);                       \
+    return 0;                                              \
+  }                                                        \
+  SEC("fentry")                                            \
+  int fentry_##name(void* ctx) {                           \
+    fentry_enter(call);                                    \
+    return 0;                                              \
+  }                                                        \
+  SEC("fexit")                                             \
+  int fexit_##name(void* ctx) {                            \
+    fentry_exit(call, ctx);                                \
+    return 0;                                              \
   }
 
 IPC_CALL_PROGRAMS(semget, IPC_CALL_SEMGET)

@@ -1,5 +1,6 @@
-/* Shared by ipc_calls.bpf.c and its loader: the layout of the counters in the BPF map.
- * The order of both enums is the order of model/ipc_call_counts.h (checked there at compile time).
+/* Shared by ipc_calls.bpf.c and its loader: the layout of the counters, the per-process counts and
+ * the lifecycle events (docs/design.md §6). The order of both enums is the order of
+ * model/ipc_call_counts.h (checked by the loader at compile time).
  */
 #ifndef IPCTRAIL_BPF_IPC_CALLS_H
 #define IPCTRAIL_BPF_IPC_CALLS_H
@@ -39,6 +40,57 @@ enum ipc_errno_class {
 struct ipc_call_counts {
   unsigned long long calls[IPC_CALL_COUNT];
   unsigned long long failures[IPC_CALL_COUNT][IPC_ERRNO_CLASS_COUNT];
+};
+
+/* Where the fexit programs find the syscall's arguments, by the kind of function they attach to. */
+enum fentry_arguments {
+  FENTRY_ARGUMENTS_UNKNOWN,   /* another architecture: fentry mode sends no lifecycle events */
+  FENTRY_ARGUMENTS_IN_REGS,   /* __x64_sys_<name>(const struct pt_regs*) */
+  FENTRY_ARGUMENTS_AS_VALUES, /* __se_sys_<name>(long, long, long) */
+};
+
+/* The outcome of a call in a per-process key: success, or 1 + its errno class. */
+#define IPC_OUTCOME_SUCCESS 0
+
+/* One process's calls to one call with one outcome, in one counting epoch (a hash map key; the
+ * program zeroes it whole, padding included, because the kernel hashes every byte). */
+struct process_call_key {
+  unsigned int epoch;         /* 0 or 1: user space reads the epoch the programs left */
+  unsigned int tgid;          /* the process id in the initial pid namespace */
+  unsigned long long cgroup;  /* bpf_get_current_cgroup_id: cgroup v2 directory inode */
+  unsigned int ipc_namespace; /* inode of the caller's IPC namespace */
+  unsigned char call;         /* enum ipc_call */
+  unsigned char outcome;      /* IPC_OUTCOME_SUCCESS or 1 + enum ipc_errno_class */
+  unsigned short padding;
+  char comm[16];
+};
+
+enum lifecycle_action {
+  LIFECYCLE_CREATED,
+  LIFECYCLE_REMOVED,
+};
+
+enum lifecycle_kind {
+  LIFECYCLE_SEMAPHORE,
+  LIFECYCLE_QUEUE,
+  LIFECYCLE_SHARED_MEMORY,
+};
+
+/* A successful *get with IPC_CREAT, or a successful *ctl(IPC_RMID), through the ring buffer. */
+struct lifecycle_record {
+  unsigned long long boot_ns; /* bpf_ktime_get_boot_ns at the call's exit */
+  unsigned long long cgroup;
+  unsigned int tgid;
+  unsigned int tid;
+  unsigned int uid;
+  unsigned int ipc_namespace;
+  int id;               /* the id returned (created) or removed */
+  int key;              /* created: the key asked for */
+  unsigned int flags;   /* created: the get's flags */
+  unsigned char action; /* enum lifecycle_action */
+  unsigned char kind;   /* enum lifecycle_kind */
+  unsigned short padding;
+  char comm[16];
 };
 
 #endif

@@ -20,6 +20,21 @@ struct task_struct {
   struct nsproxy* nsproxy;
 } __attribute__((preserve_access_index));
 
+/* The registers an x86-64 syscall function (__x64_sys_<name>) receives its arguments in; on other
+ * architectures the fields do not exist and the program checks bpf_core_field_exists first. */
+struct pt_regs {
+  unsigned long di;
+  unsigned long si;
+  unsigned long dx;
+} __attribute__((preserve_access_index));
+
+/* The context of syscalls/sys_enter_<name>: a stable layout (see its tracefs format file). */
+struct syscall_enter_context {
+  unsigned long long common_fields;
+  long syscall_nr;
+  unsigned long args[6];
+};
+
 /* The context of syscalls/sys_exit_<name>: a stable layout (see its tracefs format file). */
 struct syscall_exit_context {
   unsigned long long common_fields;

@@ -20,6 +20,7 @@
 #include "bpf/ipc_call_collector.h"
 #include "model/charts.h"
 #include "tests/support/agent_process.h"
+#include "tests/support/child_process.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/run_command.h"
 
@@ -58,20 +59,7 @@ void semget_n(int times) {
   for (int i = 0; i < times; ++i) ASSERT_GE(::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600), 0);
 }
 
-// Runs `calls` in a child process (another tgid than the counter's opener) and waits for it; the
-// child's failed expectations fail the test.
-template <typename Calls>
-void in_child(Calls calls) {
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    calls();
-    ::_exit(::testing::Test::HasFailure() ? 1 : 0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's calls failed";
-}
+using testing::in_child;
 
 TEST_P(IpcCallCounting, CountsExactlyTheCallsOfItsNamespace) {
   ATTACH_OR_SKIP(counter);
