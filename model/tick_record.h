@@ -43,7 +43,8 @@ struct TickRecord {
   std::vector<AlertTransition> alert_transitions;
   // Every IPC object, stored change-only in the same transaction; a kind not read is left as is.
   IpcInventory objects;
-  // Leak suspects: each object's start and end of suspicion is logged as an object event.
+  // Leak suspects: each object's start and end of suspicion is logged as an object event; empty
+  // when the leak rules are off, which clears every suspect.
   std::optional<std::vector<LeakSuspect>> leak_suspects;
 };
 

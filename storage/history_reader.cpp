@@ -332,7 +332,7 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
       "s.lspid, s.lrpid, s.qnum, s.cbytes, s.otime, s.stime, s.rtime, s.atime, s.dtime, "
       "(SELECT CASE e.event WHEN 'leak_suspected' THEN e.details END FROM ipc_object_events e "
       "WHERE e.object_id = o.id AND e.ts <= ?1 AND e.event IN ('leak_suspected', 'leak_cleared') "
-      "ORDER BY e.ts DESC LIMIT 1) "
+      "ORDER BY e.ts DESC LIMIT 1), s.qbytes "
       "FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id AND s.ts = (SELECT "
       "max(ts) FROM ipc_object_states WHERE object_id = o.id AND ts <= ?1) "
       "WHERE o.first_seen_ts <= ?1 AND (o.removed_ts IS NULL OR o.removed_ts > ?1) "
@@ -377,6 +377,9 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
     object.atime = integer(24);
     object.dtime = integer(25);
     if (!query.getColumn(26).isNull()) stored.leak_reason = query.getColumn(26).getString();
+    if (std::optional<std::int64_t> qbytes = optional(27)) {
+      object.qbytes = static_cast<std::uint64_t>(*qbytes);
+    }
   }
   return objects;
 }
@@ -384,9 +387,9 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
 std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
                                                       std::int64_t until_ms) {
   SQLite::Statement query(connection_->db,
-                          "SELECT e.ts, o.kind, o.ipc_id, o.key, e.event, e.details, o.id "
-                          "FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id "
-                          "WHERE e.ts >= ?1 AND e.ts <= ?2 ORDER BY e.ts, o.id, e.event");
+                          "SELECT ts, kind, id, key, event, details, incarnation FROM "
+                          "object_events WHERE ts >= ?1 AND ts <= ?2 ORDER BY ts, incarnation, "
+                          "event");
   query.bind(1, since_ms);
   query.bind(2, until_ms);
   std::vector<ObjectEvent> events;

@@ -1,6 +1,6 @@
-// The IPC object inventory in the history file (schema version 5): internal to storage/, called by
-// SqliteStore::write_tick inside the tick's transaction. Change-only: the previous tick's objects
-// are kept in memory, and a steady object costs one comparison and no write.
+// The IPC object inventory in the history file (schema versions 6 and 7): internal to storage/,
+// called by SqliteStore::write_tick inside the tick's transaction. Change-only: the previous tick's
+// objects are kept in memory, and a steady object costs one comparison and no write.
 #pragma once
 
 #include <SQLiteCpp/Database.h>
@@ -32,6 +32,9 @@ class ObjectStore {
   // Logs `leak_suspected` when an object becomes a suspect and `leak_cleared` when a live one no
   // longer is; call after write() for the same tick.
   void write_leak_suspects(const std::vector<LeakSuspect>& suspects, std::int64_t ts_ms);
+  // The leak rules are off: every suspect is cleared (`leak_cleared`), and no event is logged
+  // until they are back on.
+  void clear_leak_suspects(std::int64_t ts_ms);
 
   void reset_statements() noexcept;
 
@@ -51,6 +54,7 @@ class ObjectStore {
   void end_incarnation(const Known& known, std::int64_t ts_ms);
   void update(Known& known, const IpcObject& object, std::int64_t ts_ms);
   void insert_state(std::int64_t incarnation, const IpcObject& stored, std::int64_t ts_ms);
+  void clear_unsuspected(std::int64_t ts_ms, const char* why);
   void insert_event(std::int64_t ts_ms, std::int64_t incarnation, const char* event,
                     const std::string& details);
 

@@ -177,6 +177,58 @@ CREATE VIEW object_events AS
   FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id;
 )sql";
 
+// Version 7: each queue's capacity (msg_qbytes, read with msgctl since procfs does not state it)
+// moves with msgctl(IPC_SET), so it is a state column; the objects view shows the latest one.
+// `created` and `removed` are no longer stored as events: ipc_objects already holds their times,
+// and their details come from it and the incarnation's first state (half the bytes of a churning
+// host went into those two rows and their text). object_events derives them; an index on the
+// creation event's time keeps a time range a search.
+constexpr const char* kVersion7 = R"sql(
+ALTER TABLE ipc_object_states ADD COLUMN qbytes INTEGER;
+DELETE FROM ipc_object_events WHERE event IN ('created', 'removed');
+CREATE INDEX ipc_objects_created ON ipc_objects (min(created_ts, first_seen_ts));
+DROP VIEW object_events;
+CREATE VIEW object_events AS
+  SELECT ts, )sql" IPCTRAIL_ISO_TIME("ts") R"sql( AS time, kind, id, key,
+         printf('0x%08x', key & 0xffffffff) AS key_hex, event, details, incarnation
+  FROM (
+    SELECT e.ts AS ts, o.kind AS kind, o.ipc_id AS id, o.key AS key, e.event AS event,
+           e.details AS details, o.id AS incarnation
+    FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id
+    UNION ALL
+    SELECT min(o.created_ts, o.first_seen_ts), o.kind, o.ipc_id, o.key, 'created',
+           printf('key 0x%08x, owner %d:%d, creator %d:%d, mode %03o', o.key & 0xffffffff, s.uid,
+                  s.gid, o.cuid, o.cgid, s.mode & 511) ||
+           CASE o.kind WHEN 'sem' THEN printf(', nsems %d', o.size)
+                       WHEN 'shm' THEN printf(', size %d bytes, creator pid %d', o.size, o.cpid)
+                       ELSE '' END,
+           o.id
+    FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id
+     AND s.ts = (SELECT min(ts) FROM ipc_object_states WHERE object_id = o.id)
+    UNION ALL
+    SELECT o.removed_ts, o.kind, o.ipc_id, o.key, 'removed',
+           'gone since the tick at ' || )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(, o.id
+    FROM ipc_objects o WHERE o.removed_ts IS NOT NULL);
+DROP VIEW objects;
+CREATE VIEW objects AS
+  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,
+         printf('0x%08x', o.key & 0xffffffff) AS key_hex,
+         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,
+         printf('%03o', s.mode & 511) AS perms, o.size AS size, s.qbytes AS qbytes, o.cpid AS cpid,
+         o.created_ts AS created_ts, )sql" IPCTRAIL_ISO_TIME("o.created_ts") R"sql( AS created_time,
+         o.first_seen_ts AS first_seen_ts,
+         )sql" IPCTRAIL_ISO_TIME("o.first_seen_ts") R"sql( AS first_seen_time,
+         o.last_seen_ts AS last_seen_ts,
+         CASE WHEN o.last_seen_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(
+         END AS last_seen_time,
+         o.removed_ts AS removed_ts,
+         CASE WHEN o.removed_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.removed_ts") R"sql(
+         END AS removed_time
+  FROM ipc_objects o
+  JOIN ipc_object_states s ON s.object_id = o.id
+   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id);
+)sql";
+
 #undef IPCTRAIL_ISO_TIME
 
 // Version 4: the four BPF call charts hold the exact number of calls of each tick instead of calls
@@ -239,6 +291,7 @@ constexpr std::array<Migration, kSchemaVersion> kMigrations = {
     convert_call_rates_to_counts_per_tick,
     add_chart_metadata_and_aliases,
     [](SQLite::Database& db) { db.exec(kVersion6); },
+    [](SQLite::Database& db) { db.exec(kVersion7); },
 };
 
 struct FileIdentity {

@@ -175,7 +175,11 @@ void SqliteStore::write_tick(const TickRecord& tick) {
       write_alert_transition(transition);
     }
     objects_.write(tick.objects, tick.ts_ms);
-    if (tick.leak_suspects) objects_.write_leak_suspects(*tick.leak_suspects, tick.ts_ms);
+    if (tick.leak_suspects) {
+      objects_.write_leak_suspects(*tick.leak_suspects, tick.ts_ms);
+    } else {
+      objects_.clear_leak_suspects(tick.ts_ms);
+    }
     // A chart that could not be read was not restated: retention must not rely on this tick.
     bool restated_all = keyframe && std::all_of(tick.charts.begin(), tick.charts.end(),
                                                 [](const ChartRecord& c) { return c.collected; });

@@ -85,9 +85,10 @@ void print_table(std::int64_t at, const std::vector<StoredObject>& objects,
     std::cout << '\n';
     if (kind == IpcKind::kQueue) {
       std::cout << "------ Message Queues --------\n"
-                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
-                               "key", "msqid", "owner", "perms", "used-bytes", "messages", "lspid",
-                               "lrpid", "created", "age");
+                << fmt::format(
+                       "{:<10} {:<10} {:<10} {:<6} {:>10} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
+                       "key", "msqid", "owner", "perms", "used-bytes", "qbytes", "messages",
+                       "lspid", "lrpid", "created", "age");
     } else if (kind == IpcKind::kSharedMemory) {
       std::cout << "------ Shared Memory Segments --------\n"
                 << fmt::format(
@@ -106,9 +107,11 @@ void print_table(std::int64_t at, const std::vector<StoredObject>& objects,
       std::string created = iso8601_utc(stored.created_ms);
       std::string age = age_text(at - stored.created_ms);
       if (kind == IpcKind::kQueue) {
-        std::cout << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
-                                 key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.cbytes,
-                                 o.qnum, o.lspid, o.lrpid, created, age);
+        std::string qbytes = o.qbytes ? std::to_string(*o.qbytes) : "-";
+        std::cout << fmt::format(
+            "{:<10} {:<10} {:<10} {:<6} {:>10} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
+            key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.cbytes, qbytes, o.qnum,
+            o.lspid, o.lrpid, created, age);
       } else if (kind == IpcKind::kSharedMemory) {
         std::cout << fmt::format(
             "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {}\n",
@@ -149,6 +152,7 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
   } else if (o.kind == IpcKind::kQueue) {
     row["messages"] = o.qnum;
     row["bytes"] = o.cbytes;
+    row["qbytes"] = o.qbytes ? nlohmann::json(*o.qbytes) : nlohmann::json(nullptr);
     row["lspid"] = o.lspid;
     row["lrpid"] = o.lrpid;
     row["stime"] = o.stime;
@@ -166,18 +170,19 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
 
 void print_csv(std::int64_t at, const std::vector<StoredObject>& objects) {
   std::cout << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
-               "bytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason\n";
+               "bytes,qbytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason\n";
   for (const StoredObject& stored : objects) {
     const IpcObject& o = stored.object;
     bool shm = o.kind == IpcKind::kSharedMemory;
     bool msg = o.kind == IpcKind::kQueue;
     auto only = [](bool has, auto value) { return has ? fmt::format("{}", value) : std::string(); };
     std::cout << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", kind_name(o.kind),
-        o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid, o.cuid, o.cgid,
-        perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
-        only(shm, o.lpid), only(msg, o.qnum), only(msg, o.cbytes), only(msg, o.lspid),
-        only(msg, o.lrpid), stored.created_ms, iso8601_utc(stored.created_ms),
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        kind_name(o.kind), o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid,
+        o.cuid, o.cgid, perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
+        only(shm, o.lpid), only(msg, o.qnum), only(msg, o.cbytes),
+        only(msg && o.qbytes, o.qbytes.value_or(0)), only(msg, o.lspid), only(msg, o.lrpid),
+        stored.created_ms, iso8601_utc(stored.created_ms),
         std::max<std::int64_t>(at - stored.created_ms, 0) / 1000, stored.incarnation,
         csv_field(stored.leak_reason.value_or("")));
   }
