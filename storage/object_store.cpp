@@ -74,6 +74,7 @@ std::uint64_t ObjectStore::slot(IpcKind kind, int id) {
 
 void ObjectStore::reload() {
   known_.clear();
+  ended_in_tick_.clear();
   live_ = {};
   tick_ = 0;
   previous_ts_ = db_.execAndGet("SELECT coalesce(max(last_ts), 0) FROM sampling_spans").getInt64();
@@ -128,6 +129,7 @@ void ObjectStore::reload() {
 
 void ObjectStore::write(const IpcInventory& inventory, std::int64_t ts_ms) {
   ++tick_;
+  ended_in_tick_.clear();
   for (IpcKind kind : kIpcKinds) {
     if (const auto& objects = inventory.of(kind)) write_kind(kind, *objects, ts_ms);
   }
@@ -210,6 +212,7 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
   insert_object_.bind(9, ts_ms);
   insert_object_.exec();
   known.incarnation = db_.getLastInsertRowid();
+  known.first_seen_in = tick_;
   known.suspected = false;
   known.last = object;
   known.last_stored = stored_state(object);
@@ -218,6 +221,8 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
 }
 
 void ObjectStore::end_incarnation(const Known& known, std::int64_t ts_ms) {
+  ended_in_tick_.push_back(
+      {known.last.kind, known.last.id, known.incarnation, known.first_seen_in, known.last.ctime});
   end_object_.reset();
   end_object_.bind(1, previous_ts_);
   end_object_.bind(2, ts_ms);
@@ -278,6 +283,13 @@ void ObjectStore::insert_event(std::int64_t ts_ms, std::int64_t incarnation, con
   insert_event_.bind(3, event);
   insert_event_.bind(4, details);
   insert_event_.exec();
+}
+
+std::optional<ObjectStore::Incarnation> ObjectStore::live(IpcKind kind, int id) const {
+  auto found = known_.find(slot(kind, id));
+  if (found == known_.end()) return std::nullopt;
+  const Known& known = found->second;
+  return Incarnation{kind, id, known.incarnation, known.first_seen_in, known.last.ctime};
 }
 
 void ObjectStore::reset_statements() noexcept {

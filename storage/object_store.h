@@ -8,7 +8,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "model/ipc_objects.h"
 
@@ -38,12 +40,27 @@ class ObjectStore {
 
   void reset_statements() noexcept;
 
+  // For attributing BPF lifecycle events (storage/process_store.h): the incarnation live at an id
+  // after this tick's write, the ones this tick's write ended, and the tick's number (1 for the
+  // first write after a reload; live objects found by the reload count as seen in tick 0).
+  struct Incarnation {
+    IpcKind kind = IpcKind::kSemaphore;
+    int id = 0;
+    std::int64_t incarnation = 0;
+    std::uint64_t first_seen_in = 0;  // tick number
+    std::int64_t ctime = 0;           // the kernel's, unix seconds
+  };
+  std::optional<Incarnation> live(IpcKind kind, int id) const;
+  const std::vector<Incarnation>& ended_in_tick() const { return ended_in_tick_; }
+  std::uint64_t tick() const { return tick_; }
+
  private:
   struct Known {
     std::int64_t incarnation = 0;
     IpcObject last;         // as collected (or, after reload, as stored)
     IpcObject last_stored;  // the moving fields as the latest state row holds them
     std::uint64_t seen_in = 0;
+    std::uint64_t first_seen_in = 0;
     bool suspected = false;
     std::uint64_t suspected_in = 0;
   };
@@ -65,6 +82,7 @@ class ObjectStore {
   SQLite::Statement insert_event_;
   std::unordered_map<std::uint64_t, Known> known_;        // live incarnations, by kind and id
   std::array<std::size_t, std::size(kIpcKinds)> live_{};  // entries of known_, by kind
+  std::vector<Incarnation> ended_in_tick_;
   std::uint64_t tick_ = 0;
   std::int64_t previous_ts_ = 0;  // the last tick written, the last time a removed object was seen
 };

@@ -57,7 +57,8 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
           "DELETE FROM ipc_object_states WHERE (object_id, ts) IN (SELECT s.object_id, s.ts FROM "
           "ipc_objects o CROSS JOIN ipc_object_states s ON s.object_id = o.id AND s.ts < (SELECT "
           "max(ts) FROM ipc_object_states WHERE object_id = o.id AND ts <= ?1) WHERE o.id > ?2 AND "
-          "o.id <= ?3 LIMIT ?4)") {}
+          "o.id <= ?3 LIMIT ?4)"),
+      processes_(db) {}
 
 void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   rows_since_step_ += rows;
@@ -105,6 +106,7 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   delete_alert_transitions_.exec();
 
   delete_old_objects(cutoff_ms, budget);
+  processes_.delete_before(cutoff_ms, budget);
 
   oldest_point_.reset();
   if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
@@ -127,6 +129,7 @@ void Retention::rolled_back() noexcept {
         &delete_superseded_object_states_}) {
     statement->tryReset();
   }
+  processes_.rolled_back();
 }
 
 void Retention::delete_old_objects(std::int64_t cutoff_ms, std::int64_t budget) {

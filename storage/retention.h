@@ -11,6 +11,7 @@
 #include <deque>
 #include <optional>
 
+#include "storage/process_retention.h"
 #include "storage/retention_options.h"
 
 namespace ipctrail {
@@ -68,6 +69,7 @@ class Retention {
   SQLite::Statement next_object_window_;
   SQLite::Statement delete_superseded_object_states_;
   std::int64_t superseded_cursor_ = 0;  // incarnations up to this id were swept this pass
+  ProcessRetention processes_;
   std::int64_t last_step_ms_ = 0;
   std::int64_t size_cutoff_ms_ = 0;
   std::int64_t rows_since_step_ = 0;
