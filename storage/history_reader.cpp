@@ -405,3 +405,47 @@ std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
 }
 
 }  // namespace ipctrail
+
+// --- For `ipctrail report`. ---
+namespace ipctrail {
+
+std::vector<SeriesCountRuns> HistoryReader::count_runs(const std::string& chart,
+                                                       std::int64_t since_ms,
+                                                       std::int64_t until_ms) {
+  std::vector<Span> spans = spans_between(since_ms, until_ms);
+  std::vector<SeriesCountRuns> result;
+  for (SeriesPoints& rows : changes(chart, std::nullopt, since_ms, until_ms)) {
+    SeriesCountRuns found{std::move(rows.series), {}};
+    for (const Span& span : spans) {
+      TickGrid grid(span);
+      for (std::size_t row = 0; row < rows.points.size(); ++row) {
+        const std::optional<StoredValue>& value = rows.points[row].value;
+        if (!value) continue;
+        const auto* integer = std::get_if<std::int64_t>(&*value);
+        std::int64_t count = integer ? *integer : std::llround(std::get<double>(*value));
+        if (count <= 0) continue;
+        // The row holds for ticks [first, last) of this span, within [since, until].
+        std::int64_t first =
+            std::max(grid.index_of_tick(rows.points[row].ts_ms), grid.ticks_before(since_ms));
+        std::int64_t last = grid.ticks_before(until_ms + 1);
+        if (row + 1 < rows.points.size()) {
+          last = std::min(last, grid.index_of_tick(rows.points[row + 1].ts_ms));
+        }
+        if (first >= last) continue;
+        // The row's own tick keeps its real time; later ticks of the run are placed on the grid.
+        std::int64_t first_ms = first == grid.index_of_tick(rows.points[row].ts_ms)
+                                    ? rows.points[row].ts_ms
+                                    : grid.time_of(first);
+        found.runs.push_back(
+            {first_ms, std::max(first_ms, grid.time_of(last - 1)), count, last - first});
+      }
+    }
+    std::sort(found.runs.begin(), found.runs.end(), [](const CountRun& a, const CountRun& b) {
+      return a.first_tick_ms < b.first_tick_ms;
+    });
+    if (!found.runs.empty()) result.push_back(std::move(found));
+  }
+  return result;
+}
+
+}  // namespace ipctrail

@@ -116,6 +116,23 @@ struct ObjectEvent {
   std::int64_t incarnation = 0;
 };
 
+// --- For `ipctrail report` (report/): the ticks of a chart of counts per tick, as runs. ---
+// Consecutive ticks of one sampling span that each counted `per_tick` (> 0): the first and the
+// last of them, and how many. A stored row holds for every tick of its span until the next row,
+// so a steady count over an hour is one run, not 3600 ticks.
+struct CountRun {
+  std::int64_t first_tick_ms = 0;
+  std::int64_t last_tick_ms = 0;
+  std::int64_t per_tick = 0;
+  std::int64_t ticks = 0;
+  std::int64_t total() const { return per_tick * ticks; }
+};
+
+struct SeriesCountRuns {
+  SeriesInfo series;
+  std::vector<CountRun> runs;  // oldest first; ticks that counted 0 are left out
+};
+
 class HistoryReader {
  public:
   // Throws HistoryFileError when the file is missing or not a current ipctrail history file.
@@ -156,6 +173,11 @@ class HistoryReader {
   std::vector<StoredObject> objects_at(std::int64_t ts_ms);
   // Lifecycle events with since <= ts <= until, oldest first.
   std::vector<ObjectEvent> object_events(std::int64_t since_ms, std::int64_t until_ms);
+
+  // For a chart of counts per tick (the BPF call charts): each series' ticks with since <= tick
+  // time <= until that counted something, as runs (see CountRun), on the spans' tick grids.
+  std::vector<SeriesCountRuns> count_runs(const std::string& chart, std::int64_t since_ms,
+                                          std::int64_t until_ms);
 
  private:
   struct Connection;  // SQLiteCpp stays inside storage/
