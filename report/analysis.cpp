@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 
 #include "model/charts.h"
 #include "model/sample.h"
@@ -51,6 +50,24 @@ std::vector<Level> masked_by_gaps(std::vector<Level> levels, const std::vector<G
   return merged;
 }
 
+// A sum over series has no row of its own at a span's start when no series is there (no
+// queues): its value there is the one it had, restated so that the gap before it ends.
+std::vector<Level> restated_at_span_starts(const std::vector<Level>& levels,
+                                           const std::vector<Span>& spans) {
+  std::vector<Level> restated;
+  restated.reserve(levels.size() + spans.size());
+  std::size_t next = 0;
+  for (const Span& span : spans) {
+    while (next < levels.size() && levels[next].ts_ms < span.start_ms) {
+      restated.push_back(levels[next++]);
+    }
+    bool has_row = next < levels.size() && levels[next].ts_ms == span.start_ms;
+    if (!has_row && !restated.empty()) restated.push_back({span.start_ms, restated.back().value});
+  }
+  restated.insert(restated.end(), levels.begin() + static_cast<std::ptrdiff_t>(next), levels.end());
+  return restated;
+}
+
 Coverage coverage_of(const std::vector<Span>& spans, std::int64_t since_ms, std::int64_t until_ms) {
   Coverage coverage;
   std::int64_t covered_to = since_ms;
@@ -83,8 +100,10 @@ std::vector<Level> total_of(const std::vector<SeriesPoints>& all, std::int64_t s
       changes.push_back({std::max(point.ts_ms, since_ms), series, as_double(point.value)});
     }
   }
-  std::stable_sort(changes.begin(), changes.end(),
-                   [](const Change& a, const Change& b) { return a.ts_ms < b.ts_ms; });
+  // (ts, series) is unique: the points table's key, and one row per series clamped to `since`.
+  std::sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.series < b.series;
+  });
   std::vector<std::optional<double>> current(all.size());
   double total = 0;
   std::vector<Level> levels{{since_ms, 0.0}};
@@ -110,11 +129,11 @@ std::vector<Level> total_of(const std::vector<SeriesPoints>& all, std::int64_t s
 
 // A stored limit as a number to compare with, or nullopt for none (unknown, 0, or the kernel's
 // "unlimited", which the store keeps as INT64_MAX).
-std::vector<Level> limit_levels(HistoryReader& reader, const std::string& name, double scale,
-                                std::int64_t since_ms, std::int64_t until_ms) {
+std::vector<Level> limit_levels(const std::vector<SeriesPoints>& limits, const std::string& name,
+                                double scale, std::int64_t since_ms) {
   std::vector<Level> levels;
-  for (const SeriesPoints& rows :
-       reader.changes(std::string(chart_id::kLimits), name, since_ms, until_ms)) {
+  for (const SeriesPoints& rows : limits) {
+    if (rows.series.dimension != name) continue;
     for (Level level : levels_of(rows.points, since_ms)) {
       if (level.value &&
           (*level.value <= 0 || *level.value >= static_cast<double>(kUnlimitedFrom) / 2)) {
@@ -147,24 +166,31 @@ void analyse_levels(ResourceReport& resource, std::int64_t since_ms, std::int64_
       break;
     }
   }
-  // Percent and the limit's first reach, at every time either side changes.
-  std::set<std::int64_t> times;
-  for (const Level& level : levels) times.insert(level.ts_ms);
-  for (const Level& level : resource.limit_levels) times.insert(level.ts_ms);
-  for (std::int64_t ts_ms : times) {
-    std::optional<double> value = value_at(levels, ts_ms);
-    std::optional<double> limit = value_at(resource.limit_levels, ts_ms);
+  // Percent and the limit's first reach, at every time either side changes: a merge of the two
+  // sorted step functions.
+  const std::vector<Level>& limits = resource.limit_levels;
+  std::optional<double> value, limit;
+  for (std::size_t v = 0, l = 0; v < levels.size() || l < limits.size();) {
+    std::int64_t ts_ms = std::min(v < levels.size() ? levels[v].ts_ms : INT64_MAX,
+                                  l < limits.size() ? limits[l].ts_ms : INT64_MAX);
+    while (v < levels.size() && levels[v].ts_ms == ts_ms) value = levels[v++].value;
+    while (l < limits.size() && limits[l].ts_ms == ts_ms) limit = limits[l++].value;
     if (!value || !limit) continue;
     double percent = *value * 100.0 / *limit;
     if (!resource.peak_percent || percent > *resource.peak_percent) resource.peak_percent = percent;
     if (!resource.limit_reached_ms && *value >= *limit) resource.limit_reached_ms = ts_ms;
   }
-  // The fastest rise over one minute, ending at a change.
+  // The fastest rise over one minute (or since the window's start, within its first minute),
+  // ending at a change; `before` trails a minute behind.
+  std::size_t before = 0;
+  std::optional<double> value_before;
   for (const Level& level : levels) {
-    if (!level.value || level.ts_ms - kLastMinuteMs < since_ms) continue;
-    std::optional<double> before = value_at(levels, level.ts_ms - kLastMinuteMs);
-    if (!before) continue;
-    double growth = *level.value - *before;
+    std::int64_t from_ms = std::max(since_ms, level.ts_ms - kLastMinuteMs);
+    while (before < levels.size() && levels[before].ts_ms <= from_ms) {
+      value_before = levels[before++].value;
+    }
+    if (!level.value || !value_before) continue;
+    double growth = *level.value - *value_before;
     if (growth > 0 &&
         (!resource.fastest_growth_per_minute || growth > *resource.fastest_growth_per_minute)) {
       resource.fastest_growth_per_minute = growth;
@@ -219,11 +245,11 @@ std::string resource_of_alert(const std::string& alert, const std::string& chart
   return "";
 }
 
-std::vector<FailureReport> failures_of(HistoryReader& reader, std::int64_t since_ms,
+std::vector<FailureReport> failures_of(const std::vector<SeriesPoints>& error_rows,
+                                       const std::vector<Span>& spans, std::int64_t since_ms,
                                        std::int64_t until_ms) {
   std::vector<FailureReport> failures;
-  for (SeriesCountRuns& found :
-       reader.count_runs(std::string(chart_id::kCallErrors), since_ms, until_ms)) {
+  for (SeriesCountRuns& found : count_runs(error_rows, spans, since_ms, until_ms)) {
     FailureReport failure;
     failure.dimension = found.series.dimension;
     std::size_t split = failure.dimension.find('_');
@@ -311,29 +337,38 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
   }
   report.coverage = coverage_of(spans, since_ms, until_ms);
 
-  report.failures = failures_of(reader, since_ms, until_ms);
+  // One pass over the window's rows for every chart the report reads (a day at one second is
+  // millions of rows: a pass per chart would read them a dozen times).
+  std::map<std::string, std::vector<SeriesPoints>> charts = reader.changes_of_charts(
+      {std::string(chart_id::kSemaphores), std::string(chart_id::kSemaphoreArrays),
+       std::string(chart_id::kQueueMessages), std::string(chart_id::kQueueBytes),
+       std::string(chart_id::kShmSegments), std::string(chart_id::kShmBytes),
+       std::string(chart_id::kSemaphoreCalls), std::string(chart_id::kQueueCalls),
+       std::string(chart_id::kShmCalls), std::string(chart_id::kCallErrors),
+       std::string(chart_id::kLimits)},
+      since_ms, until_ms);
+  auto rows_of = [&charts](std::string_view chart) -> const std::vector<SeriesPoints>& {
+    return charts[std::string(chart)];
+  };
+  report.failures = failures_of(rows_of(chart_id::kCallErrors), spans, since_ms, until_ms);
   for (const std::string_view chart :
        {chart_id::kSemaphoreCalls, chart_id::kQueueCalls, chart_id::kShmCalls}) {
-    if (!reader.changes(std::string(chart), std::nullopt, since_ms, until_ms).empty()) {
-      report.calls_recorded = true;
-    }
+    if (!rows_of(chart).empty()) report.calls_recorded = true;
   }
 
   const double page_size = static_cast<double>(::sysconf(_SC_PAGESIZE));
   auto single = [&](std::string_view chart, std::string_view dimension) {
-    std::vector<SeriesPoints> rows =
-        reader.changes(std::string(chart), std::string(dimension), since_ms, until_ms);
     std::vector<Level> levels;
-    for (const SeriesPoints& series : rows) {
+    for (const SeriesPoints& series : rows_of(chart)) {
+      if (series.series.dimension != dimension) continue;
       std::vector<Level> more = levels_of(series.points, since_ms);
       levels.insert(levels.end(), more.begin(), more.end());
     }
     return levels;
   };
-  std::vector<SeriesPoints> queue_messages =
-      reader.changes(std::string(chart_id::kQueueMessages), std::nullopt, since_ms, until_ms);
-  std::vector<SeriesPoints> queue_bytes =
-      reader.changes(std::string(chart_id::kQueueBytes), std::nullopt, since_ms, until_ms);
+  const std::vector<SeriesPoints>& queue_messages = rows_of(chart_id::kQueueMessages);
+  const std::vector<SeriesPoints>& queue_bytes = rows_of(chart_id::kQueueBytes);
+  const std::vector<SeriesPoints>& limits = rows_of(chart_id::kLimits);
   std::vector<Level> shm_bytes = single(chart_id::kShmBytes, chart::kShmBytes.dimension);
   std::vector<Level> shm_pages = shm_bytes;
   for (Level& level : shm_pages) {
@@ -359,19 +394,22 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
                    single(chart_id::kSemaphoreArrays, chart::kSemaphoreArrays.dimension),
                    1,
                    ""});
-  built.push_back({{"queues", "Message queues", "queues", "msgmni", queue_failures},
-                   total_of(queue_messages, since_ms, true),
-                   1,
-                   ""});
-  built.push_back({{"queued_messages", "Queued messages", "messages", "", send_failures},
-                   total_of(queue_messages, since_ms, false),
-                   1,
-                   "no system-wide limit: each queue holds up to its msg_qbytes bytes"});
-  built.push_back({{"queued_bytes", "Queued bytes", "bytes", "", send_failures},
-                   total_of(queue_bytes, since_ms, false),
-                   1,
-                   "no system-wide limit: each queue holds up to its msg_qbytes bytes (msgmnb "
-                   "unless resized); see the fullest queues"});
+  built.push_back(
+      {{"queues", "Message queues", "queues", "msgmni", queue_failures},
+       restated_at_span_starts(total_of(queue_messages, since_ms, true), report.coverage.spans),
+       1,
+       ""});
+  built.push_back(
+      {{"queued_messages", "Queued messages", "messages", "", send_failures},
+       restated_at_span_starts(total_of(queue_messages, since_ms, false), report.coverage.spans),
+       1,
+       "no system-wide limit: each queue holds up to its msg_qbytes bytes"});
+  built.push_back(
+      {{"queued_bytes", "Queued bytes", "bytes", "", send_failures},
+       restated_at_span_starts(total_of(queue_bytes, since_ms, false), report.coverage.spans),
+       1,
+       "no system-wide limit: each queue holds up to its msg_qbytes bytes (msgmnb "
+       "unless resized); see the fullest queues"});
   built.push_back({{"segments", "Shared memory segments", "segments", "shmmni", shm_failures},
                    single(chart_id::kShmSegments, chart::kShmSegments.dimension),
                    1,
@@ -396,9 +434,9 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
     resource.failures = item.spec.failures;
     resource.levels = masked_by_gaps(std::move(item.levels), report.coverage.gaps);
     if (!resource.limit_name.empty()) {
-      resource.limit_levels = masked_by_gaps(
-          limit_levels(reader, resource.limit_name, item.limit_scale, since_ms, until_ms),
-          report.coverage.gaps);
+      resource.limit_levels =
+          masked_by_gaps(limit_levels(limits, resource.limit_name, item.limit_scale, since_ms),
+                         report.coverage.gaps);
     }
     analyse_levels(resource, since_ms, until_ms);
   }
@@ -442,7 +480,7 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
   }
 
   std::optional<double> msgmnb;
-  for (const Level& level : limit_levels(reader, "msgmnb", 1, since_ms, until_ms)) {
+  for (const Level& level : limit_levels(limits, "msgmnb", 1, since_ms)) {
     if (level.value) msgmnb = level.value;
   }
   for (std::size_t i = 0; i < queue_bytes.size(); ++i) {
@@ -480,7 +518,8 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
   still.sampled = std::any_of(
       report.coverage.spans.begin(), report.coverage.spans.end(),
       [&](const Span& span) { return span.last_ms + span.interval_ms > still.from_ms; });
-  for (const FailureReport& failure : failures_of(reader, still.from_ms, until_ms)) {
+  for (const FailureReport& failure :
+       failures_of(rows_of(chart_id::kCallErrors), spans, still.from_ms, until_ms)) {
     still.failing.emplace_back(failure.dimension, failure.count);
   }
   for (const ResourceReport& resource : report.resources) {

@@ -409,13 +409,12 @@ std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
 // --- For `ipctrail report`. ---
 namespace ipctrail {
 
-std::vector<SeriesCountRuns> HistoryReader::count_runs(const std::string& chart,
-                                                       std::int64_t since_ms,
-                                                       std::int64_t until_ms) {
-  std::vector<Span> spans = spans_between(since_ms, until_ms);
+std::vector<SeriesCountRuns> count_runs(const std::vector<SeriesPoints>& changes,
+                                        const std::vector<Span>& spans, std::int64_t since_ms,
+                                        std::int64_t until_ms) {
   std::vector<SeriesCountRuns> result;
-  for (SeriesPoints& rows : changes(chart, std::nullopt, since_ms, until_ms)) {
-    SeriesCountRuns found{std::move(rows.series), {}};
+  for (const SeriesPoints& rows : changes) {
+    SeriesCountRuns found{rows.series, {}};
     for (const Span& span : spans) {
       TickGrid grid(span);
       for (std::size_t row = 0; row < rows.points.size(); ++row) {
@@ -444,6 +443,46 @@ std::vector<SeriesCountRuns> HistoryReader::count_runs(const std::string& chart,
       return a.first_tick_ms < b.first_tick_ms;
     });
     if (!found.runs.empty()) result.push_back(std::move(found));
+  }
+  return result;
+}
+
+std::map<std::string, std::vector<SeriesPoints>> HistoryReader::changes_of_charts(
+    const std::vector<std::string>& charts, std::int64_t since_ms, std::int64_t until_ms) {
+  std::map<std::string, std::vector<SeriesPoints>> result;
+  // Where each series' rows go: its chart's list, at its index.
+  std::unordered_map<std::int64_t, std::pair<std::vector<SeriesPoints>*, std::size_t>> place_of;
+  SQLite::Statement all_series(connection_->db,
+                               std::string("SELECT s.id, s.chart, s.dimension, s.queue_key, "
+                                           "s.owner_uid FROM series s ") +
+                                   kSeriesOrder);
+  while (all_series.executeStep()) {
+    SeriesInfo series = series_from_row(all_series);
+    if (!charts.empty() && std::find(charts.begin(), charts.end(), series.chart) == charts.end()) {
+      continue;
+    }
+    std::vector<SeriesPoints>& of_chart = result[series.chart];
+    place_of.emplace(series.id, std::make_pair(&of_chart, of_chart.size()));
+    of_chart.push_back({std::move(series), {}});
+  }
+  // Every series with a value has a row within kRefreshMs before any time (see chart_points).
+  SQLite::Statement rows(connection_->db,
+                         fmt::format("SELECT series_id, ts, value FROM points WHERE ts > ?1 - {} "
+                                     "AND ts <= ?2 ORDER BY ts",
+                                     kRefreshMs));
+  rows.bind(1, since_ms);
+  rows.bind(2, until_ms);
+  while (rows.executeStep()) {
+    auto found = place_of.find(rows.getColumn(0).getInt64());
+    if (found == place_of.end()) continue;
+    std::vector<Point>& points = (*found->second.first)[found->second.second].points;
+    Point point = point_from_columns(rows.getColumn(1), rows.getColumn(2));
+    // Before `since` only the latest row counts: the value in effect at `since`.
+    if (point.ts_ms <= since_ms && !points.empty()) points.pop_back();
+    points.push_back(point);
+  }
+  for (auto& [chart, of_chart] : result) {
+    std::erase_if(of_chart, [](const SeriesPoints& series) { return series.points.empty(); });
   }
   return result;
 }

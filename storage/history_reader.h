@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,6 +134,13 @@ struct SeriesCountRuns {
   std::vector<CountRun> runs;  // oldest first; ticks that counted 0 are left out
 };
 
+// For a chart of counts per tick (the BPF call charts), from its changes() and the sampling
+// spans: each series' ticks with since <= tick time <= until that counted something, as runs, on
+// the spans' tick grids. Series without such ticks are left out.
+std::vector<SeriesCountRuns> count_runs(const std::vector<SeriesPoints>& changes,
+                                        const std::vector<Span>& spans, std::int64_t since_ms,
+                                        std::int64_t until_ms);
+
 class HistoryReader {
  public:
   // Throws HistoryFileError when the file is missing or not a current ipctrail history file.
@@ -174,10 +182,10 @@ class HistoryReader {
   // Lifecycle events with since <= ts <= until, oldest first.
   std::vector<ObjectEvent> object_events(std::int64_t since_ms, std::int64_t until_ms);
 
-  // For a chart of counts per tick (the BPF call charts): each series' ticks with since <= tick
-  // time <= until that counted something, as runs (see CountRun), on the spans' tick grids.
-  std::vector<SeriesCountRuns> count_runs(const std::string& chart, std::int64_t since_ms,
-                                          std::int64_t until_ms);
+  // changes() of every series of `charts` (every chart when empty) in one pass over the window's
+  // rows instead of one pass per chart, by chart id.
+  std::map<std::string, std::vector<SeriesPoints>> changes_of_charts(
+      const std::vector<std::string>& charts, std::int64_t since_ms, std::int64_t until_ms);
 
  private:
   struct Connection;  // SQLiteCpp stays inside storage/
