@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 #include "model/charts.h"
 #include "model/sample.h"
@@ -483,8 +484,12 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
   for (const Level& level : limit_levels(limits, "msgmnb", 1, since_ms)) {
     if (level.value) msgmnb = level.value;
   }
-  for (std::size_t i = 0; i < queue_bytes.size(); ++i) {
-    const SeriesPoints& series = queue_bytes[i];
+  // A queue's messages series, by msqid (a reused msqid has one series per incarnation).
+  std::unordered_multimap<std::string, const SeriesPoints*> messages_of;
+  for (const SeriesPoints& messages : queue_messages) {
+    messages_of.emplace(messages.series.dimension, &messages);
+  }
+  for (const SeriesPoints& series : queue_bytes) {
     std::vector<Level> levels = levels_of(series.points, since_ms);
     QueueReport queue;
     queue.msqid = series.series.dimension;
@@ -500,10 +505,10 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
     }
     if (!any) continue;
     queue.end_bytes = value_at(levels, until_ms);
-    for (const SeriesPoints& messages : queue_messages) {
-      if (messages.series.dimension == queue.msqid &&
-          messages.series.labels == series.series.labels) {
-        queue.end_messages = value_at(levels_of(messages.points, since_ms), until_ms);
+    auto [first, last] = messages_of.equal_range(queue.msqid);
+    for (auto it = first; it != last; ++it) {
+      if (it->second->series.labels == series.series.labels) {
+        queue.end_messages = value_at(levels_of(it->second->points, since_ms), until_ms);
       }
     }
     queue.capacity = msgmnb;
