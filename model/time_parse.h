@@ -26,8 +26,11 @@ inline constexpr std::string_view kTimeRangeText =
 std::chrono::milliseconds parse_positive_duration(std::string_view text);
 
 // A moment as unix milliseconds: "now"; relative to now as "-1h", "-15m", "-90s";
-// or absolute as "2026-11-26T03:00:00Z", "2026-11-26 03:00", "2026-11-26", with optional
-// seconds, ".fff" fractions and a "Z" or "+hh:mm"/"-hh:mm" offset. Without an offset it is UTC.
+// absolute as "2026-11-26T03:00:00Z", "2026-11-26 03:00", "2026-11-26"; or a time of day today as
+// "19:15", "19:15:30". Clock times take optional seconds, ".fff" fractions and a "Z" or
+// "+hh:mm"/"-hh:mm" offset; without an offset they are UTC. A time of day is on the date it is
+// now in its zone ("19:15" today in UTC, "19:15+02:00" today at +02:00), even when that is later
+// than now: people who type "19:15" mean today's, and yesterday's needs its date.
 // Throws TimeTextError naming the accepted range for a time outside it.
 std::int64_t parse_time(std::string_view text, std::int64_t now_ms);
 

@@ -137,6 +137,8 @@ check "rpm: unit 0644 in /usr/lib/systemd/system" \
 check "rpm: man page" rpm_has '^-rw-r--r-- root:root d? ?/usr/share/man/man1/ipctrail.1.gz$'
 check "rpm: LICENSE is a %license file" rpm_has '^-rw-r--r-- root:root d?l /usr/share/doc/ipctrail/LICENSE$'
 check "rpm: README is a %doc file" rpm_has '^-rw-r--r-- root:root d /usr/share/doc/ipctrail/README.md$'
+check "rpm: Prometheus rules 0644" \
+  rpm_has '^-rw-r--r-- root:root +/usr/share/ipctrail/prometheus/ipctrail-rules.yml$'
 check "rpm: /var/lib/ipctrail 0750 ipctrail" rpm_has '^drwxr-x--- ipctrail:ipctrail +/var/lib/ipctrail$'
 check "rpm: nothing outside /usr, /etc/ipctrail, /var/lib/ipctrail" \
   bash -c "! rpm -qlp '$rpm' | grep -vE '^(/usr/|/etc/ipctrail|/var/lib/ipctrail$)'"
@@ -198,6 +200,9 @@ check "unit installed in /lib/systemd/system" test -f /lib/systemd/system/$unit_
 check "man page installed" test -f /usr/share/man/man1/ipctrail.1.gz
 check "README and copyright in /usr/share/doc/ipctrail" \
   test -f /usr/share/doc/ipctrail/README.md -a -f /usr/share/doc/ipctrail/copyright
+rules=/usr/share/ipctrail/prometheus/ipctrail-rules.yml
+check_equal "Prometheus rules installed 0644" "$(stat -c %a "$rules" 2>&1)" 644
+check "promtool check rules accepts the installed rules" promtool check rules "$rules"
 check "systemd-analyze verify accepts the unit" systemd-analyze verify /lib/systemd/system/$unit_name
 check "the unit is enabled (multi-user.target.wants)" \
   test -L /etc/systemd/system/multi-user.target.wants/$unit_name

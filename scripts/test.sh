@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the format check, the normal build and its tests, the concurrency
-# tests repeated, the ASan+UBSan build and its tests, ThreadSanitizer on the threaded parts, each
-# fuzzer for a bounded time, then the packages. Installs what it needs first. Privileged tests
-# (namespaces, BPF) fail rather than skip.
+# Builds and runs every test: the format check, promtool on the Prometheus rules, the normal build
+# and its tests, the concurrency tests repeated, the ASan+UBSan build and its tests,
+# ThreadSanitizer on the threaded parts, each fuzzer for a bounded time, then the packages.
+# Installs what it needs first. Privileged tests (namespaces, BPF) fail rather than skip.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,6 +17,10 @@ jobs=$(nproc)
 
 echo "== format check"
 bash scripts/check-format.sh
+
+echo "== Prometheus rules: promtool check rules, then their unit tests"
+promtool check rules packaging/prometheus/ipctrail-rules.yml
+(cd packaging/prometheus && promtool test rules ipctrail-rules.test.yml)
 
 echo "== build and test"
 bash scripts/build.sh build -DIPCTRAIL_TESTS=ON -DIPCTRAIL_BENCH=ON

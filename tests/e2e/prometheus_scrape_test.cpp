@@ -1,5 +1,6 @@
 // A real Prometheus server (Debian's `prometheus`) on loopback scrapes the exporter serving a
-// private IPC namespace with known objects; its HTTP API must return the known values.
+// private IPC namespace with known objects; its HTTP API must return the known values, and the
+// shipped rules (packaging/prometheus/ipctrail-rules.yml) must raise and hold their alerts.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -43,22 +44,25 @@ std::uint16_t free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
-// Prometheus scraping one loopback target every second, with its own storage in `directory`;
-// stopped (SIGTERM, then SIGKILL) when this goes out of scope.
+// Prometheus scraping one loopback target every second, with its own storage in `directory`, and
+// evaluating the rules of `rule_file` if one is given; stopped (SIGTERM, then SIGKILL) when this
+// goes out of scope.
 class PrometheusServer {
  public:
-  PrometheusServer(const std::filesystem::path& directory, std::uint16_t target_port)
+  PrometheusServer(const std::filesystem::path& directory, std::uint16_t target_port,
+                   const std::optional<std::filesystem::path>& rule_file = std::nullopt)
       : port_(free_loopback_port()), log_(directory / "prometheus.log") {
     std::filesystem::path config = directory / "prometheus.yml";
     std::ofstream(config) << fmt::format(
         "global:\n"
         "  scrape_interval: 1s\n"
         "  scrape_timeout: 1s\n"
+        "{}"
         "scrape_configs:\n"
         "  - job_name: ipctrail\n"
         "    static_configs:\n"
         "      - targets: ['127.0.0.1:{}']\n",
-        target_port);
+        rule_file ? fmt::format("rule_files: ['{}']\n", rule_file->string()) : "", target_port);
     std::vector<std::string> arguments = {
         "prometheus",
         "--config.file=" + config.string(),
@@ -201,6 +205,55 @@ TEST_F(PrometheusScrape, QueriesReturnTheNamespacesValues) {
   prometheus.query_until("ipctrail_message_queue_bytes",
                          [](const nlohmann::json& result) { return value_of(result[0]) == 50.0; });
   EXPECT_EQ(value_of(prometheus.query("ipctrail_message_queue_messages")[0]), 2.0);
+}
+
+// The shipped rules in a real Prometheus: semaphore_arrays_used raises a warning for a namespace at
+// 85% of semmni, holds it at 75% (the hysteresis, through the rule's own ALERTS series), and
+// clears at 70%. The rules are evaluated every 10 s, as the agent's alerts.
+TEST_F(PrometheusScrape, ShippedRulesRaiseHoldAndClearTheUsageAlert) {
+  set_kernel_value("sem", "250 32000 32 20");
+  std::vector<int> arrays;
+  for (int i = 0; i < 17; ++i) arrays.push_back(create_semaphore_array(1));
+  Collector collector({});
+  Sample sample = collector.collect();
+  MetricsServer server({.address = {.host = "127.0.0.1", .port = 0}});
+  server.publish(render_exposition({.sample = sample}));
+
+  testing::ScratchDirectory scratch;
+  PrometheusServer prometheus(
+      scratch.path(), server.port(),
+      std::filesystem::path(IPCTRAIL_SOURCE_DIR) / "packaging/prometheus/ipctrail-rules.yml");
+  const std::string alert = "ALERTS{alertname=\"semaphore_arrays_used\", alertstate=\"firing\"}";
+  auto severity_is = [](const char* severity) {
+    return [severity](const nlohmann::json& result) {
+      return result.size() == 1 && result[0]["metric"]["severity"] == severity;
+    };
+  };
+  nlohmann::json raised = prometheus.query_until(alert, severity_is("warning"), 60s);
+  ASSERT_EQ(raised.size(), 1u) << prometheus.log();
+  EXPECT_EQ(raised[0]["metric"]["instance"], fmt::format("127.0.0.1:{}", server.port()));
+
+  // 15 of 20: below 80, above 70. Two evaluations at 75% (the second starts after the first has
+  // evaluated the alert), and the warning still fires.
+  remove_semaphore_array(arrays.back());
+  arrays.pop_back();
+  remove_semaphore_array(arrays.back());
+  arrays.pop_back();
+  collector.collect(sample);
+  server.publish(render_exposition({.sample = sample}));
+  const std::string percent = "ipctrail:semaphore_arrays_used:percent[25s]";
+  prometheus.query_until(
+      "count_over_time(" + percent + ") >= 2 and max_over_time(" + percent + ") == 75",
+      [](const nlohmann::json&) { return true; }, 60s);
+  EXPECT_TRUE(severity_is("warning")(prometheus.query(alert))) << prometheus.log();
+
+  // 14 of 20: 70%, not above 70: cleared.
+  remove_semaphore_array(arrays.back());
+  collector.collect(sample);
+  server.publish(render_exposition({.sample = sample}));
+  nlohmann::json cleared = prometheus.query_until(
+      "absent(" + alert + ")", [](const nlohmann::json&) { return true; }, 60s);
+  EXPECT_EQ(cleared.size(), 1u) << prometheus.log();
 }
 
 }  // namespace
