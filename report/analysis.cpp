@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "model/charts.h"
@@ -306,6 +307,52 @@ std::vector<AlertBand> bands_of(HistoryReader& reader, const std::vector<AlertRe
   return bands;
 }
 
+// Who failed, and what was lost, in the window; why nothing is known when nothing is.
+PerProcess per_process_of(HistoryReader& reader, std::int64_t since_ms, std::int64_t until_ms,
+                          bool calls_recorded) {
+  PerProcess found;
+  ProcessCoverage coverage = reader.process_coverage(since_ms, until_ms);
+  found.missing = !coverage.counted.empty() ? AttributionMissing::kNone
+                  : calls_recorded          ? AttributionMissing::kNotKept
+                                            : AttributionMissing::kBpfOff;
+  if (!found.recorded()) return found;
+  found.failures = reader.process_call_totals(since_ms, until_ms, std::nullopt, true);
+  found.calls_not_attributed = coverage.calls_not_attributed;
+  found.events_lost = coverage.events_lost;
+  return found;
+}
+
+// The created and removed events by kind and process (name and unit), most first.
+std::vector<ObjectsByProcess> objects_by_process(const std::vector<ObjectEvent>& events) {
+  std::vector<ObjectsByProcess> rows;
+  std::map<std::tuple<IpcKind, std::optional<std::string>, std::optional<std::string>>, std::size_t>
+      row_of;
+  for (const ObjectEvent& event : events) {
+    bool created = event.event == "created";
+    if (!created && event.event != "removed") continue;
+    std::optional<std::string> comm, unit;
+    if (event.process) {
+      comm = event.process->comm;
+      unit = event.process->unit;
+    }
+    auto [at, added] = row_of.try_emplace({event.kind, comm, unit}, rows.size());
+    if (added) rows.push_back({event.kind, comm, unit, {}, 0, 0});
+    ObjectsByProcess& row = rows[at->second];
+    ++(created ? row.created : row.removed);
+    if (event.process) {
+      auto place = std::lower_bound(row.pids.begin(), row.pids.end(), event.process->pid);
+      if (place == row.pids.end() || *place != event.process->pid) {
+        row.pids.insert(place, event.process->pid);
+      }
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const ObjectsByProcess& a, const ObjectsByProcess& b) {
+                     return a.created + a.removed > b.created + b.removed;
+                   });
+  return rows;
+}
+
 }  // namespace
 
 std::optional<double> value_at(const std::vector<Level>& levels, std::int64_t ts_ms) {
@@ -467,7 +514,9 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
   }
   report.bands = bands_of(reader, in_window, since_ms, until_ms);
 
-  for (const ObjectEvent& event : reader.object_events(since_ms, until_ms)) {
+  report.per_process = per_process_of(reader, since_ms, until_ms, report.calls_recorded);
+  std::vector<ObjectEvent> events = reader.object_events(since_ms, until_ms);
+  for (const ObjectEvent& event : events) {
     KindCounts* counts = event.event == "created"   ? &report.created
                          : event.event == "removed" ? &report.removed
                                                     : nullptr;
@@ -476,6 +525,7 @@ Report analyse_history(HistoryReader& reader, const std::string& file, std::int6
     if (event.kind == IpcKind::kQueue) ++counts->queues;
     if (event.kind == IpcKind::kSharedMemory) ++counts->segments;
   }
+  if (report.per_process.recorded()) report.per_process.objects = objects_by_process(events);
   for (StoredObject& stored : reader.objects_at(until_ms)) {
     if (stored.leak_reason) report.leak_suspects.push_back(std::move(stored));
   }

@@ -6,6 +6,7 @@
 #include "model/ipc_objects.h"
 #include "model/time_text.h"
 #include "report/plot.h"
+#include "report/process_text.h"
 #include "report/render.h"
 #include "report/report_text.h"
 
@@ -291,8 +292,20 @@ std::string render_html(const Report& report) {
               iso8601_utc(f.last_ms)});
   }
   out += "</table>\n";
-  if (!report.per_process_recorded)
-    fmt::format_to(Out(out), "<p class=\"note\">{}</p>\n", e(kNoAttribution));
+  const PerProcess& per_process = report.per_process;
+  out += "<h2>Failures by process</h2>\n";
+  if (!per_process.recorded()) {
+    fmt::format_to(Out(out), "<p class=\"note\">{}</p>\n",
+                   e(attribution_note(per_process.missing)));
+  } else {
+    out += "<table class=\"failures-by-process\">";
+    row(out, {"process", "unit", "pids", "call", "errno", "count", "first", "last"}, "th");
+    for (const ProcessCallTotal& f : per_process.failures) {
+      row(out, {f.comm, f.unit.value_or("-"), pids_text(f.pids), f.call, f.error.value_or("?"),
+                std::to_string(f.count), iso8601_utc(f.first_ms), iso8601_utc(f.last_ms)});
+    }
+    fmt::format_to(Out(out), "</table>\n<p class=\"losses\">{}</p>\n", e(losses_text(per_process)));
+  }
   std::vector<const FailureReport*> all;
   for (const FailureReport& failure : report.failures) all.push_back(&failure);
   fmt::format_to(Out(out),
@@ -311,14 +324,25 @@ std::string render_html(const Report& report) {
       {"queues", std::to_string(report.created.queues), std::to_string(report.removed.queues)});
   row(out, {"segments", std::to_string(report.created.segments),
             std::to_string(report.removed.segments)});
-  fmt::format_to(Out(out),
-                 "</table>\n<h2>Leak suspects at the end ({})</h2>\n<table class=\"leaks\">",
+  out += "</table>\n";
+  if (per_process.recorded()) {
+    out += "<h3>By process</h3>\n<table class=\"objects-by-process\">";
+    row(out, {"kind", "process", "unit", "pids", "created", "removed"}, "th");
+    for (const ObjectsByProcess& r : per_process.objects) {
+      row(out,
+          {std::string(kind_name(r.kind)), r.comm.value_or("unknown process"), r.unit.value_or("-"),
+           pids_text(r.pids), std::to_string(r.created), std::to_string(r.removed)});
+    }
+    out += "</table>\n";
+  }
+  fmt::format_to(Out(out), "<h2>Leak suspects at the end ({})</h2>\n<table class=\"leaks\">",
                  report.leak_suspects.size());
-  row(out, {"kind", "id", "key", "created", "why"}, "th");
+  row(out, {"kind", "id", "key", "created", "created by", "why"}, "th");
   for (const StoredObject& stored : report.leak_suspects) {
     row(out, {std::string(kind_name(stored.object.kind)), std::to_string(stored.object.id),
               fmt::format("0x{:08x}", static_cast<std::uint32_t>(stored.object.key)),
-              iso8601_utc(stored.created_ms), stored.leak_reason.value_or("")});
+              iso8601_utc(stored.created_ms), creator_text(stored.creator),
+              stored.leak_reason.value_or("")});
   }
   fmt::format_to(Out(out), "</table>\n<h2>Fullest queues ({})</h2>\n<table class=\"queues\">",
                  report.fullest_queues.size());

@@ -28,6 +28,20 @@ Json number(const std::optional<double>& value) {
   return *value;
 }
 
+Json optional_text(const std::optional<std::string>& text) {
+  return text ? Json(*text) : Json(nullptr);
+}
+
+// A process as the contract names it: {"pid", "process" (its comm), "unit", "text"}; null when
+// not known.
+Json process_json(const std::optional<ProcessRef>& process) {
+  if (!process) return nullptr;
+  return {{"pid", process->pid},
+          {"process", process->comm},
+          {"unit", optional_text(process->unit)},
+          {"text", creator_text(process)}};
+}
+
 Json resource_json(const ResourceReport& r) {
   Json row = {{"id", r.id},
               {"title", r.title},
@@ -122,13 +136,38 @@ std::string render_json(const Report& report) {
     put_time(row, "last", f.last_ms);
     root["failures"].push_back(row);
   }
-  root["per_process"] = {{"recorded", report.per_process_recorded},
-                         {"note", report.per_process_recorded ? "" : kNoAttribution}};
+  const PerProcess& per_process = report.per_process;
+  root["per_process"] = {
+      {"recorded", per_process.recorded()},
+      {"note", attribution_note(per_process.missing)},
+      {"missing", per_process.missing == AttributionMissing::kNone      ? Json(nullptr)
+                  : per_process.missing == AttributionMissing::kNotKept ? Json("not_kept")
+                                                                        : Json("bpf_off")},
+      {"calls_not_attributed", per_process.calls_not_attributed},
+      {"events_lost", per_process.events_lost}};
+  root["failures_by_process"] = Json::array();
+  for (const ProcessCallTotal& f : per_process.failures) {
+    Json row = {{"process", f.comm}, {"unit", optional_text(f.unit)},   {"pids", f.pids},
+                {"call", f.call},    {"errno", optional_text(f.error)}, {"count", f.count}};
+    put_time(row, "first", f.first_ms);
+    put_time(row, "last", f.last_ms);
+    root["failures_by_process"].push_back(row);
+  }
 
   auto counts = [](const KindCounts& c) {
     return Json{{"sem", c.semaphore_arrays}, {"msg", c.queues}, {"shm", c.segments}};
   };
-  root["objects"] = {{"created", counts(report.created)}, {"removed", counts(report.removed)}};
+  root["objects"] = {{"created", counts(report.created)},
+                     {"removed", counts(report.removed)},
+                     {"by_process", Json::array()}};
+  for (const ObjectsByProcess& row : per_process.objects) {
+    root["objects"]["by_process"].push_back({{"kind", kind_name(row.kind)},
+                                             {"process", optional_text(row.comm)},
+                                             {"unit", optional_text(row.unit)},
+                                             {"pids", row.pids},
+                                             {"created", row.created},
+                                             {"removed", row.removed}});
+  }
 
   root["leak_suspects"] = Json::array();
   for (const StoredObject& stored : report.leak_suspects) {
@@ -139,7 +178,7 @@ std::string render_json(const Report& report) {
                 {"uid", stored.object.uid},
                 {"cpid", stored.object.kind == IpcKind::kSharedMemory ? Json(stored.object.cpid)
                                                                       : Json(nullptr)},
-                {"creator", nullptr},
+                {"creator", process_json(stored.creator)},
                 {"reason", stored.leak_reason.value_or("")}};
     put_time(row, "created", stored.created_ms);
     root["leak_suspects"].push_back(row);
@@ -167,7 +206,9 @@ std::string render_json(const Report& report) {
   }
   happening["growing"] = still.growing;
   root["still_happening"] = happening;
-  return root.dump(2) + "\n";
+  // A process name is whatever bytes a program put in its comm: invalid UTF-8 becomes U+FFFD
+  // instead of making the report fail.
+  return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace ipctrail

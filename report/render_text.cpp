@@ -4,6 +4,7 @@
 
 #include "model/ipc_objects.h"
 #include "model/time_text.h"
+#include "report/process_text.h"
 #include "report/render.h"
 #include "report/report_text.h"
 
@@ -96,7 +97,21 @@ std::string render_text(const Report& report) {
     fmt::format_to(Out(out), "  {} {}: {} failures, first {}, last {}\n", printable(f.call),
                    printable(f.error), f.count, iso8601_utc(f.first_ms), iso8601_utc(f.last_ms));
   }
-  if (!report.per_process_recorded) fmt::format_to(Out(out), "  {}\n", kNoAttribution);
+
+  const PerProcess& per_process = report.per_process;
+  out += "\nFailures by process (largest first)\n";
+  if (!per_process.recorded()) {
+    fmt::format_to(Out(out), "  {}\n", attribution_note(per_process.missing));
+  } else if (per_process.failures.empty()) {
+    out += "  none\n";
+  }
+  for (const ProcessCallTotal& f : per_process.failures) {
+    fmt::format_to(Out(out), "  {} {} {}: {} failures, first {}, last {} (pid{} {})\n",
+                   printable(process_name_text(f.comm, f.unit)), f.call, f.error.value_or("?"),
+                   f.count, iso8601_utc(f.first_ms), iso8601_utc(f.last_ms),
+                   f.pids.size() > 1 ? "s" : "", pids_text(f.pids));
+  }
+  if (per_process.recorded()) fmt::format_to(Out(out), "  {}\n", losses_text(per_process));
 
   fmt::format_to(Out(out),
                  "\nObjects created / removed\n  semaphore arrays {} / {}\n  queues {} / {}\n"
@@ -104,12 +119,25 @@ std::string render_text(const Report& report) {
                  report.created.semaphore_arrays, report.removed.semaphore_arrays,
                  report.created.queues, report.removed.queues, report.created.segments,
                  report.removed.segments);
+  if (per_process.recorded() && !per_process.objects.empty()) {
+    out += "  by process (created / removed):\n";
+  }
+  for (const ObjectsByProcess& row : per_process.objects) {
+    fmt::format_to(Out(out), "    {} {}: {} / {}{}\n", kind_name(row.kind),
+                   row.comm ? printable(process_name_text(*row.comm, row.unit)) : "unknown process",
+                   row.created, row.removed,
+                   row.pids.empty() ? ""
+                                    : fmt::format(" (pid{} {})", row.pids.size() > 1 ? "s" : "",
+                                                  pids_text(row.pids)));
+  }
 
   fmt::format_to(Out(out), "\nLeak suspects at the end ({})\n", report.leak_suspects.size());
   for (const StoredObject& stored : report.leak_suspects) {
-    fmt::format_to(Out(out), "  {} {} key 0x{:08x} created {}: {}\n", kind_name(stored.object.kind),
-                   stored.object.id, static_cast<std::uint32_t>(stored.object.key),
-                   iso8601_utc(stored.created_ms), printable(stored.leak_reason.value_or("")));
+    fmt::format_to(Out(out), "  {} {} key 0x{:08x} created by {} at {}: {}\n",
+                   kind_name(stored.object.kind), stored.object.id,
+                   static_cast<std::uint32_t>(stored.object.key),
+                   printable(creator_text(stored.creator)), iso8601_utc(stored.created_ms),
+                   printable(stored.leak_reason.value_or("")));
   }
 
   fmt::format_to(Out(out), "\nFullest queues ({})\n", report.fullest_queues.size());

@@ -107,6 +107,41 @@ struct QueueReport {
   std::optional<double> capacity;  // msgmnb at the end: the capacity of a queue nobody resized
 };
 
+// Why a window has no per-process records (docs/design.md §8): the two cases call for different
+// actions (upgrade the agent, or find out why BPF was off), so the report tells them apart.
+enum class AttributionMissing {
+  kNone,  // recorded: some per-process counting span overlaps the window
+  // BPF counted the calls (the call charts have data) but no per-process records were kept: an
+  // agent from before schema version 8 wrote the window (the file was upgraded since), or the
+  // kernel refused per-process counting (the agent's log says so).
+  kNotKept,
+  kBpfOff,  // BPF counted nothing in the window
+};
+
+// The objects of one kind that the processes of one name in one unit created or removed in the
+// window; no comm: the creations or removals no process is known for (made before BPF saw them,
+// or their events were lost).
+struct ObjectsByProcess {
+  IpcKind kind = IpcKind::kSemaphore;
+  std::optional<std::string> comm;
+  std::optional<std::string> unit;
+  std::vector<std::int32_t> pids;  // ascending, distinct
+  std::int64_t created = 0;
+  std::int64_t removed = 0;
+};
+
+// Who failed, created and removed (BPF's per-process records, through HistoryReader as `ipctrail
+// who` reads them).
+struct PerProcess {
+  AttributionMissing missing = AttributionMissing::kBpfOff;
+  bool recorded() const { return missing == AttributionMissing::kNone; }
+  std::vector<ProcessCallTotal> failures;  // by process, unit, call and errno; largest first
+  // What the kernel could not attribute in the window: never silent.
+  std::int64_t calls_not_attributed = 0;
+  std::int64_t events_lost = 0;
+  std::vector<ObjectsByProcess> objects;  // most created and removed first
+};
+
 struct StillHappening {
   std::int64_t from_ms = 0;  // the last minute of the window
   bool sampled = false;      // some of it was sampled; otherwise the answer is unknown
@@ -125,7 +160,7 @@ struct Report {
   std::vector<AlertBand> bands;
   bool calls_recorded = false;  // the window has BPF call charts (failures are counted)
   std::vector<FailureReport> failures;
-  bool per_process_recorded = false;
+  PerProcess per_process;
   KindCounts created;
   KindCounts removed;
   std::vector<StoredObject> leak_suspects;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "model/time_text.h"
+#include "report/process_text.h"
 
 namespace ipctrail {
 
@@ -48,6 +49,34 @@ std::string limit_text(const ResourceReport& resource) {
   return fmt::format("{} ({})",
                      resource.limit ? number_text(resource.limit) : "unknown or unlimited",
                      resource.limit_name);
+}
+
+std::string attribution_note(AttributionMissing missing) {
+  switch (missing) {
+    case AttributionMissing::kNone:
+      return {};
+    case AttributionMissing::kNotKept:
+      return fmt::format(
+          "{} for this window: BPF counted the calls but the agent kept no per-process records (a "
+          "file from before schema version 8, upgraded since, or per-process counting refused by "
+          "the kernel: see the agent's log)",
+          kNoAttribution);
+    case AttributionMissing::kBpfOff:
+      return fmt::format("{} for this window: BPF call counting was off or unavailable",
+                         kNoAttribution);
+  }
+  return {};
+}
+
+std::string creator_text(const std::optional<ProcessRef>& process) {
+  return process ? process_text(*process) : "unknown";
+}
+
+std::string losses_text(const PerProcess& per_process) {
+  return fmt::format(
+      "calls not attributed to a process: {} (the per-process map was full); creations or "
+      "removals lost: {} (the ring buffer was full)",
+      per_process.calls_not_attributed, per_process.events_lost);
 }
 
 }  // namespace ipctrail

@@ -27,4 +27,12 @@ std::string limit_text(const ResourceReport& resource);
 
 inline constexpr const char* kNoAttribution = "per-process attribution: not recorded in this file";
 
+// The note when a window has no per-process records: kNoAttribution and why, in one line.
+std::string attribution_note(AttributionMissing missing);
+// "leaker (pid 4711, billing.service)"; "unknown" without one.
+std::string creator_text(const std::optional<ProcessRef>& process);
+// The losses of the window in words: "calls not attributed to a process: 0; creations or removals
+// lost: 0".
+std::string losses_text(const PerProcess& per_process);
+
 }  // namespace ipctrail

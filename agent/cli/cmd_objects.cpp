@@ -9,9 +9,9 @@
 
 #include "agent/cli/commands.h"
 #include "agent/cli/csv_field.h"
-#include "agent/cli/process_text.h"
 #include "model/time_parse.h"
 #include "model/time_text.h"
+#include "report/process_text.h"
 #include "storage/history_file_error.h"
 #include "storage/history_reader.h"
 

@@ -7,10 +7,10 @@
 
 #include "agent/cli/commands.h"
 #include "agent/cli/csv_field.h"
-#include "agent/cli/process_text.h"
 #include "model/ipc_call_counts.h"
 #include "model/time_parse.h"
 #include "model/time_text.h"
+#include "report/process_text.h"
 #include "storage/history_reader.h"
 
 namespace ipctrail {
@@ -25,18 +25,6 @@ struct WhoOptions {
   bool errors = false;
   std::string format = "table";
 };
-
-// "4711", "4711, 4712", "4711, 4712, 4713, 4714, 4715 and 3 more".
-std::string pids_text(const std::vector<std::int32_t>& pids) {
-  constexpr std::size_t kShown = 5;
-  std::string text;
-  for (std::size_t i = 0; i < pids.size() && i < kShown; ++i) {
-    if (i > 0) text += ", ";
-    text += std::to_string(pids[i]);
-  }
-  if (pids.size() > kShown) text += fmt::format(" and {} more", pids.size() - kShown);
-  return text;
-}
 
 // "19:15:47–19:17:44", with the date where the two differ from each other.
 std::string seen_text(std::int64_t first_ms, std::int64_t last_ms) {

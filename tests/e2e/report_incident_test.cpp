@@ -2,11 +2,13 @@
 // IPC namespace (semmni 10) while a crash-looping program leaks one semaphore array per run until
 // semget fails with ENOSPC, then stops. The report over that window must name when growth
 // started, when the limit was reached, the alerts and how long before the first failure they
-// came, the exact failure count, the leaked arrays, and "still happening: no" a minute after;
+// came, the exact failure count, the leaked arrays, the failing process (its name and pids) and
+// the creator of each leaked array, and "still happening: no" a minute after;
 // text and HTML must carry the same facts, and the HTML must render in headless Chromium with
 // its plots and without fetching anything.
 #include <signal.h>
 #include <sys/ipc.h>
+#include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include <thread>
 
 #include "model/time_text.h"
+#include "report/render.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/prometheus_support.h"
@@ -37,13 +40,19 @@ std::int64_t now_ms() {
       .count();
 }
 
+// The crash-looping program's command name, as BPF reads it from the task (prctl PR_SET_NAME).
+constexpr const char* kLeaker = "leaker";
+
 // One run of the crash-looping program: creates its semaphore array and dies without removing
-// it (as Apache's `Mutex sysvsem` does on kill -9). Whether semget succeeded.
-bool crash_loop_once() {
-  pid_t child = ::fork();
-  if (child == 0) ::_exit(::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600) >= 0 ? 0 : errno);
+// it (as Apache's `Mutex sysvsem` does on kill -9). Whether semget succeeded; `pid` is the run's.
+bool crash_loop_once(pid_t& pid) {
+  pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_NAME, kLeaker);
+    ::_exit(::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600) >= 0 ? 0 : errno);
+  }
   int status = 0;
-  ::waitpid(child, &status, 0);
+  ::waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
@@ -146,9 +155,12 @@ TEST_F(ReportIncident, NamesTheLeakItsAlertsLeadTimesFailuresAndThatItStopped) {
   std::int64_t first_create = now_ms();
   std::int64_t first_seen_by = 0;
   std::int64_t tenth_create = 0;
+  std::set<std::int32_t> leaker_pids;
   for (int run = 0; run < 10; ++run) {
     if (run == 9) tenth_create = now_ms();
-    ASSERT_TRUE(crash_loop_once()) << "run " << run;
+    pid_t pid = 0;
+    ASSERT_TRUE(crash_loop_once(pid)) << "run " << run;
+    leaker_pids.insert(pid);
     std::int64_t created = now_ms();
     ASSERT_TRUE(wait_for_tick_at(created + 1));
     if (run == 0) first_seen_by = latest_tick();
@@ -160,7 +172,13 @@ TEST_F(ReportIncident, NamesTheLeakItsAlertsLeadTimesFailuresAndThatItStopped) {
                    "'semaphore_arrays_used' ORDER BY ts DESC LIMIT 1",
                    "CRITICAL"));
   constexpr int kFailures = 3;
-  for (int run = 0; run < kFailures; ++run) ASSERT_FALSE(crash_loop_once()) << "run " << run;
+  std::vector<std::int32_t> failing_pids;
+  for (int run = 0; run < kFailures; ++run) {
+    pid_t pid = 0;
+    ASSERT_FALSE(crash_loop_once(pid)) << "run " << run;
+    failing_pids.push_back(pid);
+  }
+  std::sort(failing_pids.begin(), failing_pids.end());
   std::int64_t last_failure = now_ms();
   ASSERT_TRUE(wait_for_tick_at(last_failure + 1));
   std::int64_t during = latest_tick();
@@ -206,10 +224,36 @@ TEST_F(ReportIncident, NamesTheLeakItsAlertsLeadTimesFailuresAndThatItStopped) {
   }
   EXPECT_EQ(raised, (std::set<std::string>{"WARNING", "CRITICAL"}));
 
+  // The failing process, by name and pids, with the exact count; nothing else failed.
+  EXPECT_EQ(root["per_process"]["recorded"], true) << root["per_process"].dump();
+  ASSERT_EQ(root["failures_by_process"].size(), 1u) << root["failures_by_process"].dump();
+  const Json& failing = root["failures_by_process"][0];
+  EXPECT_EQ(failing["process"], kLeaker);
+  EXPECT_EQ(failing["pids"].get<std::vector<std::int32_t>>(), failing_pids);
+  EXPECT_EQ(failing["call"], "semget");
+  EXPECT_EQ(failing["errno"], "ENOSPC");
+  EXPECT_EQ(failing["count"], kFailures);
+  EXPECT_EQ(root["per_process"]["calls_not_attributed"], 0);
+
   EXPECT_EQ(root["objects"]["created"]["sem"], 10);
+  ASSERT_EQ(root["objects"]["by_process"].size(), 1u) << root["objects"].dump();
+  EXPECT_EQ(root["objects"]["by_process"][0]["process"], kLeaker);
+  EXPECT_EQ(root["objects"]["by_process"][0]["kind"], "sem");
+  EXPECT_EQ(root["objects"]["by_process"][0]["created"], 10);
+  // Each leaked array names the run of the leaker that created it.
   std::size_t leaked_arrays = 0;
-  for (const Json& suspect : root["leak_suspects"]) leaked_arrays += suspect["kind"] == "sem";
+  std::set<std::int32_t> creators;
+  std::vector<std::string> creator_texts;
+  for (const Json& suspect : root["leak_suspects"]) {
+    if (suspect["kind"] != "sem") continue;
+    ++leaked_arrays;
+    ASSERT_TRUE(suspect["creator"].is_object()) << suspect.dump();
+    EXPECT_EQ(suspect["creator"]["process"], kLeaker);
+    creators.insert(suspect["creator"]["pid"].get<std::int32_t>());
+    creator_texts.push_back(suspect["creator"]["text"]);
+  }
   EXPECT_EQ(leaked_arrays, 10u);
+  EXPECT_EQ(creators, leaker_pids);
   EXPECT_EQ(root["still_happening"]["answer"], "no") << root["still_happening"].dump();
 
   std::string during_file = (scratch_.path() / "during.json").string();
@@ -232,6 +276,27 @@ TEST_F(ReportIncident, NamesTheLeakItsAlertsLeadTimesFailuresAndThatItStopped) {
     EXPECT_NE(html.find(fact), std::string::npos) << fact;
   }
   EXPECT_NE(text.find("semget ENOSPC: 3 failures"), std::string::npos) << text;
+  std::string failing_pids_text;
+  for (std::int32_t pid : failing_pids) {
+    failing_pids_text += (failing_pids_text.empty() ? "" : ", ") + std::to_string(pid);
+  }
+  std::string failing_name =
+      failing["unit"].is_string()
+          ? std::string(kLeaker) + " (" + failing["unit"].get<std::string>() + ")"
+          : std::string(kLeaker);
+  EXPECT_NE(
+      text.find("  " + failing_name + " semget ENOSPC: 3 failures, first " +
+                failing["first_time"].get<std::string>() + ", last " +
+                failing["last_time"].get<std::string>() + " (pids " + failing_pids_text + ")\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(html.find("<td>" + std::string(kLeaker) + "</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>" + failing_pids_text + "</td><td>semget</td><td>ENOSPC</td><td>3</td>"),
+            std::string::npos);
+  for (const std::string& creator : creator_texts) {  // "leaker (pid 4711, unit)"
+    EXPECT_NE(text.find("created by " + creator), std::string::npos) << creator << "\n" << text;
+    EXPECT_NE(html.find("<td>" + html_escape(creator) + "</td>"), std::string::npos) << creator;
+  }
   EXPECT_NE(text.find("): no\n"), std::string::npos) << text;
   EXPECT_NE(html.find("class=\"answer-no\">no<"), std::string::npos);
 

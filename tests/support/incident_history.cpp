@@ -1,5 +1,7 @@
 #include "tests/support/incident_history.h"
 
+#include <sys/ipc.h>
+
 #include "model/charts.h"
 #include "storage/store.h"
 #include "tests/support/alert_transition_support.h"
@@ -13,9 +15,87 @@ std::uint64_t arrays_at(std::int64_t second) {
   return static_cast<std::uint64_t>(std::min<std::int64_t>(10, (second - 70) / 10 + 1));
 }
 
+IpcObject array(int id, std::int32_t key, std::int64_t created_second) {
+  IpcObject object;
+  object.kind = IpcKind::kSemaphore;
+  object.id = id;
+  object.key = key;
+  object.mode = 0600;
+  object.size = 1;
+  object.ctime = kIncidentStart / 1000 + created_second;
+  return object;
+}
+
+ProcessIdentity process(std::int32_t pid, const std::string& comm, std::uint64_t cgroup) {
+  return {.tgid = pid, .comm = comm, .cgroup_id = cgroup, .ipc_namespace = 1};
+}
+
+LifecycleEvent lifecycle(LifecycleAction action, int id, std::int64_t ts_ms,
+                         const ProcessIdentity& caller) {
+  return {.ts_ms = ts_ms,
+          .action = action,
+          .kind = IpcKind::kSemaphore,
+          .id = id,
+          .key = action == LifecycleAction::kCreated ? std::optional<std::int32_t>(IPC_PRIVATE)
+                                                     : std::nullopt,
+          .flags = action == LifecycleAction::kCreated ? IPC_CREAT | 0600u : 0u,
+          .process = caller,
+          .tid = caller.tgid,
+          .uid = 0};
+}
+
+// The objects, lifecycle events and per-process counts of one second of the script (the header's
+// "with per-process records").
+void add_processes(TickRecord& tick, std::int64_t second, const std::string& leaker_comm) {
+  constexpr std::uint64_t kBillingCgroup = 4242;
+  constexpr std::uint64_t kUnknownCgroup = 7;
+  ProcessTickRecord record;
+  record.cgroup_owners = {{kBillingCgroup, kIncidentUnit}};
+  std::vector<IpcObject> arrays;
+  if (second >= 20 && second < 40) arrays.push_back(array(50, 0x99, 20));
+  for (std::uint64_t n = 0; n < arrays_at(second); ++n) {
+    arrays.push_back(array(100 + static_cast<int>(n), IPC_PRIVATE, 70 + 10 * n));
+  }
+  tick.objects.semaphores = arrays;
+  std::int64_t event_ms = tick.ts_ms - 500;
+  if (second == 20) {
+    ProcessIdentity caller = process(4690, leaker_comm, kBillingCgroup);
+    record.events.push_back(lifecycle(LifecycleAction::kCreated, 50, event_ms, caller));
+    record.calls.push_back({caller, IpcCall::kSemget, std::nullopt, 1});
+  }
+  if (second == 40) {
+    ProcessIdentity caller = process(kIncidentRemoverPid, "ipcrm", kUnknownCgroup);
+    record.events.push_back(lifecycle(LifecycleAction::kRemoved, 50, event_ms, caller));
+    record.calls.push_back({caller, IpcCall::kSemctl, std::nullopt, 1});
+  }
+  if (arrays_at(second) != arrays_at(second - 1)) {
+    int n = static_cast<int>(arrays_at(second)) - 1;
+    ProcessIdentity caller = process(kIncidentLeakerPid + n, leaker_comm, kBillingCgroup);
+    record.events.push_back(lifecycle(LifecycleAction::kCreated, 100 + n, event_ms, caller));
+    record.calls.push_back({caller, IpcCall::kSemget, std::nullopt, 1});
+  }
+  if (second >= 161 && second <= 163) {
+    ProcessIdentity caller = process(kIncidentFailingPid + static_cast<std::int32_t>(second - 161),
+                                     leaker_comm, kBillingCgroup);
+    record.calls.push_back({caller, IpcCall::kSemget, ErrnoClass::kENOSPC, 1});
+  }
+  if (second == 162) {
+    record.calls_not_attributed = 2;
+    record.events_lost = 1;
+  }
+  tick.leak_suspects.emplace();
+  if (second >= 165) {
+    for (const IpcObject& object : arrays) {
+      if (object.id >= 100)
+        tick.leak_suspects->push_back({IpcKind::kSemaphore, object.id, 0, "creator gone"});
+    }
+  }
+  tick.processes = std::move(record);
+}
+
 }  // namespace
 
-void write_incident_history(const std::filesystem::path& path, const std::string& hostile_summary) {
+void write_incident_history(const std::filesystem::path& path, const IncidentOptions& script) {
   StoreOptions options;
   options.path = path;
   Store store(options);
@@ -43,13 +123,15 @@ void write_incident_history(const std::filesystem::path& path, const std::string
     tick.charts.push_back(
         {Chart{chart_id::kShmBytes, "bytes", {{"bytes", std::uint64_t{8192}}}}, {}});
     std::uint64_t failures = second >= 161 && second <= 163 ? 1 : 0;
-    tick.charts.push_back(
-        {Chart{chart_id::kSemaphoreCalls,
-               "calls",
-               {{"semget",
-                 std::uint64_t{arrays_at(second) != arrays_at(second - 1) ? 1u : 0u} + failures}}},
-         {}});
-    if (second >= 161) {
+    if (script.bpf) {
+      tick.charts.push_back(
+          {Chart{chart_id::kSemaphoreCalls,
+                 "calls",
+                 {{"semget", std::uint64_t{arrays_at(second) != arrays_at(second - 1) ? 1u : 0u} +
+                                 failures}}},
+           {}});
+    }
+    if (script.bpf && second >= 161) {
       tick.charts.push_back(
           {Chart{chart_id::kCallErrors, "calls", {{"semget_ENOSPC", failures}}}, {}});
     }
@@ -69,10 +151,11 @@ void write_incident_history(const std::filesystem::path& path, const std::string
                                                   0.0, "0 of 10 semaphore arrays in use"));
     }
     if (second == 150) {
-      tick.alert_transitions.push_back(transition(
-          tick.ts_ms, "semaphore_arrays_used", "system.ipc_semaphore_arrays", "",
-          AlertStatus::kClear, AlertStatus::kWarning, 90.0,
-          hostile_summary.empty() ? "9 of 10 semaphore arrays in use" : hostile_summary));
+      tick.alert_transitions.push_back(
+          transition(tick.ts_ms, "semaphore_arrays_used", "system.ipc_semaphore_arrays", "",
+                     AlertStatus::kClear, AlertStatus::kWarning, 90.0,
+                     script.hostile_summary.empty() ? "9 of 10 semaphore arrays in use"
+                                                    : script.hostile_summary));
     }
     if (second == 160) {
       tick.alert_transitions.push_back(transition(tick.ts_ms, "semaphore_arrays_used",
@@ -80,6 +163,7 @@ void write_incident_history(const std::filesystem::path& path, const std::string
                                                   AlertStatus::kWarning, AlertStatus::kCritical,
                                                   100.0, "10 of 10 semaphore arrays in use"));
     }
+    if (script.leaker_comm) add_processes(tick, second, *script.leaker_comm);
     store.write_tick(tick);
   }
 }

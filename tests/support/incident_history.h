@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace ipctrail::testing {
@@ -16,13 +17,27 @@ namespace ipctrail::testing {
 //   40 messages for the one tick at +100 s (a spike); queue 8 holds 10 bytes, 1 message;
 //   no ticks from +200 s to +219 s (a gap: a second sampling span starts at +220 s);
 //   the last tick at +400 s.
+//   With per-process records (IncidentOptions::leaker_comm), as BPF and the inventory give them:
+//   arrays 100 to 109 are created, each in the tick it first appears, by the leaker's runs, pids
+//   4700 to 4709 (comm leaker_comm, unit billing.service); they are leak suspects from +165 s on;
+//   the failing semgets are the leaker's too, pids 4721, 4722 and 4723; array 50 (key 0x99) lives
+//   from +20 s to +39 s, created by pid 4690 (the leaker too) and removed by ipcrm (pid 612, no
+//   known unit); the tick at +162 s could not attribute 2 calls and lost 1 event.
 inline constexpr std::int64_t kIncidentStart = 1'795'000'000'000;
 inline constexpr std::int64_t kIncidentLastTick = kIncidentStart + 400'000;
 inline constexpr int kIncidentFailures = 3;
+inline constexpr std::int32_t kIncidentLeakerPid = 4700;  // array 100 + n: pid 4700 + n
+inline constexpr std::int32_t kIncidentFailingPid = 4721;
+inline constexpr std::int32_t kIncidentRemoverPid = 612;
+inline constexpr const char* kIncidentUnit = "billing.service";
 
-// Writes the script to `path` (a new file). `hostile_text` goes into the alert's summary and
-// instance-free text fields the report prints (a summary), to test escaping.
-void write_incident_history(const std::filesystem::path& path,
-                            const std::string& hostile_summary = "");
+struct IncidentOptions {
+  std::string hostile_summary;  // the WARNING's summary, to test escaping; a plain one when empty
+  bool bpf = true;              // false: no call charts, as when BPF was off
+  std::optional<std::string> leaker_comm;  // per-process records (schema 8) under this comm
+};
+
+// Writes the script to `path` (a new file).
+void write_incident_history(const std::filesystem::path& path, const IncidentOptions& options = {});
 
 }  // namespace ipctrail::testing

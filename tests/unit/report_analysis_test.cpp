@@ -106,7 +106,9 @@ TEST_F(ReportAnalysis, FailuresAreCountedExactlyWithFirstAndLast) {
   EXPECT_EQ(report.failures[0].count, testing::kIncidentFailures);
   EXPECT_EQ(report.failures[0].first_ms, at(161));
   EXPECT_EQ(report.failures[0].last_ms, at(163));
-  EXPECT_FALSE(report.per_process_recorded);
+  // BPF counted (the call charts have data) but this file has no per-process records.
+  EXPECT_EQ(report.per_process.missing, AttributionMissing::kNotKept);
+  EXPECT_TRUE(report.per_process.failures.empty());
 }
 
 TEST_F(ReportAnalysis, RaisesCarryTheirLeadTimeBeforeTheFirstFailure) {
@@ -160,6 +162,93 @@ TEST_F(ReportAnalysis, AForeignFileIsAHistoryFileError) {
   std::filesystem::path foreign = scratch_.path() / "foreign.db";
   { std::ofstream(foreign) << "not a database at all"; }
   EXPECT_THROW(HistoryReader{foreign}, HistoryFileError);
+}
+
+TEST_F(ReportAnalysis, AWindowWithoutBpfIsToldApartFromOneWithoutPerProcessRecords) {
+  std::filesystem::path without_bpf = scratch_.path() / "without-bpf.db";
+  testing::IncidentOptions script;
+  script.bpf = false;
+  testing::write_incident_history(without_bpf, script);
+  HistoryReader reader(without_bpf);
+  Report report = analyse_history(reader, without_bpf.string(), at(0), at(300));
+  EXPECT_FALSE(report.calls_recorded);
+  EXPECT_EQ(report.per_process.missing, AttributionMissing::kBpfOff);
+}
+
+// The same incident with the per-process records BPF gives (schema 8): who failed, who created
+// and removed what, who created each leaked array, and what the kernel could not attribute.
+class ReportProcesses : public ReportAnalysis {
+ protected:
+  void SetUp() override {
+    testing::IncidentOptions script;
+    script.leaker_comm = kLeaker;
+    testing::write_incident_history(path_, script);
+  }
+  static constexpr const char* kLeaker = "leaker";
+};
+
+TEST_F(ReportProcesses, NamesTheFailingProcessItsPidsUnitAndExactCount) {
+  Report report = analyse(at(0), at(300));
+  EXPECT_EQ(report.per_process.missing, AttributionMissing::kNone);
+  ASSERT_EQ(report.per_process.failures.size(), 1u);
+  const ProcessCallTotal& failing = report.per_process.failures[0];
+  EXPECT_EQ(failing.comm, kLeaker);
+  EXPECT_EQ(failing.unit, testing::kIncidentUnit);
+  EXPECT_EQ(failing.pids, (std::vector<std::int32_t>{testing::kIncidentFailingPid,
+                                                     testing::kIncidentFailingPid + 1,
+                                                     testing::kIncidentFailingPid + 2}));
+  EXPECT_EQ(failing.call, "semget");
+  EXPECT_EQ(failing.error, "ENOSPC");
+  EXPECT_EQ(failing.count, testing::kIncidentFailures);
+  EXPECT_EQ(failing.first_ms, at(161));
+  EXPECT_EQ(failing.last_ms, at(163));
+  EXPECT_EQ(report.per_process.calls_not_attributed, 2);
+  EXPECT_EQ(report.per_process.events_lost, 1);
+}
+
+TEST_F(ReportProcesses, TheWindowBoundsTheFailuresAndTheLosses) {
+  Report report = analyse(at(162), at(300));
+  ASSERT_EQ(report.per_process.failures.size(), 1u);
+  EXPECT_EQ(report.per_process.failures[0].count, 2);
+  EXPECT_EQ(report.per_process.failures[0].first_ms, at(162));
+  Report before = analyse(at(0), at(150));
+  EXPECT_EQ(before.per_process.missing, AttributionMissing::kNone);
+  EXPECT_TRUE(before.per_process.failures.empty());
+  EXPECT_EQ(before.per_process.calls_not_attributed, 0);
+  EXPECT_EQ(before.per_process.events_lost, 0);
+}
+
+TEST_F(ReportProcesses, ObjectsByKindAndCreatorAndTheRemover) {
+  Report report = analyse(at(0), at(300));
+  EXPECT_EQ(report.created.semaphore_arrays, 11);
+  EXPECT_EQ(report.removed.semaphore_arrays, 1);
+  ASSERT_EQ(report.per_process.objects.size(), 2u);
+  const ObjectsByProcess& leaker = report.per_process.objects[0];
+  EXPECT_EQ(leaker.kind, IpcKind::kSemaphore);
+  EXPECT_EQ(leaker.comm, kLeaker);
+  EXPECT_EQ(leaker.unit, testing::kIncidentUnit);
+  EXPECT_EQ(leaker.created, 11);
+  EXPECT_EQ(leaker.removed, 0);
+  ASSERT_EQ(leaker.pids.size(), 11u);
+  EXPECT_EQ(leaker.pids.front(), 4690);
+  EXPECT_EQ(leaker.pids.back(), testing::kIncidentLeakerPid + 9);
+  const ObjectsByProcess& remover = report.per_process.objects[1];
+  EXPECT_EQ(remover.comm, "ipcrm");
+  EXPECT_EQ(remover.unit, std::nullopt);
+  EXPECT_EQ(remover.pids, std::vector<std::int32_t>{testing::kIncidentRemoverPid});
+  EXPECT_EQ(remover.created, 0);
+  EXPECT_EQ(remover.removed, 1);
+}
+
+TEST_F(ReportProcesses, EachLeakSuspectNamesItsCreator) {
+  Report report = analyse(at(0), at(300));
+  ASSERT_EQ(report.leak_suspects.size(), 10u);
+  for (const StoredObject& suspect : report.leak_suspects) {
+    ASSERT_TRUE(suspect.creator) << suspect.object.id;
+    EXPECT_EQ(suspect.creator->comm, kLeaker);
+    EXPECT_EQ(suspect.creator->pid, testing::kIncidentLeakerPid + suspect.object.id - 100);
+    EXPECT_EQ(suspect.creator->unit, testing::kIncidentUnit);
+  }
 }
 
 TEST(ReportPlot, MinMaxColumnsKeepAOneSecondSpikeInADay) {

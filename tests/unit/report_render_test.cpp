@@ -1,6 +1,7 @@
 // The three layouts of `ipctrail report` over the scripted incident: the same facts in each, a
 // versioned JSON contract, HTML that is self-contained and escapes what the file holds, and
 // -o that writes whole files and never through a link.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -24,13 +25,17 @@ constexpr std::int64_t at(std::int64_t second) {
   return kIncidentStart + second * 1000;
 }
 
+constexpr const char* kNoAttributionText = "per-process attribution: not recorded";
+
 constexpr const char* kHostile =
     "<script>alert('x')</script><img src=http://evil.example/x.png> & \"quoted\"\x1b[2J";
 
 class ReportRender : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::write_incident_history(path_, kHostile);
+    testing::IncidentOptions script;
+    script.hostile_summary = kHostile;
+    testing::write_incident_history(path_, script);
     HistoryReader reader(path_);
     report_ = analyse_history(reader, path_.string(), at(0), at(300));
   }
@@ -67,7 +72,8 @@ TEST_F(ReportRender, TextJsonAndHtmlCarryTheSameFacts) {
       << text;
   EXPECT_NE(html.find("class=\"answer-no\">no<"), std::string::npos);
   for (const std::string* layout : {&text, &html}) {
-    EXPECT_NE(layout->find("per-process attribution: not recorded in this file"),
+    EXPECT_NE(layout->find("per-process attribution: not recorded in this file for this window: "
+                           "BPF counted the calls but the agent kept no per-process records"),
               std::string::npos);
   }
 }
@@ -93,6 +99,8 @@ TEST_F(ReportRender, JsonIsTheVersionedContract) {
   EXPECT_EQ(root["failures"][0]["count"], 3);
   EXPECT_EQ(root["failures"][0]["first_ts"], at(161));
   EXPECT_EQ(root["per_process"]["recorded"], false);
+  EXPECT_EQ(root["per_process"]["missing"], "not_kept");
+  EXPECT_EQ(root["failures_by_process"].size(), 0u);
   EXPECT_EQ(root["still_happening"]["answer"], "no");
   EXPECT_EQ(root["fullest_queues"][0]["msqid"], "7");
 }
@@ -130,6 +138,93 @@ TEST_F(ReportRender, HtmlHasAPlotPerResourceWithLimitBandsAndFailureBars) {
   EXPECT_NE(arrays.find("class=\"band critical\""), std::string::npos);
   EXPECT_NE(arrays.find("data-total=\"3\""), std::string::npos);
   EXPECT_EQ(count_of(arrays, "class=\"gap\""), 1u);
+}
+
+// A process's name is whatever bytes it put in its comm (prctl PR_SET_NAME): markup, quotes, a
+// newline, an escape sequence, a byte that is not UTF-8. Each layout carries it safely.
+constexpr const char* kHostileComm = "<script>\"'\n\x1b&\xff";
+
+class ReportRenderProcesses : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::IncidentOptions script;
+    script.leaker_comm = kHostileComm;
+    testing::write_incident_history(path_, script);
+    HistoryReader reader(path_);
+    report_ = analyse_history(reader, path_.string(), at(0), at(300));
+  }
+
+  testing::ScratchDirectory scratch_;
+  std::filesystem::path path_ = scratch_.path() / "history.db";
+  Report report_;
+};
+
+TEST_F(ReportRenderProcesses, TextJsonAndHtmlNameTheFailingProcessAndTheCreators) {
+  std::string text = render_text(report_);
+  std::string html = render_html(report_);
+  nlohmann::json root = nlohmann::json::parse(render_json(report_));
+
+  ASSERT_EQ(root["failures_by_process"].size(), 1u);
+  const nlohmann::json& failing = root["failures_by_process"][0];
+  EXPECT_EQ(failing["process"], "<script>\"'\n\x1b&\xef\xbf\xbd");  // the stray byte as U+FFFD
+  EXPECT_EQ(failing["unit"], testing::kIncidentUnit);
+  EXPECT_EQ(failing["pids"], (std::vector<int>{4721, 4722, 4723}));
+  EXPECT_EQ(failing["call"], "semget");
+  EXPECT_EQ(failing["errno"], "ENOSPC");
+  EXPECT_EQ(failing["count"], 3);
+  EXPECT_EQ(failing["first_ts"], at(161));
+  EXPECT_EQ(failing["last_ts"], at(163));
+  EXPECT_EQ(root["per_process"]["recorded"], true);
+  EXPECT_EQ(root["per_process"]["missing"], nullptr);
+  EXPECT_EQ(root["per_process"]["calls_not_attributed"], 2);
+  EXPECT_EQ(root["per_process"]["events_lost"], 1);
+  ASSERT_EQ(root["objects"]["by_process"].size(), 2u);
+  EXPECT_EQ(root["objects"]["by_process"][0]["created"], 11);
+  EXPECT_EQ(root["objects"]["by_process"][1]["process"], "ipcrm");
+  EXPECT_EQ(root["objects"]["by_process"][1]["removed"], 1);
+  ASSERT_EQ(root["leak_suspects"].size(), 10u);
+  for (const nlohmann::json& suspect : root["leak_suspects"]) {
+    EXPECT_EQ(suspect["creator"]["pid"], 4700 + suspect["id"].get<int>() - 100);
+    EXPECT_EQ(suspect["creator"]["unit"], testing::kIncidentUnit);
+  }
+
+  // Text: control characters as '?', so the name cannot rewrite the terminal or add a line.
+  const std::string shown_in_text = "<script>\"'??&\xff";
+  EXPECT_NE(
+      text.find("  " + shown_in_text + " (billing.service) semget ENOSPC: 3 failures, first " +
+                iso8601_utc(at(161)) + ", last " + iso8601_utc(at(163)) +
+                " (pids 4721, 4722, 4723)\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("calls not attributed to a process: 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("creations or removals lost: 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("sem ipcrm: 0 / 1 (pid 612)"), std::string::npos) << text;
+  for (int id = 100; id < 110; ++id) {
+    EXPECT_NE(text.find(fmt::format("sem {} key 0x00000000 created by {} (pid {}, billing.service)",
+                                    id, shown_in_text, 4600 + id)),
+              std::string::npos)
+        << id << "\n"
+        << text;
+  }
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+
+  // HTML: the name as text in its cells, never markup.
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  const std::string shown_in_html = html_escape(kHostileComm);
+  EXPECT_EQ(shown_in_html, "&lt;script&gt;&quot;&#39;\n\xef\xbf\xbd&amp;\xff");
+  EXPECT_NE(html.find("<td>" + shown_in_html +
+                      "</td><td>billing.service</td><td>4721, 4722, "
+                      "4723</td><td>semget</td><td>ENOSPC</td><td>3</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("calls not attributed to a process: 2"), std::string::npos);
+  for (int id = 100; id < 110; ++id) {
+    EXPECT_NE(
+        html.find(shown_in_html + " (pid " + std::to_string(4600 + id) + ", billing.service)"),
+        std::string::npos)
+        << id;
+  }
+  EXPECT_EQ(text.find(kNoAttributionText), std::string::npos);
+  EXPECT_EQ(html.find(kNoAttributionText), std::string::npos);
 }
 
 TEST(ReportFile, WritesWholeAndReplacesARegularFile) {
