@@ -134,7 +134,7 @@ TEST(Exposition, ValuesAreExact) {
   IpcCallCounts totals;
   totals.calls_of(IpcCall::kSemget) = 18446744073709551615ULL;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 9007199254740993ULL;  // 2^53 + 1
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, std::nullopt};
   std::vector<AlertStatusSeries> alerts = {{"a", "c", "i", -2}};
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
