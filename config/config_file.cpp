@@ -473,6 +473,9 @@ const std::vector<Key>& schema() {
         {"leaks",
          nullptr,
          {
+             {"enabled",
+              [](Loader& l, const Item& i, Config& c) { c.leaks.enabled = l.boolean(i); },
+              {}},
              {"min_age",
               [](Loader& l, const Item& i, Config& c) {
                 c.leaks.min_age = l.duration(i, Duration(0), std::chrono::hours(24 * 365));

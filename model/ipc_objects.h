@@ -26,8 +26,8 @@ struct IpcObject {
   std::uint32_t mode = 0;            // the permission bits (perms, octal in procfs)
   std::uint32_t uid = 0, gid = 0;    // owner
   std::uint32_t cuid = 0, cgid = 0;  // creator
-  std::uint64_t size = 0;  // shm: bytes; sem: nsems; msg: 0 (procfs does not state msg_qbytes)
-  std::int64_t ctime = 0;  // creation, or the last IPC_SET (sem: also SETVAL/SETALL)
+  std::uint64_t size = 0;            // shm: bytes; sem: nsems; msg: 0 (its capacity is `qbytes`)
+  std::int64_t ctime = 0;            // creation, or the last IPC_SET (sem: also SETVAL/SETALL)
 
   // What moves while the object lives.
   std::int64_t cpid = 0;              // shm: creator pid
@@ -41,6 +41,9 @@ struct IpcObject {
   std::int64_t otime = 0;             // sem: last semop
   std::int64_t stime = 0, rtime = 0;  // msg: last send, last receive
   std::int64_t atime = 0, dtime = 0;  // shm: last attach, last detach
+  // msg: the queue's capacity, msg_qbytes. Not in procfs: read with msgctl(MSG_STAT_ANY) on the
+  // live kernel (docs/design.md §5), unknown otherwise. It moves: msgctl(IPC_SET) may change it.
+  std::optional<std::uint64_t> qbytes;
 
   friend bool operator==(const IpcObject&, const IpcObject&) = default;
 };

@@ -73,9 +73,11 @@ struct Config {
     friend bool operator==(const Collect&, const Collect&) = default;
   } collect;
 
-  // Leak suspects (README "Leak suspects"): how long an object must sit unused, and keys never
-  // suspected (an application's long-lived objects).
+  // Leak suspects (README "Leak suspects"): whether the rules run at all (off: no suspects, no
+  // leak events, and the ipc_objects_leaked alert is removed), how long an object must sit unused,
+  // and keys never suspected (an application's long-lived objects).
   struct Leaks {
+    bool enabled = true;
     Duration min_age = std::chrono::minutes(10);
     std::vector<std::int32_t> ignore_keys;
     friend bool operator==(const Leaks&, const Leaks&) = default;

@@ -5,12 +5,15 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "model/alert_status.h"
 #include "model/charts.h"
 #include "model/ipc_objects.h"
+#include "model/process_activity.h"
 
 namespace ipctrail {
 
@@ -35,6 +38,21 @@ struct ChartRecord {
   bool collected = true;
 };
 
+// Who made this tick's IPC calls and created or removed objects (BPF), with the owner of each
+// caller's cgroup resolved to a name a person recognises, since the store cannot resolve it later.
+struct ProcessTickRecord {
+  std::vector<ProcessCallCount> calls;  // this tick's non-zero counts
+  std::vector<LifecycleEvent> events;   // read in this tick, oldest first
+  // cgroup id -> "apache2.service", "docker:abc123"; an id missing here has no known owner.
+  std::unordered_map<std::uint64_t, std::string> cgroup_owners;
+  // Owners named only now, of cgroups whose processes an earlier tick stored without one (cgroupfs
+  // is walked at most every few seconds): the store fills them in.
+  std::unordered_map<std::uint64_t, std::string> late_cgroup_owners;
+  // What the kernel structures could not hold in this tick (not since counting started).
+  std::uint64_t calls_not_attributed = 0;
+  std::uint64_t events_lost = 0;
+};
+
 struct TickRecord {
   std::int64_t ts_ms = 0;        // unix milliseconds, wall clock
   std::int64_t interval_ms = 0;  // the agent's sampling interval, recorded with the sampling span
@@ -43,8 +61,11 @@ struct TickRecord {
   std::vector<AlertTransition> alert_transitions;
   // Every IPC object, stored change-only in the same transaction; a kind not read is left as is.
   IpcInventory objects;
-  // Leak suspects: each object's start and end of suspicion is logged as an object event.
+  // Leak suspects: each object's start and end of suspicion is logged as an object event; empty
+  // when the leak rules are off, which clears every suspect.
   std::optional<std::vector<LeakSuspect>> leak_suspects;
+  // Empty when BPF did not count per process in this tick (off, unavailable).
+  std::optional<ProcessTickRecord> processes;
 };
 
 }  // namespace ipctrail

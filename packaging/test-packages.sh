@@ -204,6 +204,16 @@ rules=/usr/share/ipctrail/prometheus/ipctrail-rules.yml
 check_equal "Prometheus rules installed 0644" "$(stat -c %a "$rules" 2>&1)" 644
 check "promtool check rules accepts the installed rules" promtool check rules "$rules"
 check "systemd-analyze verify accepts the unit" systemd-analyze verify /lib/systemd/system/$unit_name
+namespaces_dropin=/usr/share/ipctrail/ipctrail-namespaces.conf
+check "the every-namespace drop-in is shipped in /usr/share/ipctrail" test -f $namespaces_dropin
+check "the every-namespace drop-in is not enabled" \
+  test ! -e /etc/systemd/system/$unit_name.d -a ! -e /lib/systemd/system/$unit_name.d
+only_known_dropin_lines() {
+  ! grep -vE '^(#.*|\[Service\]|AmbientCapabilities=.*|CapabilityBoundingSet=.*|RestrictNamespaces=ipc|)$' \
+    $namespaces_dropin
+}
+check "the every-namespace drop-in holds only its [Service] capability and namespace lines" \
+  only_known_dropin_lines
 check "the unit is enabled (multi-user.target.wants)" \
   test -L /etc/systemd/system/multi-user.target.wants/$unit_name
 check "config /etc/ipctrail/ipctrail.yaml installed" test -f /etc/ipctrail/ipctrail.yaml
@@ -211,8 +221,9 @@ check "ipctrail check-config /etc/ipctrail/ipctrail.yaml" \
   /usr/bin/ipctrail check-config /etc/ipctrail/ipctrail.yaml
 
 # The unit's own capability lines become setpriv's arguments, so this runs with exactly those.
+# unit_caps KEY [FILE]: from the unit, or from FILE (a drop-in).
 unit_caps() {
-  sed -n "s/^$1=//p" /lib/systemd/system/$unit_name | tr ' ' '\n' |
+  sed -n "s/^$1=//p" "${2:-/lib/systemd/system/$unit_name}" | tr ' ' '\n' |
     sed -n 's/^CAP_\(.*\)/+\L\1/p' | paste -sd,
 }
 ambient=$(unit_caps AmbientCapabilities)
@@ -269,6 +280,49 @@ EOF
 }
 check "ipctrail sample as user ipctrail with the unit's capabilities sees 1 queue, 3 semaphores, 4096 shm bytes" \
   sample_as_service
+
+step "the service user with the every-namespace drop-in samples a namespace root holds"
+# Without the drop-in's capabilities the root-held namespace is missing and one line says so; with
+# them it is found and entered.
+sample_namespace_as_service() {
+  local with_dropin=$1 inode="" status=0
+  unshare --ipc bash -c 'ipcmk -S 5 >/dev/null && exec sleep 60' &
+  local holder=$!
+  for _ in $(seq 100); do
+    inode=$(stat -Lc %i /proc/$holder/ns/ipc 2>/dev/null || true)
+    [[ -n $inode && $inode != "$(stat -Lc %i /proc/self/ns/ipc)" ]] &&
+      [[ $(readlink /proc/$holder/exe) == */sleep ]] && break
+    sleep 0.1
+  done
+  (
+    if [[ $with_dropin == yes ]]; then
+      ambient="$ambient,$(unit_caps AmbientCapabilities $namespaces_dropin)"
+      bounding="$bounding,$(unit_caps CapabilityBoundingSet $namespaces_dropin)"
+    fi
+    as_service /usr/bin/ipctrail sample --namespace all --format json
+  ) >"$work/namespaces.json" 2>"$work/namespaces.err" || status=$?
+  kill $holder && wait $holder 2>/dev/null || true
+  [[ $status -eq 0 ]] || return 1
+  python3 - "$work/namespaces.json" "$inode" "$with_dropin" <<'EOF'
+import json, sys
+document, inode, with_dropin = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3] == "yes"
+found = [n for n in document["namespaces"] if n["inode"] == inode]
+if with_dropin:
+    assert found and "sample" in found[0], document
+    arrays = found[0]["sample"]["charts"]["system.ipc_semaphore_arrays"]["dimensions"]["arrays"]
+    assert arrays == 1, found
+else:
+    assert not found, found
+    assert "missing CAP_SYS_PTRACE" in document["incomplete"], document["incomplete"]
+EOF
+  if [[ $with_dropin == no ]]; then
+    [[ $(wc -l <"$work/namespaces.err") -eq 1 ]] && grep -q "missing CAP_SYS_PTRACE" "$work/namespaces.err"
+  fi
+}
+check "without the drop-in: one line names CAP_SYS_PTRACE, the own namespace is sampled" \
+  sample_namespace_as_service no
+check "with the drop-in's capabilities: the root-held namespace is entered and sampled" \
+  sample_namespace_as_service yes
 
 step "the packaged agent, run as the service for a few seconds"
 history=/var/lib/ipctrail/history.db

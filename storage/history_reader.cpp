@@ -48,6 +48,14 @@ Point point_from_columns(const SQLite::Column& ts, const SQLite::Column& value) 
   return point;
 }
 
+// The process in columns first (tgid), first + 1 (comm), first + 2 (unit); none when tgid is NULL.
+std::optional<ProcessRef> process_ref(SQLite::Statement& row, int first) {
+  if (row.getColumn(first).isNull()) return std::nullopt;
+  ProcessRef process{row.getColumn(first).getInt(), row.getColumn(first + 1).getString(), {}};
+  if (!row.getColumn(first + 2).isNull()) process.unit = row.getColumn(first + 2).getString();
+  return process;
+}
+
 std::optional<double> optional_double(const SQLite::Column& column) {
   if (column.isNull()) return std::nullopt;
   return column.getDouble();
@@ -324,6 +332,31 @@ std::vector<AlertRecord> HistoryReader::alert_states_at(std::int64_t ts_ms) {
 
 namespace ipctrail {
 
+namespace {
+
+// The creator and remover of the objects that existed at ts_ms, by incarnation.
+void add_creators_and_removers(SQLite::Database& db, std::int64_t ts_ms,
+                               std::vector<StoredObject>& objects) {
+  SQLite::Statement query(
+      db,
+      "SELECT o.id, 0, p.tgid, p.comm, p.unit FROM ipc_objects o JOIN processes p ON p.id = "
+      "o.creator_process_id WHERE o.first_seen_ts <= ?1 AND (o.removed_ts IS NULL OR o.removed_ts "
+      "> ?1) UNION ALL SELECT o.id, 1, p.tgid, p.comm, p.unit FROM ipc_objects o JOIN processes "
+      "p ON p.id = o.remover_process_id WHERE o.first_seen_ts <= ?1 AND (o.removed_ts IS NULL OR "
+      "o.removed_ts > ?1)");
+  query.bind(1, ts_ms);
+  std::unordered_map<std::int64_t, StoredObject*> by_incarnation;
+  for (StoredObject& stored : objects) by_incarnation.emplace(stored.incarnation, &stored);
+  while (query.executeStep()) {
+    auto found = by_incarnation.find(query.getColumn(0).getInt64());
+    if (found == by_incarnation.end()) continue;
+    (query.getColumn(1).getInt() == 0 ? found->second->creator : found->second->remover) =
+        process_ref(query, 2);
+  }
+}
+
+}  // namespace
+
 std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
   SQLite::Statement query(
       connection_->db,
@@ -332,7 +365,7 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
       "s.lspid, s.lrpid, s.qnum, s.cbytes, s.otime, s.stime, s.rtime, s.atime, s.dtime, "
       "(SELECT CASE e.event WHEN 'leak_suspected' THEN e.details END FROM ipc_object_events e "
       "WHERE e.object_id = o.id AND e.ts <= ?1 AND e.event IN ('leak_suspected', 'leak_cleared') "
-      "ORDER BY e.ts DESC LIMIT 1) "
+      "ORDER BY e.ts DESC LIMIT 1), s.qbytes "
       "FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id AND s.ts = (SELECT "
       "max(ts) FROM ipc_object_states WHERE object_id = o.id AND ts <= ?1) "
       "WHERE o.first_seen_ts <= ?1 AND (o.removed_ts IS NULL OR o.removed_ts > ?1) "
@@ -377,16 +410,20 @@ std::vector<StoredObject> HistoryReader::objects_at(std::int64_t ts_ms) {
     object.atime = integer(24);
     object.dtime = integer(25);
     if (!query.getColumn(26).isNull()) stored.leak_reason = query.getColumn(26).getString();
+    if (std::optional<std::int64_t> qbytes = optional(27)) {
+      object.qbytes = static_cast<std::uint64_t>(*qbytes);
+    }
   }
+  add_creators_and_removers(connection_->db, ts_ms, objects);
   return objects;
 }
 
 std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
                                                       std::int64_t until_ms) {
   SQLite::Statement query(connection_->db,
-                          "SELECT e.ts, o.kind, o.ipc_id, o.key, e.event, e.details, o.id "
-                          "FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id "
-                          "WHERE e.ts >= ?1 AND e.ts <= ?2 ORDER BY e.ts, o.id, e.event");
+                          "SELECT ts, kind, id, coalesce(key, 0), event, details, "
+                          "coalesce(incarnation, 0), pid, comm, unit FROM object_events "
+                          "WHERE ts >= ?1 AND ts <= ?2 ORDER BY ts, incarnation, event");
   query.bind(1, since_ms);
   query.bind(2, until_ms);
   std::vector<ObjectEvent> events;
@@ -399,9 +436,77 @@ std::vector<ObjectEvent> HistoryReader::object_events(std::int64_t since_ms,
                       .key = query.getColumn(3).getInt(),
                       .event = query.getColumn(4).getString(),
                       .details = query.getColumn(5).getString(),
-                      .incarnation = query.getColumn(6).getInt64()});
+                      .incarnation = query.getColumn(6).getInt64(),
+                      .process = process_ref(query, 7)});
   }
   return events;
+}
+
+std::vector<ProcessCallTotal> HistoryReader::process_call_totals(
+    std::int64_t since_ms, std::int64_t until_ms, const std::optional<std::string>& call,
+    bool errors_only) {
+  SQLite::Statement query(
+      connection_->db,
+      "SELECT p.comm, p.unit, n.name, e.name, sum(c.count) AS total, min(c.ts), max(c.ts), "
+      "group_concat(DISTINCT p.tgid) FROM process_call_counts c "
+      "JOIN processes p ON p.id = c.process_id JOIN ipc_call_names n ON n.code = c.call "
+      "LEFT JOIN errno_classes e ON e.code = c.errno "
+      "WHERE c.ts >= ?1 AND c.ts <= ?2 AND (?3 IS NULL OR n.name = ?3) AND (?4 = 0 OR c.errno != "
+      "0) "
+      "GROUP BY p.comm, p.unit, c.call, c.errno ORDER BY total DESC, p.comm, p.unit, c.call, "
+      "c.errno");
+  query.bind(1, since_ms);
+  query.bind(2, until_ms);
+  if (call) {
+    query.bind(3, *call);
+  } else {
+    query.bind(3);
+  }
+  query.bind(4, errors_only ? 1 : 0);
+  std::vector<ProcessCallTotal> totals;
+  while (query.executeStep()) {
+    ProcessCallTotal& total = totals.emplace_back();
+    total.comm = query.getColumn(0).getString();
+    if (!query.getColumn(1).isNull()) total.unit = query.getColumn(1).getString();
+    total.call = query.getColumn(2).getString();
+    if (!query.getColumn(3).isNull()) total.error = query.getColumn(3).getString();
+    total.count = query.getColumn(4).getInt64();
+    total.first_ms = query.getColumn(5).getInt64();
+    total.last_ms = query.getColumn(6).getInt64();
+    std::string pids = query.getColumn(7).getString();
+    for (std::size_t at = 0; at < pids.size();) {
+      std::size_t comma = pids.find(',', at);
+      if (comma == std::string::npos) comma = pids.size();
+      total.pids.push_back(std::stoi(pids.substr(at, comma - at)));
+      at = comma + 1;
+    }
+    std::sort(total.pids.begin(), total.pids.end());
+  }
+  return totals;
+}
+
+ProcessCoverage HistoryReader::process_coverage(std::int64_t since_ms, std::int64_t until_ms) {
+  ProcessCoverage coverage;
+  coverage.sampling = spans_between(since_ms, until_ms);
+  SQLite::Statement spans(connection_->db,
+                          "SELECT start_ts, last_ts FROM process_spans WHERE last_ts >= ?1 AND "
+                          "start_ts <= ?2 ORDER BY start_ts");
+  spans.bind(1, since_ms);
+  spans.bind(2, until_ms);
+  while (spans.executeStep()) {
+    coverage.counted.emplace_back(spans.getColumn(0).getInt64(), spans.getColumn(1).getInt64());
+  }
+  SQLite::Statement losses(connection_->db,
+                           "SELECT coalesce(sum(calls_not_attributed), 0), "
+                           "coalesce(sum(events_lost), 0) FROM process_losses "
+                           "WHERE ts >= ?1 AND ts <= ?2");
+  losses.bind(1, since_ms);
+  losses.bind(2, until_ms);
+  if (losses.executeStep()) {
+    coverage.calls_not_attributed = losses.getColumn(0).getInt64();
+    coverage.events_lost = losses.getColumn(1).getInt64();
+  }
+  return coverage;
 }
 
 }  // namespace ipctrail

@@ -89,6 +89,15 @@ struct Snapshot {
   std::vector<AlertRecord> alerts;  // each alert instance's state then, as alert_states_at
 };
 
+// A process as the history names it (from BPF): its pid, command name and the owner of its cgroup
+// (a systemd unit, a container), when known.
+struct ProcessRef {
+  std::int32_t pid = 0;
+  std::string comm;
+  std::optional<std::string> unit;
+  friend bool operator==(const ProcessRef&, const ProcessRef&) = default;
+};
+
 // One incarnation of an IPC object as the history holds it at some moment: the owner, mode and
 // moving fields in `object` are those in effect then (operation times rounded down to the minute);
 // ctime is the creation time stored when the agent first saw it.
@@ -102,6 +111,9 @@ struct StoredObject {
   // A leak suspect then (its latest leak_suspected/leak_cleared event at or before the moment
   // was leak_suspected), and why.
   std::optional<std::string> leak_reason;
+  // Who created and who removed it (IPC_RMID), where BPF saw it (README "Who did it").
+  std::optional<ProcessRef> creator;
+  std::optional<ProcessRef> remover;
 };
 
 // One entry of the lifecycle log: created, removed, owner_changed, mode_changed, leak_suspected,
@@ -113,7 +125,30 @@ struct ObjectEvent {
   std::int32_t key = 0;
   std::string event;
   std::string details;
-  std::int64_t incarnation = 0;
+  std::int64_t incarnation = 0;  // 0: an object no tick saw (made and removed between two)
+  // created: its creator; removed: who removed it; where BPF saw it.
+  std::optional<ProcessRef> process;
+};
+
+// The calls of the processes of one name in one unit to one call with one outcome, in a window.
+struct ProcessCallTotal {
+  std::string comm;
+  std::optional<std::string> unit;
+  std::vector<std::int32_t> pids;    // ascending
+  std::string call;                  // "semget"
+  std::optional<std::string> error;  // "ENOSPC"; nullopt: the calls succeeded
+  std::int64_t count = 0;
+  std::int64_t first_ms = 0;  // the first tick that counted one
+  std::int64_t last_ms = 0;   // the last tick that counted one
+};
+
+// How complete the per-process counts of a window are.
+struct ProcessCoverage {
+  std::vector<Span> sampling;  // the agent's sampling spans in the window
+  std::vector<std::pair<std::int64_t, std::int64_t>>
+      counted;  // per-process spans: first, last tick
+  std::int64_t calls_not_attributed = 0;
+  std::int64_t events_lost = 0;
 };
 
 class HistoryReader {
@@ -156,6 +191,13 @@ class HistoryReader {
   std::vector<StoredObject> objects_at(std::int64_t ts_ms);
   // Lifecycle events with since <= ts <= until, oldest first.
   std::vector<ObjectEvent> object_events(std::int64_t since_ms, std::int64_t until_ms);
+
+  // The processes behind the calls counted by ticks with since <= ts <= until, largest count
+  // first; only `call` when given, only failures when `errors_only`.
+  std::vector<ProcessCallTotal> process_call_totals(std::int64_t since_ms, std::int64_t until_ms,
+                                                    const std::optional<std::string>& call,
+                                                    bool errors_only);
+  ProcessCoverage process_coverage(std::int64_t since_ms, std::int64_t until_ms);
 
  private:
   struct Connection;  // SQLiteCpp stays inside storage/

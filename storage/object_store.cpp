@@ -2,18 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "model/time_text.h"
-
 namespace ipctrail {
 
 namespace {
 
 std::int64_t coarse(std::int64_t seconds) {
   return seconds - seconds % kObjectTimeResolutionSeconds;
-}
-
-std::string key_text(std::int32_t key) {
-  return fmt::format("0x{:08x}", static_cast<std::uint32_t>(key));
 }
 
 std::string mode_text(std::uint32_t mode) {
@@ -35,7 +29,7 @@ bool same_state(const IpcObject& a, const IpcObject& b) {
   return a.uid == b.uid && a.gid == b.gid && a.mode == b.mode && a.nattch == b.nattch &&
          a.lpid == b.lpid && a.lspid == b.lspid && a.lrpid == b.lrpid && a.qnum == b.qnum &&
          a.cbytes == b.cbytes && a.otime == b.otime && a.stime == b.stime && a.rtime == b.rtime &&
-         a.atime == b.atime && a.dtime == b.dtime;
+         a.atime == b.atime && a.dtime == b.dtime && a.qbytes == b.qbytes;
 }
 
 // Whether `now` is still the object `before` was, at the same id. The kernel hands an id out again
@@ -68,8 +62,8 @@ ObjectStore::ObjectStore(SQLite::Database& db)
       end_object_(db, "UPDATE ipc_objects SET last_seen_ts = ?, removed_ts = ? WHERE id = ?"),
       insert_state_(db,
                     "INSERT OR REPLACE INTO ipc_object_states (object_id, ts, uid, gid, mode, "
-                    "nattch, lpid, lspid, lrpid, qnum, cbytes, otime, stime, rtime, atime, dtime) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    "nattch, lpid, lspid, lrpid, qnum, cbytes, otime, stime, rtime, atime, dtime, "
+                    "qbytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       insert_event_(db,
                     "INSERT OR REPLACE INTO ipc_object_events (ts, object_id, event, details) "
                     "VALUES (?, ?, ?, ?)") {}
@@ -80,6 +74,7 @@ std::uint64_t ObjectStore::slot(IpcKind kind, int id) {
 
 void ObjectStore::reload() {
   known_.clear();
+  ended_in_tick_.clear();
   live_ = {};
   tick_ = 0;
   previous_ts_ = db_.execAndGet("SELECT coalesce(max(last_ts), 0) FROM sampling_spans").getInt64();
@@ -90,7 +85,8 @@ void ObjectStore::reload() {
       "s.rtime, s.atime, s.dtime, coalesce((SELECT e.event = 'leak_suspected' FROM "
       "ipc_object_events "
       "e WHERE e.object_id = o.id AND e.event IN ('leak_suspected', 'leak_cleared') ORDER BY e.ts "
-      "DESC LIMIT 1), 0) FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id "
+      "DESC LIMIT 1), 0), s.qbytes FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = "
+      "o.id "
       "AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id) "
       "WHERE o.removed_ts IS NULL");
   while (live.executeStep()) {
@@ -119,6 +115,9 @@ void ObjectStore::reload() {
     object.rtime = live.getColumn(20).getInt64();
     object.atime = live.getColumn(21).getInt64();
     object.dtime = live.getColumn(22).getInt64();
+    if (!live.getColumn(24).isNull()) {
+      object.qbytes = static_cast<std::uint64_t>(live.getColumn(24).getInt64());
+    }
     ++live_[static_cast<std::size_t>(object.kind)];
     Known& known = known_[slot(object.kind, object.id)];
     known.incarnation = live.getColumn(0).getInt64();
@@ -130,6 +129,7 @@ void ObjectStore::reload() {
 
 void ObjectStore::write(const IpcInventory& inventory, std::int64_t ts_ms) {
   ++tick_;
+  ended_in_tick_.clear();
   for (IpcKind kind : kIpcKinds) {
     if (const auto& objects = inventory.of(kind)) write_kind(kind, *objects, ts_ms);
   }
@@ -181,10 +181,19 @@ void ObjectStore::write_leak_suspects(const std::vector<LeakSuspect>& suspects,
     known.suspected = true;
     insert_event(ts_ms, known.incarnation, "leak_suspected", suspect.reason);
   }
+  clear_unsuspected(ts_ms, "no longer a leak suspect");
+}
+
+void ObjectStore::clear_leak_suspects(std::int64_t ts_ms) {
+  clear_unsuspected(ts_ms, "leak rules switched off");
+}
+
+// Clears every suspect that was not suspected in this tick.
+void ObjectStore::clear_unsuspected(std::int64_t ts_ms, const char* why) {
   for (auto& [id, known] : known_) {
     if (!known.suspected || known.suspected_in == tick_) continue;
     known.suspected = false;
-    insert_event(ts_ms, known.incarnation, "leak_cleared", "no longer a leak suspect");
+    insert_event(ts_ms, known.incarnation, "leak_cleared", why);
   }
 }
 
@@ -203,29 +212,22 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
   insert_object_.bind(9, ts_ms);
   insert_object_.exec();
   known.incarnation = db_.getLastInsertRowid();
+  known.first_seen_in = tick_;
   known.suspected = false;
   known.last = object;
   known.last_stored = stored_state(object);
+  // Its `created` event is the row itself (the object_events view).
   insert_state(known.incarnation, known.last_stored, ts_ms);
-  std::string size = object.kind == IpcKind::kSemaphore ? fmt::format(", nsems {}", object.size)
-                     : shm
-                         ? fmt::format(", size {} bytes, creator pid {}", object.size, object.cpid)
-                         : std::string();
-  // The kernel's ctime is when it was created (unless an IPC_SET came before we first saw it).
-  insert_event(
-      std::min(object.ctime * 1000, ts_ms), known.incarnation, "created",
-      fmt::format("key {}, owner {}:{}, creator {}:{}, mode {}{}", key_text(object.key), object.uid,
-                  object.gid, object.cuid, object.cgid, mode_text(object.mode), size));
 }
 
 void ObjectStore::end_incarnation(const Known& known, std::int64_t ts_ms) {
+  ended_in_tick_.push_back(
+      {known.last.kind, known.last.id, known.incarnation, known.first_seen_in, known.last.ctime});
   end_object_.reset();
   end_object_.bind(1, previous_ts_);
   end_object_.bind(2, ts_ms);
   end_object_.bind(3, known.incarnation);
-  end_object_.exec();
-  insert_event(ts_ms, known.incarnation, "removed",
-               fmt::format("gone since the tick at {}", iso8601_utc(previous_ts_)));
+  end_object_.exec();  // and so its `removed` event (the object_events view)
 }
 
 void ObjectStore::update(Known& known, const IpcObject& object, std::int64_t ts_ms) {
@@ -269,6 +271,7 @@ void ObjectStore::insert_state(std::int64_t incarnation, const IpcObject& stored
   bind_if(insert, 14, msg, stored.rtime);
   bind_if(insert, 15, shm, stored.atime);
   bind_if(insert, 16, shm, stored.dtime);
+  bind_if(insert, 17, msg && stored.qbytes, static_cast<std::int64_t>(stored.qbytes.value_or(0)));
   insert.exec();
 }
 
@@ -280,6 +283,13 @@ void ObjectStore::insert_event(std::int64_t ts_ms, std::int64_t incarnation, con
   insert_event_.bind(3, event);
   insert_event_.bind(4, details);
   insert_event_.exec();
+}
+
+std::optional<ObjectStore::Incarnation> ObjectStore::live(IpcKind kind, int id) const {
+  auto found = known_.find(slot(kind, id));
+  if (found == known_.end()) return std::nullopt;
+  const Known& known = found->second;
+  return Incarnation{kind, id, known.incarnation, known.first_seen_in, known.last.ctime};
 }
 
 void ObjectStore::reset_statements() noexcept {

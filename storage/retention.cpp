@@ -44,10 +44,21 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
       delete_removed_objects_(db,
                               "DELETE FROM ipc_objects WHERE id IN (SELECT id FROM ipc_objects "
                               "WHERE removed_ts < ?1 ORDER BY removed_ts, id LIMIT ?2)"),
+      // The end of the next window of incarnations (by id) after the cursor.
+      next_object_window_(db,
+                          "SELECT max(id) FROM (SELECT id FROM ipc_objects WHERE id > ?1 ORDER BY "
+                          "id LIMIT ?2)"),
+      // In that window, each incarnation's states older than its state at the cutoff: a seek for
+      // that state and a range of the (object_id, ts) key before it, so a step reads the window's
+      // ids and the rows it deletes, never the whole table. CROSS JOIN keeps SQLite from driving
+      // the join by the states instead, which would read every state of the window's objects.
       delete_superseded_object_states_(
           db,
-          "DELETE FROM ipc_object_states AS s WHERE s.ts < ?1 AND EXISTS (SELECT 1 FROM "
-          "ipc_object_states n WHERE n.object_id = s.object_id AND n.ts > s.ts AND n.ts <= ?1)") {}
+          "DELETE FROM ipc_object_states WHERE (object_id, ts) IN (SELECT s.object_id, s.ts FROM "
+          "ipc_objects o CROSS JOIN ipc_object_states s ON s.object_id = o.id AND s.ts < (SELECT "
+          "max(ts) FROM ipc_object_states WHERE object_id = o.id AND ts <= ?1) WHERE o.id > ?2 AND "
+          "o.id <= ?3 LIMIT ?4)"),
+      processes_(db) {}
 
 void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   rows_since_step_ += rows;
@@ -94,7 +105,8 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   delete_alert_transitions_.bind(2, budget);
   delete_alert_transitions_.exec();
 
-  delete_old_objects(cutoff_ms);
+  delete_old_objects(cutoff_ms, budget);
+  processes_.delete_before(cutoff_ms, budget);
 
   oldest_point_.reset();
   if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
@@ -113,13 +125,14 @@ void Retention::rolled_back() noexcept {
   for (SQLite::Statement* statement :
        {&oldest_point_, &delete_points_, &delete_ended_series_, &delete_spans_,
         &delete_alert_transitions_, &clip_spans_, &delete_removed_object_states_,
-        &delete_removed_object_events_, &delete_removed_objects_,
+        &delete_removed_object_events_, &delete_removed_objects_, &next_object_window_,
         &delete_superseded_object_states_}) {
     statement->tryReset();
   }
+  processes_.rolled_back();
 }
 
-void Retention::delete_old_objects(std::int64_t cutoff_ms) {
+void Retention::delete_old_objects(std::int64_t cutoff_ms, std::int64_t budget) {
   for (SQLite::Statement* statement :
        {&delete_removed_object_states_, &delete_removed_object_events_, &delete_removed_objects_}) {
     statement->reset();
@@ -127,9 +140,26 @@ void Retention::delete_old_objects(std::int64_t cutoff_ms) {
     statement->bind(2, options_.rows_per_step);
     statement->exec();
   }
+
+  next_object_window_.reset();
+  next_object_window_.bind(1, superseded_cursor_);
+  next_object_window_.bind(2, options_.rows_per_step);
+  std::optional<std::int64_t> window_end;
+  if (next_object_window_.executeStep() && !next_object_window_.getColumn(0).isNull()) {
+    window_end = next_object_window_.getColumn(0).getInt64();
+  }
+  next_object_window_.reset();
+  if (!window_end) {
+    superseded_cursor_ = 0;  // past the last incarnation: the next step starts over
+    return;
+  }
   delete_superseded_object_states_.reset();
   delete_superseded_object_states_.bind(1, cutoff_ms);
-  delete_superseded_object_states_.exec();
+  delete_superseded_object_states_.bind(2, superseded_cursor_);
+  delete_superseded_object_states_.bind(3, *window_end);
+  delete_superseded_object_states_.bind(4, budget);
+  // A window with more to delete than the budget is taken again by the next step.
+  if (delete_superseded_object_states_.exec() < budget) superseded_cursor_ = *window_end;
 }
 
 // Every series open at a keyframe has a row there, and every series has a row within kRefreshMs

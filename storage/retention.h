@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 
+#include "storage/process_retention.h"
 #include "storage/retention_options.h"
 
 namespace ipctrail {
@@ -43,8 +45,11 @@ class Retention {
 
  private:
   // The IPC object inventory: incarnations removed before the cutoff go with their states and
-  // events; a live object keeps its state at the cutoff and everything after.
-  void delete_old_objects(std::int64_t cutoff_ms);
+  // events; a live object keeps its state at the cutoff and everything after. Superseded states
+  // are deleted a window of rows_per_step incarnations at a time, `budget` rows at most, the
+  // windows taken in turn by a cursor over the incarnations' ids: each step's work is bounded
+  // however many states the file holds.
+  void delete_old_objects(std::int64_t cutoff_ms, std::int64_t budget);
   std::int64_t deletable_before(std::int64_t cutoff_ms) const;
   void advance_size_cutoff(std::int64_t now_ms, std::int64_t oldest_ms);
   void vacuum_some();
@@ -61,7 +66,10 @@ class Retention {
   SQLite::Statement delete_removed_object_states_;
   SQLite::Statement delete_removed_object_events_;
   SQLite::Statement delete_removed_objects_;
+  SQLite::Statement next_object_window_;
   SQLite::Statement delete_superseded_object_states_;
+  std::int64_t superseded_cursor_ = 0;  // incarnations up to this id were swept this pass
+  ProcessRetention processes_;
   std::int64_t last_step_ms_ = 0;
   std::int64_t size_cutoff_ms_ = 0;
   std::int64_t rows_since_step_ = 0;

@@ -177,6 +177,195 @@ CREATE VIEW object_events AS
   FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id;
 )sql";
 
+// Version 7: each queue's capacity (msg_qbytes, read with msgctl since procfs does not state it)
+// moves with msgctl(IPC_SET), so it is a state column; the objects view shows the latest one.
+// `created` and `removed` are no longer stored as events: ipc_objects already holds their times,
+// and their details come from it and the incarnation's first state (half the bytes of a churning
+// host went into those two rows and their text). object_events derives them; an index on the
+// creation event's time keeps a time range a search.
+constexpr const char* kVersion7 = R"sql(
+ALTER TABLE ipc_object_states ADD COLUMN qbytes INTEGER;
+DELETE FROM ipc_object_events WHERE event IN ('created', 'removed');
+CREATE INDEX ipc_objects_created ON ipc_objects (min(created_ts, first_seen_ts));
+DROP VIEW object_events;
+CREATE VIEW object_events AS
+  SELECT ts, )sql" IPCTRAIL_ISO_TIME("ts") R"sql( AS time, kind, id, key,
+         printf('0x%08x', key & 0xffffffff) AS key_hex, event, details, incarnation
+  FROM (
+    SELECT e.ts AS ts, o.kind AS kind, o.ipc_id AS id, o.key AS key, e.event AS event,
+           e.details AS details, o.id AS incarnation
+    FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id
+    UNION ALL
+    SELECT min(o.created_ts, o.first_seen_ts), o.kind, o.ipc_id, o.key, 'created',
+           printf('key 0x%08x, owner %d:%d, creator %d:%d, mode %03o', o.key & 0xffffffff, s.uid,
+                  s.gid, o.cuid, o.cgid, s.mode & 511) ||
+           CASE o.kind WHEN 'sem' THEN printf(', nsems %d', o.size)
+                       WHEN 'shm' THEN printf(', size %d bytes, creator pid %d', o.size, o.cpid)
+                       ELSE '' END,
+           o.id
+    FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id
+     AND s.ts = (SELECT min(ts) FROM ipc_object_states WHERE object_id = o.id)
+    UNION ALL
+    SELECT o.removed_ts, o.kind, o.ipc_id, o.key, 'removed',
+           'gone since the tick at ' || )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(, o.id
+    FROM ipc_objects o WHERE o.removed_ts IS NOT NULL);
+DROP VIEW objects;
+CREATE VIEW objects AS
+  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,
+         printf('0x%08x', o.key & 0xffffffff) AS key_hex,
+         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,
+         printf('%03o', s.mode & 511) AS perms, o.size AS size, s.qbytes AS qbytes, o.cpid AS cpid,
+         o.created_ts AS created_ts, )sql" IPCTRAIL_ISO_TIME("o.created_ts") R"sql( AS created_time,
+         o.first_seen_ts AS first_seen_ts,
+         )sql" IPCTRAIL_ISO_TIME("o.first_seen_ts") R"sql( AS first_seen_time,
+         o.last_seen_ts AS last_seen_ts,
+         CASE WHEN o.last_seen_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(
+         END AS last_seen_time,
+         o.removed_ts AS removed_ts,
+         CASE WHEN o.removed_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.removed_ts") R"sql(
+         END AS removed_time
+  FROM ipc_objects o
+  JOIN ipc_object_states s ON s.object_id = o.id
+   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id);
+)sql";
+
+// The text a person reads for a process: "apache2 (pid 4711, apache2.service)".
+#define IPCTRAIL_PROCESS_TEXT(p) \
+  p ".comm || ' (pid ' || " p ".tgid || coalesce(', ' || " p ".unit, '') || ')'"
+
+// Version 8 (docs/design.md §6): who made the IPC calls, from BPF. One row per process seen
+// (processes: pid, comm, cgroup and the name of its owner, first and last seen), so that the counts
+// do not repeat text; per-tick non-zero counts by process, call and errno class
+// (process_call_counts: errno 0 is success, n the n-th class of errno_classes); when per-process
+// counting was on (process_spans), and what the kernel could not hold (process_losses, a row only
+// for a tick that lost something). The creator and remover of an object incarnation refer to
+// processes (the created and removed events of object_events show them); creations and removals the inventory never
+// saw (made and undone between two ticks) are kept in unseen_object_events.
+constexpr const char* kVersion8 = R"sql(
+CREATE TABLE processes (
+  id INTEGER PRIMARY KEY,
+  tgid INTEGER NOT NULL,
+  comm TEXT NOT NULL,
+  cgroup_id INTEGER NOT NULL,
+  unit TEXT,
+  first_seen_ts INTEGER NOT NULL,
+  last_seen_ts INTEGER NOT NULL
+);
+CREATE INDEX processes_by_pid ON processes (tgid, cgroup_id);
+CREATE TABLE ipc_call_names (
+  code INTEGER PRIMARY KEY,
+  name TEXT NOT NULL
+);
+INSERT INTO ipc_call_names (code, name) VALUES
+  (0, 'semget'), (1, 'semop'), (2, 'semtimedop'), (3, 'semctl'), (4, 'msgget'), (5, 'msgsnd'),
+  (6, 'msgrcv'), (7, 'msgctl'), (8, 'shmget'), (9, 'shmat'), (10, 'shmdt'), (11, 'shmctl');
+CREATE TABLE errno_classes (
+  code INTEGER PRIMARY KEY,
+  name TEXT NOT NULL
+);
+INSERT INTO errno_classes (code, name) VALUES
+  (1, 'ENOSPC'), (2, 'EAGAIN'), (3, 'EIDRM'), (4, 'EACCES'), (5, 'EINVAL'), (6, 'ENOMEM'),
+  (7, 'EEXIST'), (8, 'ENOENT'), (9, 'E2BIG'), (10, 'EINTR'), (11, 'other');
+CREATE TABLE process_call_counts (
+  ts INTEGER NOT NULL,
+  process_id INTEGER NOT NULL,
+  call INTEGER NOT NULL,
+  errno INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (ts, process_id, call, errno)
+) WITHOUT ROWID;
+CREATE TABLE process_spans (
+  id INTEGER PRIMARY KEY,
+  start_ts INTEGER NOT NULL,
+  last_ts INTEGER NOT NULL
+);
+CREATE TABLE process_losses (
+  ts INTEGER PRIMARY KEY,
+  calls_not_attributed INTEGER NOT NULL,
+  events_lost INTEGER NOT NULL
+);
+CREATE TABLE unseen_object_events (
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  ipc_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  key INTEGER,
+  process_id INTEGER NOT NULL,
+  PRIMARY KEY (ts, kind, ipc_id, event)
+) WITHOUT ROWID;
+ALTER TABLE ipc_objects ADD COLUMN creator_process_id INTEGER;
+ALTER TABLE ipc_objects ADD COLUMN remover_process_id INTEGER;
+CREATE INDEX ipc_objects_by_creator ON ipc_objects (creator_process_id)
+  WHERE creator_process_id IS NOT NULL;
+CREATE INDEX ipc_objects_by_remover ON ipc_objects (remover_process_id)
+  WHERE remover_process_id IS NOT NULL;
+CREATE VIEW process_calls AS
+  SELECT c.ts AS ts, )sql" IPCTRAIL_ISO_TIME("c.ts") R"sql( AS time, p.tgid AS pid,
+         p.comm AS comm, p.unit AS unit, n.name AS call, e.name AS errno, c.count AS count,
+         p.cgroup_id AS cgroup_id
+  FROM process_call_counts c JOIN processes p ON p.id = c.process_id
+  JOIN ipc_call_names n ON n.code = c.call
+  LEFT JOIN errno_classes e ON e.code = c.errno;
+DROP VIEW objects;
+CREATE VIEW objects AS
+  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,
+         printf('0x%08x', o.key & 0xffffffff) AS key_hex,
+         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,
+         printf('%03o', s.mode & 511) AS perms, o.size AS size, s.qbytes AS qbytes, o.cpid AS cpid,
+         o.created_ts AS created_ts, )sql" IPCTRAIL_ISO_TIME("o.created_ts") R"sql( AS created_time,
+         o.first_seen_ts AS first_seen_ts,
+         )sql" IPCTRAIL_ISO_TIME("o.first_seen_ts") R"sql( AS first_seen_time,
+         o.last_seen_ts AS last_seen_ts,
+         CASE WHEN o.last_seen_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(
+         END AS last_seen_time,
+         o.removed_ts AS removed_ts,
+         CASE WHEN o.removed_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.removed_ts") R"sql(
+         END AS removed_time,
+         cp.tgid AS creator_pid, cp.comm AS creator_comm, cp.unit AS creator_unit,
+         )sql" IPCTRAIL_PROCESS_TEXT("cp") R"sql( AS created_by,
+         rp.tgid AS remover_pid, rp.comm AS remover_comm, rp.unit AS remover_unit,
+         )sql" IPCTRAIL_PROCESS_TEXT("rp") R"sql( AS removed_by
+  FROM ipc_objects o
+  JOIN ipc_object_states s ON s.object_id = o.id
+   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id)
+  LEFT JOIN processes cp ON cp.id = o.creator_process_id
+  LEFT JOIN processes rp ON rp.id = o.remover_process_id;
+DROP VIEW object_events;
+CREATE VIEW object_events AS
+  SELECT ts, )sql" IPCTRAIL_ISO_TIME("ts") R"sql( AS time, kind, id, key,
+         CASE WHEN key IS NOT NULL THEN printf('0x%08x', key & 0xffffffff) END AS key_hex, event,
+         details, incarnation, pid, comm, unit, process
+  FROM (
+    SELECT e.ts AS ts, o.kind AS kind, o.ipc_id AS id, o.key AS key, e.event AS event,
+           e.details AS details, o.id AS incarnation, NULL AS pid, NULL AS comm, NULL AS unit,
+           NULL AS process
+    FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id
+    UNION ALL
+    SELECT min(o.created_ts, o.first_seen_ts), o.kind, o.ipc_id, o.key, 'created',
+           printf('key 0x%08x, owner %d:%d, creator %d:%d, mode %03o', o.key & 0xffffffff, s.uid,
+                  s.gid, o.cuid, o.cgid, s.mode & 511) ||
+           CASE o.kind WHEN 'sem' THEN printf(', nsems %d', o.size)
+                       WHEN 'shm' THEN printf(', size %d bytes, creator pid %d', o.size, o.cpid)
+                       ELSE '' END,
+           o.id, p.tgid, p.comm, p.unit, )sql" IPCTRAIL_PROCESS_TEXT("p") R"sql(
+    FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = o.id
+     AND s.ts = (SELECT min(ts) FROM ipc_object_states WHERE object_id = o.id)
+    LEFT JOIN processes p ON p.id = o.creator_process_id
+    UNION ALL
+    SELECT o.removed_ts, o.kind, o.ipc_id, o.key, 'removed',
+           'gone since the tick at ' || )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(, o.id,
+           p.tgid, p.comm, p.unit, )sql" IPCTRAIL_PROCESS_TEXT("p") R"sql(
+    FROM ipc_objects o LEFT JOIN processes p ON p.id = o.remover_process_id
+    WHERE o.removed_ts IS NOT NULL
+    UNION ALL
+    SELECT u.ts, u.kind, u.ipc_id, u.key, u.event,
+           CASE u.event WHEN 'created' THEN 'never in the inventory: removed before the next tick'
+                ELSE 'never in the inventory: created after the previous tick' END,
+           NULL, p.tgid, p.comm, p.unit, )sql" IPCTRAIL_PROCESS_TEXT("p") R"sql(
+    FROM unseen_object_events u JOIN processes p ON p.id = u.process_id);
+)sql";
+
+#undef IPCTRAIL_PROCESS_TEXT
 #undef IPCTRAIL_ISO_TIME
 
 // Version 4: the four BPF call charts hold the exact number of calls of each tick instead of calls
@@ -239,6 +428,8 @@ constexpr std::array<Migration, kSchemaVersion> kMigrations = {
     convert_call_rates_to_counts_per_tick,
     add_chart_metadata_and_aliases,
     [](SQLite::Database& db) { db.exec(kVersion6); },
+    [](SQLite::Database& db) { db.exec(kVersion7); },
+    [](SQLite::Database& db) { db.exec(kVersion8); },
 };
 
 struct FileIdentity {

@@ -133,6 +133,7 @@ SqliteStore::SqliteStore(StoreOptions options)
                                "old_status, new_status, old_value, new_value, warn, crit, summary) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       objects_(db_),
+      processes_(db_),
       retention_(db_, options_.retention) {
   write_chart_table(db_);
   reload_state();
@@ -157,6 +158,7 @@ void SqliteStore::reload_state() {
     series.refresh_after_ms = refresh_after_ms(series.id);
   }
   objects_.reload();
+  processes_.reload();
   state_stale_ = false;
 }
 
@@ -165,9 +167,9 @@ void SqliteStore::write_tick(const TickRecord& tick) {
   ++tick_number_;
   db_.exec("BEGIN IMMEDIATE");
   try {
-    bool keyframe = false;
-    write_span(tick, keyframe);
-    keyframe = keyframe || retention_.wants_keyframe();
+    bool starts_span = false;
+    write_span(tick, starts_span);
+    bool keyframe = starts_span || retention_.wants_keyframe();
     rows_in_tick_ = 0;
     for (const ChartRecord& record : tick.charts) write_chart(record, tick.ts_ms, keyframe);
     end_vanished_series(tick.ts_ms);
@@ -175,7 +177,12 @@ void SqliteStore::write_tick(const TickRecord& tick) {
       write_alert_transition(transition);
     }
     objects_.write(tick.objects, tick.ts_ms);
-    if (tick.leak_suspects) objects_.write_leak_suspects(*tick.leak_suspects, tick.ts_ms);
+    if (tick.leak_suspects) {
+      objects_.write_leak_suspects(*tick.leak_suspects, tick.ts_ms);
+    } else {
+      objects_.clear_leak_suspects(tick.ts_ms);
+    }
+    rows_in_tick_ += processes_.write(tick.processes, tick.ts_ms, starts_span, objects_);
     // A chart that could not be read was not restated: retention must not rely on this tick.
     bool restated_all = keyframe && std::all_of(tick.charts.begin(), tick.charts.end(),
                                                 [](const ChartRecord& c) { return c.collected; });
@@ -214,6 +221,7 @@ void SqliteStore::reset_statements() noexcept {
     statement->tryReset();
   }
   objects_.reset_statements();
+  processes_.reset_statements();
   retention_.rolled_back();
 }
 

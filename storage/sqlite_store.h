@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "storage/object_store.h"
+#include "storage/process_store.h"
 #include "storage/retention.h"
 #include "storage/store.h"
 #include "storage/writer_guard.h"
@@ -90,6 +91,7 @@ class SqliteStore {
   SQLite::Statement extend_span_;
   SQLite::Statement insert_alert_transition_;
   ObjectStore objects_;
+  ProcessStore processes_;
   Retention retention_;
 
   std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id

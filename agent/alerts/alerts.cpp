@@ -68,9 +68,30 @@ std::vector<AlertTransition> AlertEngine::evaluate(const Sample& sample, Clock::
 }
 
 void AlertEngine::evaluate_leaks(const Sample& sample, std::vector<AlertTransition>& out) {
-  if (!sample.leak_suspects) return;
   for (IpcKind kind : kIpcKinds) {
     LeakAlert& alert = leaks_[static_cast<std::size_t>(kind)];
+    if (!sample.leak_suspects) {
+      // The rules are off (leaks.enabled: false): an instance that exists goes away.
+      if (alert.status == AlertStatus::kUninitialized || alert.status == AlertStatus::kRemoved) {
+        continue;
+      }
+      alert.summary = "leak rules switched off (leaks.enabled: false)";
+      out.push_back(AlertTransition{.ts_ms = sample.ts_ms,
+                                    .alert = kLeakAlertName,
+                                    .chart = kLeakAlertChart,
+                                    .instance = std::string(kind_name(kind)),
+                                    .old_status = alert.status,
+                                    .new_status = AlertStatus::kRemoved,
+                                    .old_value = static_cast<double>(alert.suspects),
+                                    .new_value = std::nullopt,
+                                    .warn = 0,
+                                    .crit = std::nullopt,
+                                    .summary = alert.summary});
+      alert.status = AlertStatus::kRemoved;
+      alert.suspects = 0;
+      alert.since_ms = sample.ts_ms;
+      continue;
+    }
     std::size_t suspects = 0;
     const LeakSuspect* first = nullptr;
     for (const LeakSuspect& suspect : *sample.leak_suspects) {
@@ -94,9 +115,10 @@ void AlertEngine::evaluate_leaks(const Sample& sample, std::vector<AlertTransiti
         .instance = std::string(kind_name(kind)),
         .old_status = alert.status,
         .new_status = status,
-        .old_value = alert.status == AlertStatus::kUninitialized
-                         ? std::nullopt
-                         : std::optional<double>(static_cast<double>(alert.suspects)),
+        .old_value =
+            alert.status == AlertStatus::kUninitialized || alert.status == AlertStatus::kRemoved
+                ? std::nullopt
+                : std::optional<double>(static_cast<double>(alert.suspects)),
         .new_value = static_cast<double>(suspects),
         .warn = 0,
         .crit = std::nullopt,
@@ -226,7 +248,9 @@ std::vector<AlertState> AlertEngine::states() const {
   }
   for (IpcKind kind : kIpcKinds) {
     const LeakAlert& alert = leaks_[static_cast<std::size_t>(kind)];
-    if (alert.status == AlertStatus::kUninitialized) continue;
+    if (alert.status == AlertStatus::kUninitialized || alert.status == AlertStatus::kRemoved) {
+      continue;
+    }
     states.push_back(AlertState{kLeakAlertName, kLeakAlertChart, std::string(kind_name(kind)),
                                 alert.status, static_cast<double>(alert.suspects), alert.since_ms,
                                 alert.summary});

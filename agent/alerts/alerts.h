@@ -76,7 +76,8 @@ class AlertEngine {
                              const Instance& instance);
 
   // ipc_objects_leaked, one instance per kind: WARNING while any object of that kind is a leak
-  // suspect (Sample::leak_suspects), CLEAR otherwise. Evaluated on every sample that has them.
+  // suspect (Sample::leak_suspects), CLEAR otherwise. Evaluated on every sample; one without
+  // suspects at all (leak rules off) removes the instances.
   struct LeakAlert {
     AlertStatus status = AlertStatus::kUninitialized;
     std::size_t suspects = 0;

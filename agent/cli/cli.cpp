@@ -78,6 +78,7 @@ int run_cli(int argc, char** argv) {
   add_check_config_command(app, run);
   add_alerts_command(app, run);
   add_objects_command(app, run);
+  add_who_command(app, run);
 
   try {
     app.parse(argc, argv);

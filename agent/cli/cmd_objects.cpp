@@ -9,6 +9,7 @@
 
 #include "agent/cli/commands.h"
 #include "agent/cli/csv_field.h"
+#include "agent/cli/process_text.h"
 #include "model/time_parse.h"
 #include "model/time_text.h"
 #include "storage/history_file_error.h"
@@ -85,43 +86,69 @@ void print_table(std::int64_t at, const std::vector<StoredObject>& objects,
     std::cout << '\n';
     if (kind == IpcKind::kQueue) {
       std::cout << "------ Message Queues --------\n"
-                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
-                               "key", "msqid", "owner", "perms", "used-bytes", "messages", "lspid",
-                               "lrpid", "created", "age");
-    } else if (kind == IpcKind::kSharedMemory) {
-      std::cout << "------ Shared Memory Segments --------\n"
                 << fmt::format(
-                       "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {}\n",
-                       "key", "shmid", "owner", "perms", "bytes", "nattch", "cpid", "lpid",
-                       "status", "created", "age");
+                       "{:<10} {:<10} {:<10} {:<6} {:>10} {:>10} {:>8} {:>7} {:>7}  {:<24} {:<7} "
+                       "{}\n",
+                       "key", "msqid", "owner", "perms", "used-bytes", "qbytes", "messages",
+                       "lspid", "lrpid", "created", "age", "created by");
+    } else if (kind == IpcKind::kSharedMemory) {
+      std::cout
+          << "------ Shared Memory Segments --------\n"
+          << fmt::format(
+                 "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {:<7} {}\n",
+                 "key", "shmid", "owner", "perms", "bytes", "nattch", "cpid", "lpid", "status",
+                 "created", "age", "created by");
     } else {
       std::cout << "------ Semaphore Arrays --------\n"
-                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<24} {:<24} {}\n", "key",
+                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<24} {:<24} {:<7} {}\n", "key",
                                "semid", "owner", "perms", "nsems", "last semop (to the minute)",
-                               "created", "age");
+                               "created", "age", "created by");
     }
     for (const StoredObject& stored : objects) {
       const IpcObject& o = stored.object;
       if (o.kind != kind) continue;
       std::string created = iso8601_utc(stored.created_ms);
       std::string age = age_text(at - stored.created_ms);
+      std::string creator = stored.creator ? process_text(*stored.creator) : "-";
       if (kind == IpcKind::kQueue) {
-        std::cout << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>10} {:>8} {:>7} {:>7}  {:<24} {}\n",
-                                 key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.cbytes,
-                                 o.qnum, o.lspid, o.lrpid, created, age);
+        std::string qbytes = o.qbytes ? std::to_string(*o.qbytes) : "-";
+        std::cout << fmt::format(
+            "{:<10} {:<10} {:<10} {:<6} {:>10} {:>10} {:>8} {:>7} {:>7}  {:<24} {:<7} {}\n",
+            key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.cbytes, qbytes, o.qnum,
+            o.lspid, o.lrpid, created, age, creator);
       } else if (kind == IpcKind::kSharedMemory) {
         std::cout << fmt::format(
-            "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {}\n",
+            "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {:<7} {}\n",
             key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), human_size(o.size), o.nattch,
-            o.cpid, o.lpid, shm_status(o.mode), created, age);
+            o.cpid, o.lpid, shm_status(o.mode), created, age, creator);
       } else {
         std::string otime = o.otime == 0 ? "never" : iso8601_utc(o.otime * 1000);
-        std::cout << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<26} {:<24} {}\n",
+        std::cout << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<26} {:<24} {:<7} {}\n",
                                  key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.size,
-                                 otime, created, age);
+                                 otime, created, age, creator);
       }
     }
   }
+}
+
+nlohmann::json process_json(const ProcessRef& process) {
+  return {{"pid", process.pid},
+          {"comm", process.comm},
+          {"unit", process.unit ? nlohmann::json(*process.unit) : nlohmann::json()},
+          {"text", process_text(process)}};
+}
+
+// "creator" and "remover", where BPF saw them.
+void add_creator_and_remover(nlohmann::json& row, const StoredObject& stored) {
+  if (stored.creator) row["creator"] = process_json(*stored.creator);
+  if (stored.remover) row["remover"] = process_json(*stored.remover);
+}
+
+// The CSV columns of a process: pid, comm, unit; empty when not known.
+std::string process_csv(const std::optional<ProcessRef>& process) {
+  if (!process) return ",,";
+  return fmt::format("{},{},{}", process->pid, csv_field(process->comm),
+                     csv_field(process->unit.value_or("")));
 }
 
 nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
@@ -143,12 +170,14 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
                         {"first_seen_ts", stored.first_seen_ms},
                         {"incarnation", stored.incarnation}};
   if (stored.leak_reason) row["leak_reason"] = *stored.leak_reason;
+  add_creator_and_remover(row, stored);
   if (o.kind == IpcKind::kSemaphore) {
     row["nsems"] = o.size;
     row["otime"] = o.otime;
   } else if (o.kind == IpcKind::kQueue) {
     row["messages"] = o.qnum;
     row["bytes"] = o.cbytes;
+    row["qbytes"] = o.qbytes ? nlohmann::json(*o.qbytes) : nlohmann::json(nullptr);
     row["lspid"] = o.lspid;
     row["lrpid"] = o.lrpid;
     row["stime"] = o.stime;
@@ -165,21 +194,24 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
 }
 
 void print_csv(std::int64_t at, const std::vector<StoredObject>& objects) {
-  std::cout << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
-               "bytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason\n";
+  std::cout
+      << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
+         "bytes,qbytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason,"
+         "creator_pid,creator_comm,creator_unit\n";
   for (const StoredObject& stored : objects) {
     const IpcObject& o = stored.object;
     bool shm = o.kind == IpcKind::kSharedMemory;
     bool msg = o.kind == IpcKind::kQueue;
     auto only = [](bool has, auto value) { return has ? fmt::format("{}", value) : std::string(); };
     std::cout << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", kind_name(o.kind),
-        o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid, o.cuid, o.cgid,
-        perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
-        only(shm, o.lpid), only(msg, o.qnum), only(msg, o.cbytes), only(msg, o.lspid),
-        only(msg, o.lrpid), stored.created_ms, iso8601_utc(stored.created_ms),
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        kind_name(o.kind), o.id, o.key, key_hex(o.key), o.uid, csv_field(user_name(o.uid)), o.gid,
+        o.cuid, o.cgid, perms(o.mode), only(!msg, o.size), only(shm, o.nattch), only(shm, o.cpid),
+        only(shm, o.lpid), only(msg, o.qnum), only(msg, o.cbytes),
+        only(msg && o.qbytes, o.qbytes.value_or(0)), only(msg, o.lspid), only(msg, o.lrpid),
+        stored.created_ms, iso8601_utc(stored.created_ms),
         std::max<std::int64_t>(at - stored.created_ms, 0) / 1000, stored.incarnation,
-        csv_field(stored.leak_reason.value_or("")));
+        csv_field(stored.leak_reason.value_or("")), process_csv(stored.creator));
   }
 }
 
@@ -196,21 +228,25 @@ void print_events(const std::vector<ObjectEvent>& events, const std::string& for
                       {"event", e.event},
                       {"details", e.details},
                       {"incarnation", e.incarnation}});
+      if (e.process) rows.back()["process"] = process_json(*e.process);
     }
     std::cout << nlohmann::json{{"events", std::move(rows)}}.dump() << '\n';
   } else if (format == "csv") {
-    std::cout << "ts,time,kind,id,key,key_hex,event,details,incarnation\n";
+    std::cout << "ts,time,kind,id,key,key_hex,event,details,incarnation,pid,comm,unit\n";
     for (const ObjectEvent& e : events) {
-      std::cout << fmt::format("{},{},{},{},{},{},{},{},{}\n", e.ts_ms, iso8601_utc(e.ts_ms),
+      std::cout << fmt::format("{},{},{},{},{},{},{},{},{},{}\n", e.ts_ms, iso8601_utc(e.ts_ms),
                                kind_name(e.kind), e.id, e.key, key_hex(e.key), e.event,
-                               csv_field(e.details), e.incarnation);
+                               csv_field(e.details), e.incarnation, process_csv(e.process));
     }
   } else {
     std::cout << fmt::format("{:<24}  {:<4} {:<10} {:<10} {:<13} {}\n", "time", "kind", "id", "key",
                              "event", "details");
     for (const ObjectEvent& e : events) {
+      std::string details = e.details;
+      // "created by apache2 (pid 4711, apache2.service)", "removed by systemd-logind (pid 612)".
+      if (e.process) details += fmt::format("; {} by {}", e.event, process_text(*e.process));
       std::cout << fmt::format("{:<24}  {:<4} {:<10} {:<10} {:<13} {}\n", iso8601_utc(e.ts_ms),
-                               kind_name(e.kind), e.id, key_hex(e.key), e.event, e.details);
+                               kind_name(e.kind), e.id, key_hex(e.key), e.event, details);
     }
   }
 }

@@ -74,7 +74,7 @@ void Collector::collect(Sample& sample) {
   }
   if (options_.shared_memory) collect_shared_memory(sample);
   if (sample.faults.any()) ++faulty_collections_;
-  if (options_.inventory) {
+  if (options_.inventory && options_.leaks.enabled) {
     if (!sample.leak_suspects) sample.leak_suspects.emplace();
     leak_finder_.find(sample.objects, sample.ts_ms, options_.leaks, *sample.leak_suspects);
   } else {
@@ -158,7 +158,12 @@ void Collector::collect_queues(Sample& sample) {
     if (!sample.queues) sample.queues.emplace();
     sample.queues->clear();
     append_queues(*sample.objects.queues, *sample.queues);
-    if (options_.use_syscalls && options_.queue_capacity) fill_queue_capacities(*sample.queues);
+    if (!options_.use_syscalls) return;
+    fill_queue_capacities(*sample.queues);
+    // append_queues made one MessageQueue per object, in the same order.
+    for (std::size_t i = 0; i < sample.queues->size(); ++i) {
+      (*sample.objects.queues)[i].qbytes = (*sample.queues)[i].capacity_bytes;
+    }
     return;
   }
   std::string file = path("sysvipc/msg");

@@ -30,9 +30,11 @@ struct CollectorOptions {
   // Every object of each kind into Sample::objects (the agent's history keeps them). Off for a
   // one-shot `sample`, which needs only the totals. Queues and segments come from the same single
   // scan of their table as the charts; semaphore arrays add a scan of /proc/sysvipc/sem, while
-  // the semaphore charts keep semctl(SEM_INFO) as their source.
+  // the semaphore charts keep semctl(SEM_INFO) as their source. On the live kernel the inventory
+  // includes each queue's msg_qbytes whatever queue_capacity says, read as cheaply as above.
   bool inventory = false;
-  // With the inventory: the leak rules, into Sample::leak_suspects.
+  // With the inventory and leaks.enabled: the leak rules, into Sample::leak_suspects (left empty
+  // when off, which removes the leak alert).
   Config::Leaks leaks;
   // Limits change rarely; re-reading them once a minute keeps the tick cheap.
   std::chrono::steady_clock::duration limits_refresh = std::chrono::seconds(60);

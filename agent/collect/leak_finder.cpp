@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "agent/collect/process_stat.h"
+
 namespace ipctrail {
 
 namespace {
@@ -24,10 +26,17 @@ LeakFinder::LeakFinder(std::filesystem::path procfs_root)
 bool LeakFinder::alive_since(std::int64_t pid, std::int64_t at) {
   // 0: the process is outside our pid namespace (procfs shows it as 0); we cannot tell.
   if (pid <= 0) return true;
+  auto [entry, added] = processes_.try_emplace(pid);
+  if (added) entry->second = look_up(pid);
+  const Process& process = entry->second;
+  return process.alive && (!process.started || *process.started <= at);
+}
+
+LeakFinder::Process LeakFinder::look_up(std::int64_t pid) {
   if (!boot_time_) {
     ProcFile::Result stat = file_.read((root_ / "stat").string());
     std::size_t found = stat.error == 0 ? stat.text.find("\nbtime ") : std::string_view::npos;
-    if (found == std::string_view::npos) return true;  // cannot tell: never call it gone
+    if (found == std::string_view::npos) return {};  // cannot tell: never call it gone
     std::int64_t btime = 0;
     std::string_view rest = stat.text.substr(found + 7);
     std::from_chars(rest.data(), rest.data() + rest.size(), btime);
@@ -37,28 +46,18 @@ bool LeakFinder::alive_since(std::int64_t pid, std::int64_t at) {
   if (stat.error != 0) {
     // Hidden from us (hidepid, ProtectProc=invisible) is not gone: signal 0 tells them apart,
     // though not a reused pid from the creator.
-    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    return {.alive = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM, .started = {}};
   }
-  // Field 22, starttime, counted after the ")" that ends the command name (which may hold
-  // spaces and parentheses itself).
-  std::size_t close = stat.text.rfind(')');
-  if (close == std::string_view::npos) return true;
-  std::string_view rest = stat.text.substr(close + 1);
-  for (int field = 3; field < 22; ++field) {
-    std::size_t space = rest.find(' ', 1);
-    if (space == std::string_view::npos) return true;
-    rest = rest.substr(space);
-  }
-  rest.remove_prefix(1);
-  std::uint64_t start_ticks = 0;
-  std::from_chars(rest.data(), rest.data() + rest.size(), start_ticks);
-  std::int64_t started = *boot_time_ + static_cast<std::int64_t>(start_ticks) / ticks_per_second_;
-  return started <= at;
+  std::optional<std::uint64_t> start_ticks = parse_process_start_ticks(stat.text);
+  if (!start_ticks) return {};
+  return {.alive = true,
+          .started = *boot_time_ + static_cast<std::int64_t>(*start_ticks) / ticks_per_second_};
 }
 
 void LeakFinder::find(const IpcInventory& inventory, std::int64_t now_ms,
                       const Config::Leaks& rules, std::vector<LeakSuspect>& out) {
   out.clear();
+  processes_.clear();  // processes come and go between collections
   const std::int64_t min_age_ms = rules.min_age.count();
   auto idle_since = [&](std::int64_t seconds) { return now_ms - seconds * 1000 >= min_age_ms; };
   auto ignored = [&](std::int32_t key) {

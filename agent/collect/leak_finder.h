@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/collect/proc_file.h"
@@ -23,11 +24,20 @@ class LeakFinder {
 
   // Whether `pid` is the process that was there at `at` (unix seconds): false when no such
   // process exists, or when the live one started after `at` (the pid was reused). True when it
-  // cannot tell (pid 0: outside our pid namespace), so that doubt never makes a suspect.
+  // cannot tell (pid 0: outside our pid namespace), so that doubt never makes a suspect. What it
+  // learns of a pid is kept until the next find(): one creator of thousands of segments costs one
+  // read of /proc/<pid>/stat a collection, not one a segment.
   bool alive_since(std::int64_t pid, std::int64_t at);
 
  private:
+  struct Process {
+    bool alive = true;
+    std::optional<std::int64_t> started;  // unix seconds; unknown: never taken for a reuse
+  };
+  Process look_up(std::int64_t pid);
+
   std::filesystem::path root_;
+  std::unordered_map<std::int64_t, Process> processes_;
   ProcFile file_;
   std::optional<std::int64_t> boot_time_;  // /proc/stat btime, unix seconds
   long ticks_per_second_;

@@ -9,6 +9,7 @@
 
 #include "agent/alerts/alerts.h"
 #include "agent/daemon/history_charts.h"
+#include "agent/daemon/process_record.h"
 #include "agent/notify/notification_delay.h"
 #include "export/prometheus.h"
 #include "model/exit_codes.h"
@@ -163,7 +164,8 @@ class Components {
         calls_(std::make_unique<IpcCallCollector>(options.bpf)),
         engine_(std::make_unique<AlertEngine>(options.alerts)),
         delays_(std::make_unique<NotificationDelay>(options.alerts)),
-        notifier_(std::make_unique<Notifier>(options.notify)) {
+        notifier_(std::make_unique<Notifier>(options.notify)),
+        processes_(std::make_unique<ProcessRecorder>()) {
     if (options.prometheus_listen) server_ = start_server(options);
     if (options.textfile_path) textfile_ = std::make_unique<TextfileWriter>(*options.textfile_path);
   }
@@ -220,6 +222,7 @@ class Components {
     std::vector<AlertTransition> transitions = engine_->evaluate(sample, scheduled);
     log_transitions(transitions);
     fill_tick_record(sample, interval_ms, tick);
+    processes_->fill(sample, tick);
     tick.alert_transitions = transitions;
     writer_->write(tick);  // throws HistoryFileError: the file is not ours
     delays_->add(transitions, scheduled);
@@ -260,6 +263,7 @@ class Components {
   std::unique_ptr<AlertEngine> engine_;
   std::unique_ptr<NotificationDelay> delays_;
   std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<ProcessRecorder> processes_;
   std::unique_ptr<MetricsServer> server_;
   std::unique_ptr<TextfileWriter> textfile_;
 };

@@ -149,6 +149,52 @@ TEST_F(ObjectLeaks, AQueueWhoseConsumerDiedWhileSendsGoOnIsReported) {
   EXPECT_EQ(agent_->stop(SIGTERM), 0);
 }
 
+// A segment whose creator has exited, made in a child so that its creator pid is gone.
+int orphaned_segment(std::int32_t key) {
+  pid_t child = ::fork();
+  if (child == 0) _exit(::shmget(key, 4096, IPC_CREAT | 0600) >= 0 ? 0 : 1);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(ObjectLeaks, SwitchingTheRulesOffRemovesTheAlertAndStopsSuspectEvents) {
+  ASSERT_EQ(orphaned_segment(0x4101), 0);
+  start_agent();
+  ASSERT_TRUE(wait_for(latest_status("shm"), "WARNING")) << testing::read_text(log_);
+
+  // Replaced atomically, as the README advises, then SIGHUP.
+  std::string next = config_ + ".next";
+  std::ofstream(next) << "interval: 100ms\nbpf:\n  enabled: false\nleaks:\n  enabled: false\n"
+                         "  min_age: 1s\n";
+  ASSERT_EQ(::rename(next.c_str(), config_.c_str()), 0);
+  ::kill(agent_->pid(), SIGHUP);
+  ASSERT_TRUE(wait_for(latest_status("shm"), "REMOVED")) << testing::read_text(log_);
+  EXPECT_EQ(query(latest_status("sem")), "REMOVED");
+  EXPECT_EQ(query(latest_status("msg")), "REMOVED");
+  EXPECT_EQ(query("SELECT details FROM object_events WHERE event = 'leak_cleared' AND key_hex = "
+                  "'0x00004101'"),
+            "leak rules switched off");
+
+  // A second orphan, watched for longer than min_age with the rules off: never a suspect.
+  ASSERT_EQ(orphaned_segment(0x4102), 0);
+  std::int64_t made_ms = static_cast<std::int64_t>(std::time(nullptr)) * 1000;
+  ASSERT_TRUE(testing::eventually([&] {
+    return query("SELECT max(last_ts) > " + std::to_string(made_ms + 3000) +
+                 " FROM sampling_spans") == "1";
+  })) << testing::read_text(log_);
+  EXPECT_EQ(query("SELECT count(*) FROM object_events WHERE key_hex = '0x00004102'"), "1");  // made
+  EXPECT_EQ(query("SELECT count(*) FROM object_events WHERE event = 'leak_suspected'"), "1");
+  EXPECT_EQ(query("SELECT count(*) FROM alert_log WHERE alert = 'ipc_objects_leaked' AND ts > "
+                  "(SELECT max(ts) FROM alert_log WHERE new_status = 'REMOVED')"),
+            "0");
+  testing::CommandResult leaked =
+      testing::run_ipctrail("objects --leaked --format csv --db " + db_);
+  EXPECT_EQ(leaked.exit_code, 0) << leaked.output;
+  EXPECT_EQ(leaked.output.find("0x0000410"), std::string::npos) << leaked.output;
+  EXPECT_EQ(agent_->stop(SIGTERM), 0);
+}
+
 TEST_F(ObjectLeaks, AReusedPidIsNotTheCreator) {
   LeakFinder finder;
   std::int64_t now = std::time(nullptr);

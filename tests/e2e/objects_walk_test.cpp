@@ -266,5 +266,48 @@ TEST_F(ObjectsWalk, ObjectsAtEachMomentEqualWhatIpcsSaid) {
             "600 -> 640");
 }
 
+void set_queue_capacity(int msqid, std::uint64_t bytes) {
+  msqid_ds status{};
+  checked(::msgctl(msqid, IPC_STAT, &status), "msgctl IPC_STAT");
+  status.msg_qbytes = bytes;
+  checked(::msgctl(msqid, IPC_SET, &status), "msgctl IPC_SET");
+}
+
+// msg_qbytes is not in procfs: the agent reads it with msgctl, keeps it as a state that moves with
+// IPC_SET, and `objects` shows the one in effect at each moment.
+TEST_F(ObjectsWalk, AQueueCapacityIsKeptAsItWasAtEachMoment) {
+  int queue = checked(::msgget(0x1101, IPC_CREAT | 0600), "msgget");
+  set_queue_capacity(queue, 4000);
+  start_agent();
+  std::int64_t first = now_ms();
+  ASSERT_TRUE(wait_for_tick_after(first)) << testing::read_text(log_);
+  std::int64_t before_change = now_ms();
+  set_queue_capacity(queue, 9000);
+  std::int64_t changed = now_ms();
+  ASSERT_TRUE(wait_for_tick_after(changed)) << testing::read_text(log_);
+  std::int64_t after_change = now_ms();
+  EXPECT_EQ(agent_->stop(SIGTERM), 0);
+
+  SQLite::Database db(db_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT qbytes FROM objects WHERE kind = 'msg'").getInt64(), 9000);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM objects").getInt64(), 1);  // the same incarnation
+
+  testing::CommandResult then = testing::run_ipctrail("objects --kind msg --format json --db " +
+                                                      db_ + " --at " + iso8601_utc(before_change));
+  ASSERT_EQ(then.exit_code, 0) << then.output;
+  EXPECT_NE(then.output.find("\"qbytes\":4000"), std::string::npos) << then.output;
+  testing::CommandResult now = testing::run_ipctrail("objects --kind msg --db " + db_ + " --at " +
+                                                     iso8601_utc(after_change));
+  ASSERT_EQ(now.exit_code, 0) << now.output;
+  EXPECT_NE(now.output.find("qbytes"), std::string::npos) << now.output;
+  std::istringstream lines(now.output);
+  std::vector<std::string> row;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("0x00001101", 0) == 0) row = words(line);
+  }
+  ASSERT_GE(row.size(), 7u) << now.output;
+  EXPECT_EQ(row[5], "9000") << now.output;  // key msqid owner perms used-bytes qbytes ...
+}
+
 }  // namespace
 }  // namespace ipctrail

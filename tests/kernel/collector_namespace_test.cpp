@@ -220,6 +220,21 @@ TEST_F(CollectorInventory, ListsEveryObjectAndKeepsTheChartsExact) {
   EXPECT_EQ(shm.nattch, 0u);
 }
 
+TEST_F(CollectorInventory, LeakRulesSwitchedOffFindNoSuspects) {
+  create_semaphore_array(1);
+  CollectorOptions options;
+  options.inventory = true;
+  options.leaks.min_age = std::chrono::milliseconds(0);
+  options.leaks.ignore_keys = {};
+  Sample on = Collector(options).collect();
+  ASSERT_TRUE(on.leak_suspects);
+  EXPECT_EQ(on.leak_suspects->size(), 1u);  // an array without semop for min_age 0
+  options.leaks.enabled = false;
+  Sample off = Collector(options).collect();
+  EXPECT_FALSE(off.leak_suspects);
+  EXPECT_TRUE(off.objects.semaphores);  // the objects themselves are still collected
+}
+
 TEST_F(CollectorInventory, OneShotCollectionsLeaveItOut) {
   create_semaphore_array(1);
   CollectorOptions options;

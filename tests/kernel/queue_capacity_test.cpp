@@ -74,6 +74,25 @@ TEST_F(QueueCapacity, OffWhenNotAskedFor) {
   EXPECT_EQ(sample.queues->front().capacity_bytes, std::nullopt);
 }
 
+// The agent's inventory carries every queue's capacity, whether or not the queue alert asked for
+// it, and follows IPC_SET.
+TEST_F(QueueCapacity, IsPartOfTheInventoryWhateverTheAlertSays) {
+  set_kernel_value("msgmnb", "7000");
+  int msqid = create_queue();
+  CollectorOptions options;
+  options.queue_capacity = false;  // message_queue_bytes_used switched off
+  options.inventory = true;
+  Collector collector(options);
+  Sample sample;
+  collector.collect(sample);
+  ASSERT_TRUE(sample.objects.queues);
+  ASSERT_EQ(sample.objects.queues->size(), 1u);
+  EXPECT_EQ(sample.objects.queues->front().qbytes, 7000u);
+  set_capacity(msqid, 2500);
+  collector.collect(sample);
+  EXPECT_EQ(sample.objects.queues->front().qbytes, 2500u);
+}
+
 // Becomes user nobody with exactly the capabilities packaging/ipctrail.service grants (CAP_BPF
 // CAP_PERFMON CAP_DAC_READ_SEARCH, none of which lets a process read a queue); false on failure.
 bool become_service_user() {

@@ -382,3 +382,47 @@ TEST(AlertEngine, DisabledFromTheStartHasNoState) {
 
 }  // namespace
 }  // namespace ipctrail
+
+namespace ipctrail {
+namespace {
+
+// leaks.enabled: false leaves Sample::leak_suspects empty: an ipc_objects_leaked instance that
+// exists goes REMOVED once, and comes back from REMOVED when the rules are on again.
+TEST(LeakAlert, RulesSwitchedOffRemoveItsInstancesOnce) {
+  AlertEngine engine(Config::default_alerts());
+  Sample sample = quiet_sample();
+  sample.leak_suspects = std::vector<LeakSuspect>{{IpcKind::kSharedMemory, 7, 0x10, "orphaned"}};
+  std::vector<AlertTransition> raised = only(engine.evaluate(sample, kStart), kLeakAlertName);
+  ASSERT_EQ(raised.size(), 3u);  // one per kind: sem CLEAR, msg CLEAR, shm WARNING
+
+  sample.leak_suspects.reset();
+  sample.ts_ms += 1000;
+  std::vector<AlertTransition> removed =
+      only(engine.evaluate(sample, kStart + seconds(1)), kLeakAlertName);
+  ASSERT_EQ(removed.size(), 3u);
+  for (const AlertTransition& t : removed) {
+    EXPECT_EQ(t.new_status, AlertStatus::kRemoved) << t.instance;
+    EXPECT_EQ(t.summary, "leak rules switched off (leaks.enabled: false)");
+  }
+  EXPECT_EQ(removed[2].old_status, AlertStatus::kWarning);
+  EXPECT_EQ(state_of(engine.states(), kLeakAlertName, "shm"), nullptr);
+  EXPECT_TRUE(only(engine.evaluate(sample, kStart + seconds(2)), kLeakAlertName).empty());
+
+  sample.leak_suspects.emplace();
+  std::vector<AlertTransition> back =
+      only(engine.evaluate(sample, kStart + seconds(3)), kLeakAlertName);
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[0].old_status, AlertStatus::kRemoved);
+  EXPECT_EQ(back[0].new_status, AlertStatus::kClear);
+  EXPECT_FALSE(back[0].old_value.has_value());
+}
+
+// An agent that never ran the rules has no instance to remove.
+TEST(LeakAlert, RulesOffFromTheStartLogNothing) {
+  AlertEngine engine(Config::default_alerts());
+  Sample sample = quiet_sample();
+  EXPECT_TRUE(only(engine.evaluate(sample, kStart), kLeakAlertName).empty());
+}
+
+}  // namespace
+}  // namespace ipctrail

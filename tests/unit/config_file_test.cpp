@@ -568,6 +568,9 @@ TEST(ParseConfig, LeakRules) {
   EXPECT_THROW(parse_config("leaks:\n  ignore_keys: 5678\n", "k.yaml"), ConfigError);
   EXPECT_THROW(parse_config("leaks:\n  ignore_keys: [key]\n", "k.yaml"), ConfigError);
   EXPECT_THROW(parse_config("leaks:\n  min_age: soon\n", "k.yaml"), ConfigError);
+  EXPECT_TRUE(Config{}.leaks.enabled);
+  EXPECT_FALSE(parse_config("leaks:\n  enabled: false\n", "k.yaml").leaks.enabled);
+  EXPECT_THROW(parse_config("leaks:\n  enabled: sometimes\n", "k.yaml"), ConfigError);
 }
 
 }  // namespace

@@ -2,11 +2,14 @@
 // incarnations for reused ids, the lifecycle log, restarts, migration and retention.
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
 
+#include "model/time_text.h"
 #include "storage/history_reader.h"
+#include "storage/retention.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 
@@ -90,7 +93,8 @@ TEST_F(ObjectStoreTest, SteadyObjectsWriteNothingAfterTheirFirstTick) {
   for (int t = 0; t < 10; ++t) store.write_tick(tick(kT0 + t * 1000, queues));
   EXPECT_EQ(count("SELECT count(*) FROM ipc_objects"), 1000);
   EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1000);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 1000);  // created
+  EXPECT_EQ(count("SELECT count(*) FROM object_events WHERE event = 'created'"), 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 0);  // derived from ipc_objects
 
   queues[7].qnum = 3;  // one queue moves
   store.write_tick(tick(kT0 + 10'000, queues));
@@ -109,6 +113,37 @@ TEST_F(ObjectStoreTest, OperationTimesAreStoredToTheMinute) {
   store.write_tick(tick(kT0 + 60'000, {}, std::vector{array(1, minute + 60)}));
   EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
   EXPECT_EQ(count("SELECT max(otime) FROM ipc_object_states"), minute + 60);
+}
+
+// created and removed are derived from the incarnation's row and first state, found by time.
+TEST_F(ObjectStoreTest, CreatedAndRemovedEventsCarryTheirDetails) {
+  Store store(options());
+  IpcObject segment;
+  segment.kind = IpcKind::kSharedMemory;
+  segment.id = 9;
+  segment.key = 0x162e;
+  segment.mode = 0640;
+  segment.uid = 1000;
+  segment.gid = 100;
+  segment.size = 4096;
+  segment.cpid = 4242;
+  segment.ctime = kCtime;
+  TickRecord first = tick(kT0, {});
+  first.objects.segments = std::vector{segment};
+  store.write_tick(first);
+  store.write_tick(tick(kT0 + 1000, {}));
+  HistoryReader reader(path_);
+  std::vector<ObjectEvent> events = reader.object_events(kCtime * 1000, kT0 + 1000);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event, "created");
+  EXPECT_EQ(events[0].ts_ms, kCtime * 1000);
+  EXPECT_EQ(events[0].details,
+            "key 0x0000162e, owner 1000:100, creator 0:0, mode 640, size 4096 bytes, creator pid "
+            "4242");
+  EXPECT_EQ(events[1].event, "removed");
+  EXPECT_EQ(events[1].ts_ms, kT0 + 1000);
+  EXPECT_EQ(events[1].details, "gone since the tick at " + iso8601_utc(kT0));
+  EXPECT_TRUE(reader.object_events(kT0 + 1, kT0 + 999).empty());
 }
 
 TEST_F(ObjectStoreTest, AReusedIdIsANewIncarnationAndTheRemovalIsLogged) {
@@ -214,6 +249,155 @@ TEST_F(ObjectStoreTest, RetentionDeletesOldIncarnationsAndKeepsLiveOnes) {
   HistoryReader reader(path_);
   ASSERT_EQ(reader.objects_at(kT0 + 3 * 3'600'000).size(), 1u);
   EXPECT_EQ(reader.objects_at(kT0 + 3 * 3'600'000)[0].object.qnum, 3u);
+}
+
+TEST_F(ObjectStoreTest, AQueueCapacityIsAStateOfTheSameIncarnation) {
+  Store store(options());
+  IpcObject small = queue(1, 0x10);
+  small.qbytes = 16384;
+  IpcObject grown = small;
+  grown.qbytes = 65536;
+  grown.ctime = kCtime + 300;  // IPC_SET moves ctime
+  store.write_tick(tick(kT0, {small}));
+  store.write_tick(tick(kT0 + 1000, {small}));
+  store.write_tick(tick(kT0 + 2000, {grown}));
+  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
+  EXPECT_EQ(count("SELECT qbytes FROM objects"), 65536);
+  HistoryReader reader(path_);
+  EXPECT_EQ(reader.objects_at(kT0 + 1000).at(0).object.qbytes, 16384u);
+  EXPECT_EQ(reader.objects_at(kT0 + 2000).at(0).object.qbytes, 65536u);
+
+  // Unknown (not read) is NULL, and only queues have one.
+  store.write_tick(tick(kT0 + 3000, {grown, queue(2, 0x20)}, std::vector{array(3, 0)}));
+  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE qbytes IS NULL"), 2);
+}
+
+TEST_F(ObjectStoreTest, UpgradesAVersion6FileInPlaceWithQueueCapacitiesUnknown) {
+  fs::create_directories(dir_);
+  {
+    SQLite::Database old(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(old, path_.string(), 6);
+    old.exec("INSERT INTO sampling_spans (start_ts, last_ts, interval_ms) VALUES (" +
+             std::to_string(kT0 - 60000) + ", " + std::to_string(kT0 - 1000) + ", 1000)");
+    old.exec(
+        "INSERT INTO ipc_objects (id, kind, ipc_id, key, cuid, cgid, created_ts, "
+        "first_seen_ts) VALUES (1, 'msg', 1, 16, 1000, 1000, " +
+        std::to_string(kCtime * 1000) + ", " + std::to_string(kT0 - 60000) + ")");
+    old.exec(
+        "INSERT INTO ipc_object_states (object_id, ts, uid, gid, mode, lspid, lrpid, qnum, "
+        "cbytes, stime, rtime) VALUES (1, " +
+        std::to_string(kT0 - 60000) + ", 1000, 1000, 384, 0, 0, 2, 20, 0, 0)");
+    old.exec("INSERT INTO ipc_object_events (ts, object_id, event, details) VALUES (" +
+             std::to_string(kCtime * 1000) +
+             ", 1, 'created', 'key 0x00000010, owner 1000:1000, creator 1000:1000, mode 600')");
+  }
+  IpcObject known = queue(1, 0x10, 2);
+  known.qbytes = 16384;
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, {known}));
+  }
+  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);  // the same incarnation goes on
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states WHERE qbytes IS NULL"), 1);
+  EXPECT_EQ(count("SELECT qbytes FROM objects"), 16384);
+  // The stored `created` event went: the view derives it, at the same time, with the same text.
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 0);
+  EXPECT_EQ(
+      text("SELECT time || ' ' || details FROM object_events WHERE event = 'created'"),
+      iso8601_utc(kCtime * 1000) + " key 0x00000010, owner 1000:1000, creator 1000:1000, mode 600");
+}
+
+TEST_F(ObjectStoreTest, SwitchingTheLeakRulesOffClearsSuspectsOnceAndLogsNoMore) {
+  Store store(options());
+  TickRecord first = tick(kT0, {queue(1, 0x10, 5)});
+  first.leak_suspects = std::vector<LeakSuspect>{{IpcKind::kQueue, 1, 0x10, "stalled"}};
+  store.write_tick(first);
+  for (int t = 1; t <= 3; ++t) store.write_tick(tick(kT0 + t * 1000, {queue(1, 0x10, 5)}));
+  EXPECT_EQ(text("SELECT group_concat(event || ': ' || details, '; ') FROM (SELECT * FROM "
+                 "object_events WHERE event LIKE 'leak%' ORDER BY ts)"),
+            "leak_suspected: stalled; leak_cleared: leak rules switched off");
+  HistoryReader reader(path_);
+  EXPECT_TRUE(reader.objects_at(kT0).at(0).leak_reason.has_value());
+  EXPECT_FALSE(reader.objects_at(kT0 + 3000).at(0).leak_reason.has_value());
+}
+
+// Retention's sweep of superseded states reads a window of incarnations and the rows it deletes:
+// the work of one step (counted in SQLite virtual machine instructions) stays the same when the
+// file holds ten times the states.
+std::int64_t instructions_of_one_retention_step(const fs::path& path, int objects,
+                                                int states_each) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  migrate(db, path.string());
+  db.exec("BEGIN");
+  SQLite::Statement object(db,
+                           "INSERT INTO ipc_objects (id, kind, ipc_id, key, cuid, cgid, "
+                           "created_ts, first_seen_ts) VALUES (?, 'msg', ?, ?, 0, 0, 0, 0)");
+  SQLite::Statement state(db,
+                          "INSERT INTO ipc_object_states (object_id, ts, uid, gid, mode, qnum) "
+                          "VALUES (?, ?, 0, 0, 384, ?)");
+  for (int id = 1; id <= objects; ++id) {
+    object.bind(1, id);
+    object.bind(2, id);
+    object.bind(3, id);
+    object.exec();
+    object.reset();
+    // Two states older than the cutoff, the first of them superseded; the rest younger.
+    for (int i = 0; i < states_each; ++i) {
+      state.bind(1, id);
+      state.bind(2, i < 2 ? kT0 - 7'200'000 + 1000 * i : kT0 - 1000 * i);
+      state.bind(3, i);
+      state.exec();
+      state.reset();
+    }
+  }
+  db.exec("COMMIT");
+  RetentionOptions options;
+  options.max_age = std::chrono::hours(1);
+  options.rows_per_step = 100;
+  Retention retention(db, options);
+  std::int64_t instructions = 0;
+  sqlite3_progress_handler(
+      db.getHandle(), 1,
+      [](void* counter) {
+        ++*static_cast<std::int64_t*>(counter);
+        return 0;
+      },
+      &instructions);
+  retention.step(kT0 + 1000, 0, false);
+  sqlite3_progress_handler(db.getHandle(), 0, nullptr, nullptr);
+  return instructions;
+}
+
+TEST_F(ObjectStoreTest, ARetentionStepTouchesABoundedNumberOfStates) {
+  fs::create_directories(dir_);
+  std::int64_t small = instructions_of_one_retention_step(dir_ / "small.db", 2000, 10);
+  std::int64_t large = instructions_of_one_retention_step(dir_ / "large.db", 20000, 10);
+  std::int64_t deep = instructions_of_one_retention_step(dir_ / "deep.db", 2000, 100);
+  EXPECT_LT(large, small * 3 / 2) << "small " << small << ", large " << large;
+  EXPECT_LT(deep, small * 3 / 2) << "small " << small << ", deep " << deep;
+}
+
+TEST_F(ObjectStoreTest, RetentionStepsSweepEverySupersededStateInTurn) {
+  StoreOptions opts = options();
+  opts.retention.max_age = std::chrono::hours(1);
+  opts.retention.every = std::chrono::milliseconds(0);
+  opts.retention.rows_per_step = 10;  // 25 objects: three windows
+  Store store(opts);
+  std::vector<IpcObject> queues;
+  for (int i = 0; i < 25; ++i) queues.push_back(queue(i, 0x1000 + i));
+  for (int qnum = 1; qnum <= 3; ++qnum) {  // three states each, all soon older than the cutoff
+    for (IpcObject& q : queues) q.qnum = static_cast<std::uint64_t>(qnum);
+    store.write_tick(tick(kT0 + qnum * 1000, queues));
+  }
+  std::int64_t later = kT0 + 2 * 3'600'000;
+  // Each window takes a step or two (the budget is 10 rows a step); then the sweep starts over.
+  for (int t = 0; t < 12; ++t) store.write_tick(tick(later + t * 1000, queues));
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 25);
+  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states WHERE qnum = 3"), 25);
+  HistoryReader reader(path_);
+  EXPECT_EQ(reader.objects_at(later).size(), 25u);
 }
 
 }  // namespace
