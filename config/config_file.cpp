@@ -34,6 +34,9 @@ constexpr std::size_t kMaxFileBytes = 64 << 10;
 constexpr int kMaxNodes = 10'000;
 constexpr int kMaxDepth = 16;
 constexpr Duration kMaxEvery = std::chrono::hours(24);
+// A window shorter than a second holds too few samples for a trend or a count to mean anything.
+constexpr Duration kMinWindow = std::chrono::seconds(1);
+constexpr Duration kMaxForecast = std::chrono::hours(24 * 30);
 constexpr Duration kMinNotifyTimeout = std::chrono::milliseconds(100);
 constexpr Duration kMaxNotifyTimeout = std::chrono::hours(1);
 
@@ -337,8 +340,44 @@ double delay_multiplier(const Loader& loader, const Item& item) {
   return value;
 }
 
+// ipc_call_failures' critical and warning lists: failures named call_ERRNO, as the
+// system.ipc_call_errors chart names them (semget_ENOSPC, msgsnd_EAGAIN).
+std::vector<CallFailure> call_failures(const Loader& loader, const Item& item) {
+  constexpr std::string_view kExpected =
+      "expected a list of failures named call_ERRNO such as [semget_ENOSPC, msgsnd_EAGAIN]";
+  if (!item.value.IsSequence()) loader.fail_expected(item, kExpected);
+  std::vector<std::string> known;
+  std::vector<CallFailure> failures;
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
+      known.push_back(
+          call_failure_name({static_cast<IpcCall>(call), static_cast<ErrnoClass>(error)}));
+    }
+  }
+  for (const YAML::Node& entry : item.value) {
+    if (!entry.IsScalar()) loader.fail_expected(item, kExpected);
+    auto found = std::find(known.begin(), known.end(), entry.Scalar());
+    if (found == known.end()) {
+      std::string what = fmt::format("unknown failure '{}'; {}", entry.Scalar(), kExpected);
+      if (auto close = closest_match(entry.Scalar(), known)) {
+        what = fmt::format("unknown failure '{}'; did you mean '{}'?", entry.Scalar(), *close);
+      }
+      loader.fail(item, what);
+    }
+    auto index = static_cast<std::size_t>(found - known.begin());
+    CallFailure failure{static_cast<IpcCall>(index / kErrnoClassCount),
+                        static_cast<ErrnoClass>(index % kErrnoClassCount)};
+    if (std::find(failures.begin(), failures.end(), failure) != failures.end()) {
+      loader.fail(item, fmt::format("'{}' is listed twice", entry.Scalar()));
+    }
+    failures.push_back(failure);
+  }
+  return failures;
+}
+
+// The keys of one alert: those all alerts take, and those of its kind (model/settings.h).
 std::vector<Key> alert_keys(const std::string& name) {
-  return {
+  std::vector<Key> keys{
       {"enabled",
        [name](Loader& l, const Item& i, Config& c) { alert_of(c, name).enabled = l.boolean(i); },
        {}},
@@ -347,47 +386,93 @@ std::vector<Key> alert_keys(const std::string& name) {
          alert_of(c, name).every = l.duration(i, kMinInterval, kMaxEvery);
        },
        {}},
-      {"warn",
-       [name](Loader& l, const Item& i, Config& c) { alert_of(c, name).warn = l.percent(i); },
-       {}},
-      {"warn_clear",
-       [name](Loader& l, const Item& i, Config& c) { alert_of(c, name).warn_clear = l.percent(i); },
-       {}},
-      {"crit",
-       [name](Loader& l, const Item& i, Config& c) {
-         alert_of(c, name).crit = l.percent_or_off(i);
-       },
-       {}},
-      {"crit_clear",
-       [name](Loader& l, const Item& i, Config& c) {
-         alert_of(c, name).crit_clear = l.percent_or_off(i);
-       },
-       {}},
-      {"delay",
-       nullptr,
-       {
-           {"up",
-            [name](Loader& l, const Item& i, Config& c) {
-              alert_of(c, name).delay.up = l.duration(i, Duration::zero(), kMaxEvery);
-            },
-            {}},
-           {"down",
-            [name](Loader& l, const Item& i, Config& c) {
-              alert_of(c, name).delay.down = l.duration(i, Duration::zero(), kMaxEvery);
-            },
-            {}},
-           {"multiplier",
-            [name](Loader& l, const Item& i, Config& c) {
-              alert_of(c, name).delay.multiplier = delay_multiplier(l, i);
-            },
-            {}},
-           {"max",
-            [name](Loader& l, const Item& i, Config& c) {
-              alert_of(c, name).delay.max = l.duration(i, Duration::zero(), kMaxEvery);
-            },
-            {}},
-       }},
   };
+  auto window = [name](Loader& l, const Item& i, Config& c) {
+    alert_of(c, name).window = l.duration(i, kMinWindow, kMaxEvery);
+  };
+  switch (alert_kind(name)) {
+    case AlertKind::kUsage:
+      keys.insert(keys.end(), {
+                                  {"warn",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).warn = l.percent(i);
+                                   },
+                                   {}},
+                                  {"warn_clear",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).warn_clear = l.percent(i);
+                                   },
+                                   {}},
+                                  {"crit",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).crit = l.percent_or_off(i);
+                                   },
+                                   {}},
+                                  {"crit_clear",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).crit_clear = l.percent_or_off(i);
+                                   },
+                                   {}},
+                              });
+      break;
+    case AlertKind::kCallFailures:
+      keys.insert(keys.end(), {
+                                  {"window", window, {}},
+                                  {"critical",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).critical_failures = call_failures(l, i);
+                                   },
+                                   {}},
+                                  {"warning",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).warning_failures = call_failures(l, i);
+                                   },
+                                   {}},
+                              });
+      break;
+    case AlertKind::kForecast:
+      keys.insert(keys.end(), {
+                                  {"window", window, {}},
+                                  {"warn_within",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).warn_within =
+                                         l.duration(i, Duration::zero(), kMaxForecast);
+                                   },
+                                   {}},
+                                  {"crit_within",
+                                   [name](Loader& l, const Item& i, Config& c) {
+                                     alert_of(c, name).crit_within =
+                                         l.duration(i, Duration::zero(), kMaxForecast);
+                                   },
+                                   {}},
+                              });
+      break;
+  }
+  keys.push_back({"delay",
+                  nullptr,
+                  {
+                      {"up",
+                       [name](Loader& l, const Item& i, Config& c) {
+                         alert_of(c, name).delay.up = l.duration(i, Duration::zero(), kMaxEvery);
+                       },
+                       {}},
+                      {"down",
+                       [name](Loader& l, const Item& i, Config& c) {
+                         alert_of(c, name).delay.down = l.duration(i, Duration::zero(), kMaxEvery);
+                       },
+                       {}},
+                      {"multiplier",
+                       [name](Loader& l, const Item& i, Config& c) {
+                         alert_of(c, name).delay.multiplier = delay_multiplier(l, i);
+                       },
+                       {}},
+                      {"max",
+                       [name](Loader& l, const Item& i, Config& c) {
+                         alert_of(c, name).delay.max = l.duration(i, Duration::zero(), kMaxEvery);
+                       },
+                       {}},
+                  }});
+  return keys;
 }
 
 // leaks.ignore_keys: a list of IPC keys, as ipcs prints them (0x0000162e) or in decimal.
@@ -538,6 +623,22 @@ const std::vector<Key>& schema() {
 void check_alerts(const Loader& loader, Config& config) {
   for (auto& [name, alert] : config.alerts) {
     std::string base = "alerts." + name + ".";
+    if (alert.warn_within < alert.crit_within) {
+      loader.fail_pair(
+          base + "warn_within", base + "crit_within",
+          fmt::format("warn_within ({}) must be >= crit_within ({}): a limit nearer "
+                      "than crit_within is CRITICAL, so it would never be WARNING",
+                      format_duration(alert.warn_within), format_duration(alert.crit_within)));
+    }
+    for (const CallFailure& failure : alert.critical_failures) {
+      if (std::find(alert.warning_failures.begin(), alert.warning_failures.end(), failure) ==
+          alert.warning_failures.end()) {
+        continue;
+      }
+      loader.fail_pair(base + "warning", base + "critical",
+                       fmt::format("'{}' is listed in both critical and warning; list it in one",
+                                   call_failure_name(failure)));
+    }
     if (alert.warn < alert.warn_clear) {
       loader.fail_pair(base + "warn", base + "warn_clear",
                        fmt::format("warn ({}) must be >= warn_clear ({}): an alert raised above "

@@ -50,7 +50,7 @@ std::optional<ContainerScope> container_scope(std::string_view component) {
     bool monitor;
     bool scope_only;
   };
-  // Longer prefixes first: "crio-conmon-" before "crio-" (a 64-hex id has no dash to confuse).
+  // "crio-conmon-<id>" cannot pass for "crio-<id>": an id is hex digits only.
   static constexpr std::array<Convention, 8> kConventions = {{
       {"docker-", CgroupOwnerKind::kDocker, false, true},
       {"cri-containerd-", CgroupOwnerKind::kContainerd, false, true},

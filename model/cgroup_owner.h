@@ -40,7 +40,8 @@ std::string_view to_string(PodQosClass qos);
 
 struct CgroupOwner {
   CgroupOwnerKind kind = CgroupOwnerKind::kOther;
-  // Short and printable (ASCII, no control characters): "host", "apache2.service",
+  // Printable (ASCII, no control characters), at most 255 characters (a unit's name is kept whole,
+  // as long as systemd allows; the others are shorter): "host", "apache2.service",
   // "docker:0123456789ab" (the id's first 12 characters, as `docker ps` shows it),
   // "podman:0123456789ab (conmon)", "pod:<uid>", or the printable path for `other`.
   std::string name;

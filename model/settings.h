@@ -12,17 +12,45 @@
 #include <vector>
 
 #include "model/bpf_mode.h"
+#include "model/ipc_call_counts.h"
 
 namespace ipctrail {
 
 using Duration = std::chrono::milliseconds;
 
-// Every alert the engine knows, in the order they are listed and configured.
-inline constexpr std::array<std::string_view, 6> kAlertNames{
-    "semaphores_used",          "semaphore_arrays_used",
-    "message_queues_used",      "shared_memory_segments_used",
-    "shared_memory_bytes_used", "message_queue_bytes_used",
+// Every alert the engine knows, in the order they are listed and configured: the usage alerts
+// (percent of a limit), the failed-call alert, then one exhaustion forecast per limit
+// (docs/design.md §10).
+inline constexpr std::array<std::string_view, 12> kAlertNames{
+    "semaphores_used",
+    "semaphore_arrays_used",
+    "message_queues_used",
+    "shared_memory_segments_used",
+    "shared_memory_bytes_used",
+    "message_queue_bytes_used",
+    "ipc_call_failures",
+    "semaphores_exhaustion",
+    "semaphore_arrays_exhaustion",
+    "message_queues_exhaustion",
+    "shared_memory_segments_exhaustion",
+    "shared_memory_pages_exhaustion",
 };
+
+// What an alert measures, which decides the keys it takes and the unit of its value.
+enum class AlertKind {
+  kUsage,         // percent of a kernel limit; warn, warn_clear, crit, crit_clear
+  kCallFailures,  // failed IPC system calls within a window (BPF); window, critical, warning
+  kForecast,      // seconds until a limit is reached at the growth seen; window, warn/crit_within
+};
+AlertKind alert_kind(std::string_view alert_name);
+
+// One kind of failed call, e.g. semget failing with ENOSPC; named "semget_ENOSPC".
+struct CallFailure {
+  IpcCall call = IpcCall::kSemget;
+  ErrnoClass error = ErrnoClass::kENOSPC;
+  friend bool operator==(const CallFailure&, const CallFailure&) = default;
+};
+std::string call_failure_name(const CallFailure& failure);
 
 // Netdata's `delay` line for notifications (docs/design.md §3): a notification of a rise waits
 // `up`, one of a fall waits `down`; a change while one is held multiplies both, up to `max`.
@@ -41,6 +69,11 @@ struct NotifyDelay {
 // (crit_clear off means it clears at `crit`). Crit is checked first. The defaults are Netdata
 // 1.37.1's health.d/ipc.conf: warn `$this > (($status >= $WARNING) ? (70) : (80))`, crit
 // `$this > (($status == $CRITICAL) ? (70) : (90))`, every 10s, delay down 5m multiplier 1.5 max 1h.
+//
+// The other kinds use `window` and their own thresholds instead (the percent ones are unused):
+// ipc_call_failures is CRITICAL while a call of `critical_failures` failed within the window,
+// WARNING while one of `warning_failures` did; a forecast is WARNING while its limit is reached
+// within `warn_within` at the growth seen over the window, CRITICAL within `crit_within`.
 struct AlertConfig {
   bool enabled = true;
   Duration every = std::chrono::seconds(10);
@@ -48,6 +81,11 @@ struct AlertConfig {
   double warn_clear = 70;
   std::optional<double> crit = 90;
   std::optional<double> crit_clear = 70;
+  Duration window{0};
+  Duration warn_within = std::chrono::hours(1);
+  Duration crit_within = std::chrono::minutes(10);
+  std::vector<CallFailure> critical_failures;
+  std::vector<CallFailure> warning_failures;
   NotifyDelay delay;
 
   friend bool operator==(const AlertConfig&, const AlertConfig&) = default;

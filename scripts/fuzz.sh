@@ -12,7 +12,7 @@ seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 harnesses=("$@")
 if ((${#harnesses[@]} == 0)); then
-  harnesses=(fuzz_sysvipc_parse fuzz_time_parse fuzz_config fuzz_metrics_http)
+  harnesses=(fuzz_sysvipc_parse fuzz_time_parse fuzz_config fuzz_metrics_http fuzz_cgroup_text)
 fi
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

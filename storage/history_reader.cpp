@@ -510,3 +510,86 @@ ProcessCoverage HistoryReader::process_coverage(std::int64_t since_ms, std::int6
 }
 
 }  // namespace ipctrail
+
+// --- For `ipctrail report`. ---
+namespace ipctrail {
+
+std::vector<SeriesCountRuns> count_runs(const std::vector<SeriesPoints>& changes,
+                                        const std::vector<Span>& spans, std::int64_t since_ms,
+                                        std::int64_t until_ms) {
+  std::vector<SeriesCountRuns> result;
+  for (const SeriesPoints& rows : changes) {
+    SeriesCountRuns found{rows.series, {}};
+    for (const Span& span : spans) {
+      TickGrid grid(span);
+      for (std::size_t row = 0; row < rows.points.size(); ++row) {
+        const std::optional<StoredValue>& value = rows.points[row].value;
+        if (!value) continue;
+        const auto* integer = std::get_if<std::int64_t>(&*value);
+        std::int64_t count = integer ? *integer : std::llround(std::get<double>(*value));
+        if (count <= 0) continue;
+        // The row holds for ticks [first, last) of this span, within [since, until].
+        std::int64_t first =
+            std::max(grid.index_of_tick(rows.points[row].ts_ms), grid.ticks_before(since_ms));
+        std::int64_t last = grid.ticks_before(until_ms + 1);
+        if (row + 1 < rows.points.size()) {
+          last = std::min(last, grid.index_of_tick(rows.points[row + 1].ts_ms));
+        }
+        if (first >= last) continue;
+        // The row's own tick keeps its real time; later ticks of the run are placed on the grid.
+        std::int64_t first_ms = first == grid.index_of_tick(rows.points[row].ts_ms)
+                                    ? rows.points[row].ts_ms
+                                    : grid.time_of(first);
+        found.runs.push_back(
+            {first_ms, std::max(first_ms, grid.time_of(last - 1)), count, last - first});
+      }
+    }
+    std::sort(found.runs.begin(), found.runs.end(), [](const CountRun& a, const CountRun& b) {
+      return a.first_tick_ms < b.first_tick_ms;
+    });
+    if (!found.runs.empty()) result.push_back(std::move(found));
+  }
+  return result;
+}
+
+std::map<std::string, std::vector<SeriesPoints>> HistoryReader::changes_of_charts(
+    const std::vector<std::string>& charts, std::int64_t since_ms, std::int64_t until_ms) {
+  std::map<std::string, std::vector<SeriesPoints>> result;
+  // Where each series' rows go: its chart's list, at its index.
+  std::unordered_map<std::int64_t, std::pair<std::vector<SeriesPoints>*, std::size_t>> place_of;
+  SQLite::Statement all_series(connection_->db,
+                               std::string("SELECT s.id, s.chart, s.dimension, s.queue_key, "
+                                           "s.owner_uid FROM series s ") +
+                                   kSeriesOrder);
+  while (all_series.executeStep()) {
+    SeriesInfo series = series_from_row(all_series);
+    if (!charts.empty() && std::find(charts.begin(), charts.end(), series.chart) == charts.end()) {
+      continue;
+    }
+    std::vector<SeriesPoints>& of_chart = result[series.chart];
+    place_of.emplace(series.id, std::make_pair(&of_chart, of_chart.size()));
+    of_chart.push_back({std::move(series), {}});
+  }
+  // Every series with a value has a row within kRefreshMs before any time (see chart_points).
+  SQLite::Statement rows(connection_->db,
+                         fmt::format("SELECT series_id, ts, value FROM points WHERE ts > ?1 - {} "
+                                     "AND ts <= ?2 ORDER BY ts",
+                                     kRefreshMs));
+  rows.bind(1, since_ms);
+  rows.bind(2, until_ms);
+  while (rows.executeStep()) {
+    auto found = place_of.find(rows.getColumn(0).getInt64());
+    if (found == place_of.end()) continue;
+    std::vector<Point>& points = (*found->second.first)[found->second.second].points;
+    Point point = point_from_columns(rows.getColumn(1), rows.getColumn(2));
+    // Before `since` only the latest row counts: the value in effect at `since`.
+    if (point.ts_ms <= since_ms && !points.empty()) points.pop_back();
+    points.push_back(point);
+  }
+  for (auto& [chart, of_chart] : result) {
+    std::erase_if(of_chart, [](const SeriesPoints& series) { return series.points.empty(); });
+  }
+  return result;
+}
+
+}  // namespace ipctrail

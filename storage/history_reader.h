@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -151,6 +152,30 @@ struct ProcessCoverage {
   std::int64_t events_lost = 0;
 };
 
+// --- For `ipctrail report` (report/): the ticks of a chart of counts per tick, as runs. ---
+// Consecutive ticks of one sampling span that each counted `per_tick` (> 0): the first and the
+// last of them, and how many. A stored row holds for every tick of its span until the next row,
+// so a steady count over an hour is one run, not 3600 ticks.
+struct CountRun {
+  std::int64_t first_tick_ms = 0;
+  std::int64_t last_tick_ms = 0;
+  std::int64_t per_tick = 0;
+  std::int64_t ticks = 0;
+  std::int64_t total() const { return per_tick * ticks; }
+};
+
+struct SeriesCountRuns {
+  SeriesInfo series;
+  std::vector<CountRun> runs;  // oldest first; ticks that counted 0 are left out
+};
+
+// For a chart of counts per tick (the BPF call charts), from its changes() and the sampling
+// spans: each series' ticks with since <= tick time <= until that counted something, as runs, on
+// the spans' tick grids. Series without such ticks are left out.
+std::vector<SeriesCountRuns> count_runs(const std::vector<SeriesPoints>& changes,
+                                        const std::vector<Span>& spans, std::int64_t since_ms,
+                                        std::int64_t until_ms);
+
 class HistoryReader {
  public:
   // Throws HistoryFileError when the file is missing or not a current ipctrail history file.
@@ -198,6 +223,10 @@ class HistoryReader {
                                                     const std::optional<std::string>& call,
                                                     bool errors_only);
   ProcessCoverage process_coverage(std::int64_t since_ms, std::int64_t until_ms);
+  // changes() of every series of `charts` (every chart when empty) in one pass over the window's
+  // rows instead of one pass per chart, by chart id.
+  std::map<std::string, std::vector<SeriesPoints>> changes_of_charts(
+      const std::vector<std::string>& charts, std::int64_t since_ms, std::int64_t until_ms);
 
  private:
   struct Connection;  // SQLiteCpp stays inside storage/

@@ -62,8 +62,7 @@ class ProcessStore {
   void write_span(bool present, std::int64_t ts_ms, bool starts_span);
   void match_removals(const ObjectStore& objects);
   void match_creations(const ObjectStore& objects);
-  void attribute(const char* column, std::int64_t incarnation,
-                 std::int64_t process_id);
+  void attribute(const char* column, std::int64_t incarnation, std::int64_t process_id);
   void insert_unseen(const PendingEvent& pending);
 
   SQLite::Database& db_;

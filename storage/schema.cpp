@@ -239,8 +239,8 @@ CREATE VIEW objects AS
 // (process_call_counts: errno 0 is success, n the n-th class of errno_classes); when per-process
 // counting was on (process_spans), and what the kernel could not hold (process_losses, a row only
 // for a tick that lost something). The creator and remover of an object incarnation refer to
-// processes (the created and removed events of object_events show them); creations and removals the inventory never
-// saw (made and undone between two ticks) are kept in unseen_object_events.
+// processes (the created and removed events of object_events show them); creations and removals the
+// inventory never saw (made and undone between two ticks) are kept in unseen_object_events.
 constexpr const char* kVersion8 = R"sql(
 CREATE TABLE processes (
   id INTEGER PRIMARY KEY,

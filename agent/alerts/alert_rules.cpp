@@ -1,5 +1,8 @@
 #include "agent/alerts/alert_rules.h"
 
+#include <stdexcept>
+#include <utility>
+
 #include "model/chart_table.h"
 
 namespace ipctrail {
@@ -53,6 +56,23 @@ const std::vector<AlertRule>& alert_rules() {
        each_queue_bytes},
   };
   return rules;
+}
+
+const AlertRule& forecast_resource(std::string_view forecast_name) {
+  static constexpr std::pair<std::string_view, std::string_view> kResources[] = {
+      {"semaphores_exhaustion", "semaphores_used"},
+      {"semaphore_arrays_exhaustion", "semaphore_arrays_used"},
+      {"message_queues_exhaustion", "message_queues_used"},
+      {"shared_memory_segments_exhaustion", "shared_memory_segments_used"},
+      {"shared_memory_pages_exhaustion", "shared_memory_bytes_used"},
+  };
+  for (const auto& [forecast, usage] : kResources) {
+    if (forecast != forecast_name) continue;
+    for (const AlertRule& rule : alert_rules()) {
+      if (rule.name == usage) return rule;
+    }
+  }
+  throw std::out_of_range("not an exhaustion forecast: " + std::string(forecast_name));
 }
 
 }  // namespace ipctrail

@@ -30,7 +30,12 @@ struct AlertRule {
   bool (*measure)(const Sample& sample, std::vector<Usage>& out);
 };
 
-// Every rule, in kAlertNames order.
+// Every usage rule, in kAlertNames order (the usage alerts come first there).
 const std::vector<AlertRule>& alert_rules();
+
+// The usage rule that measures what an exhaustion forecast (AlertKind::kForecast) watches:
+// semaphore_arrays_used's for semaphore_arrays_exhaustion, and so on. Throws std::out_of_range
+// for a name that is no forecast.
+const AlertRule& forecast_resource(std::string_view forecast_name);
 
 }  // namespace ipctrail

@@ -79,6 +79,7 @@ int run_cli(int argc, char** argv) {
   add_alerts_command(app, run);
   add_objects_command(app, run);
   add_who_command(app, run);
+  add_report_command(app, run);
 
   try {
     app.parse(argc, argv);

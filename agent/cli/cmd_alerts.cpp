@@ -82,19 +82,32 @@ void print_transitions_json(std::int64_t since, const std::vector<AlertRecord>& 
   std::cout << nlohmann::json{{"since", since}, {"transitions", std::move(rows)}}.dump() << '\n';
 }
 
-void print_states_csv(const std::vector<AlertRecord>& states) {
-  std::cout << "alert,chart,instance,status,value,since,since_time,summary\n";
-  for (const AlertRecord& state : states) {
-    std::cout << fmt::format("{},{},{},{},{},{},{},{}\n", state.alert, state.chart,
-                             csv_field(state.instance), status_name(state.new_status),
-                             optional_text(state.new_value), state.ts_ms, iso8601_utc(state.ts_ms),
-                             csv_field(state.summary));
+void print_states_csv(const std::vector<AlertRecord>& states,
+                      const std::vector<std::optional<CurrentValue>>& now) {
+  std::cout << "alert,chart,instance,status,value,since,since_time,summary,now_value,now_limit,"
+               "now_percent,now_unit,now_ts\n";
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    const AlertRecord& state = states[i];
+    const std::optional<CurrentValue>& current = now[i];
+    std::cout << fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", state.alert, state.chart,
+        csv_field(state.instance), status_name(state.new_status), optional_text(state.new_value),
+        state.ts_ms, iso8601_utc(state.ts_ms), csv_field(state.summary),
+        current ? fmt::format("{}", current->value) : "",
+        current ? optional_text(current->limit) : "",
+        current ? optional_text(current->percent()) : "", current ? csv_field(current->unit) : "",
+        current ? std::to_string(current->ts_ms) : "");
   }
 }
 
-void print_states_json(const std::vector<AlertRecord>& states) {
+void print_states_json(const std::vector<AlertRecord>& states,
+                       const std::vector<std::optional<CurrentValue>>& now) {
   nlohmann::json rows = nlohmann::json::array();
-  for (const AlertRecord& state : states) rows.push_back(alert_state_json(state));
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    nlohmann::json row = alert_state_json(states[i]);
+    row["now"] = current_value_json(now[i]);
+    rows.push_back(std::move(row));
+  }
   std::cout << nlohmann::json{{"active", std::move(rows)}}.dump() << '\n';
 }
 
@@ -108,12 +121,13 @@ int run_alerts(const AlertsOptions& options) {
     std::vector<AlertRecord> states =
         reader.alert_states_at(std::numeric_limits<std::int64_t>::max());
     std::erase_if(states, [](const AlertRecord& state) { return !raised(state); });
+    std::vector<std::optional<CurrentValue>> current = current_values(reader, states, now);
     if (options.format == "csv") {
-      print_states_csv(states);
+      print_states_csv(states, current);
     } else if (options.format == "json") {
-      print_states_json(states);
+      print_states_json(states, current);
     } else {
-      std::cout << alert_states_table(states);
+      std::cout << alert_states_table(states, &current);
     }
     return kExitOk;
   }
@@ -141,7 +155,8 @@ void add_alerts_command(CLI::App& app, CommandAction& run) {
           ->capture_default_str();
   command
       ->add_flag("--active", options->active,
-                 "Instead, each alert instance whose latest transition is to WARNING or CRITICAL")
+                 "Instead, each alert instance whose latest transition is to WARNING or CRITICAL, "
+                 "with what its resource holds now")
       ->excludes(since);
   command->add_option("--format", options->format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}))

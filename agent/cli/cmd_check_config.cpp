@@ -20,6 +20,12 @@ std::string threshold(const std::optional<double>& value) {
   return value ? format_number(*value) : "off";
 }
 
+std::string failure_names(const std::vector<CallFailure>& failures) {
+  std::vector<std::string> names;
+  for (const CallFailure& failure : failures) names.push_back(call_failure_name(failure));
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
 std::string bpf_text(const Config::Bpf& bpf) {
   std::string_view enabled = bpf.enabled == BpfEnabled::kAuto ? "auto"
                              : bpf.enabled == BpfEnabled::kOn ? "true"
@@ -41,14 +47,29 @@ std::string summary(const Config& config) {
                      on_off(config.collect.semaphores), on_off(config.collect.message_queues),
                      on_off(config.collect.shared_memory));
   out += fmt::format("bpf       {}\n", bpf_text(config.bpf));
-  out += fmt::format("alerts    {:<28} {:>7} {:>6} {:>6} {:>10} {:>6} {:>10}\n", "", "enabled",
+  out += fmt::format("alerts    {:<33} {:>7} {:>6} {:>6} {:>10} {:>6} {:>10}\n", "", "enabled",
                      "every", "warn", "warn_clear", "crit", "crit_clear");
   for (std::string_view name : kAlertNames) {
     const AlertConfig& alert = config.alerts.find(name)->second;
-    out += fmt::format("          {:<28} {:>7} {:>6} {:>6} {:>10} {:>6} {:>10}\n", name,
-                       on_off(alert.enabled), format_duration(alert.every),
-                       format_number(alert.warn), format_number(alert.warn_clear),
-                       threshold(alert.crit), threshold(alert.crit_clear));
+    std::string common = fmt::format("          {:<33} {:>7} {:>6}", name, on_off(alert.enabled),
+                                     format_duration(alert.every));
+    switch (alert_kind(name)) {
+      case AlertKind::kUsage:
+        out += fmt::format("{} {:>6} {:>10} {:>6} {:>10}\n", common, format_number(alert.warn),
+                           format_number(alert.warn_clear), threshold(alert.crit),
+                           threshold(alert.crit_clear));
+        break;
+      case AlertKind::kCallFailures:
+        out += fmt::format("{}  window {}, critical [{}], warning [{}]\n", common,
+                           format_duration(alert.window), failure_names(alert.critical_failures),
+                           failure_names(alert.warning_failures));
+        break;
+      case AlertKind::kForecast:
+        out += fmt::format("{}  window {}, warn within {}, crit within {}\n", common,
+                           format_duration(alert.window), format_duration(alert.warn_within),
+                           format_duration(alert.crit_within));
+        break;
+    }
   }
   std::string exec = "off";
   if (!config.notify.exec.empty()) exec = fmt::format("{}", fmt::join(config.notify.exec, " "));

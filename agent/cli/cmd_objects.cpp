@@ -194,10 +194,9 @@ nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
 }
 
 void print_csv(std::int64_t at, const std::vector<StoredObject>& objects) {
-  std::cout
-      << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
-         "bytes,qbytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason,"
-         "creator_pid,creator_comm,creator_unit\n";
+  std::cout << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
+               "bytes,qbytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason,"
+               "creator_pid,creator_comm,creator_unit\n";
   for (const StoredObject& stored : objects) {
     const IpcObject& o = stored.object;
     bool shm = o.kind == IpcKind::kSharedMemory;

@@ -23,5 +23,6 @@ void add_check_config_command(CLI::App& app, CommandAction& run);
 void add_alerts_command(CLI::App& app, CommandAction& run);
 void add_objects_command(CLI::App& app, CommandAction& run);
 void add_who_command(CLI::App& app, CommandAction& run);
+void add_report_command(CLI::App& app, CommandAction& run);
 
 }  // namespace ipctrail

@@ -159,10 +159,6 @@ bool CgroupNames::walk(std::uint64_t wanted) {
   std::deque<std::string> pending{""};
   std::size_t visited = 0;
   while (!pending.empty()) {
-    if (visited == options_.max_walk) {
-      complete = false;
-      break;
-    }
     ++visited;
     std::string relative = std::move(pending.front());
     pending.pop_front();
@@ -193,7 +189,12 @@ bool CgroupNames::walk(std::uint64_t wanted) {
       std::string child_relative =
           relative.empty() ? std::string(name) : relative + "/" + std::string(name);
       record(inode, join_cgroup_path(mount->root, child_relative));
-      pending.push_back(std::move(child_relative));
+      // At most max_walk directories are opened, so no more than that wait to be.
+      if (visited + pending.size() < options_.max_walk) {
+        pending.push_back(std::move(child_relative));
+      } else {
+        complete = false;
+      }
     }
     ::closedir(directory);
   }

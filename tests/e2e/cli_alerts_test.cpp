@@ -156,13 +156,60 @@ TEST_F(CliAlerts, ActiveListsTheRaisedStateOfEachInstance) {
 
   testing::CommandResult csv = run("alerts --active --format csv");
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
-  EXPECT_EQ(csv.output.rfind("alert,chart,instance,status,value,since,since_time,summary\n", 0),
+  EXPECT_EQ(csv.output.rfind("alert,chart,instance,status,value,since,since_time,summary,"
+                             "now_value,now_limit,now_percent,now_unit,now_ts\n",
+                             0),
             0u);
   EXPECT_NE(csv.output.find("semaphores_used,system.ipc_semaphores,,WARNING,90," +
                             std::to_string(now_ - kHour) + "," + iso8601_utc(now_ - kHour) +
-                            ",9 of 10 semaphore arrays in use\n"),
+                            ",9 of 10 semaphore arrays in use,"),
             std::string::npos)
       << csv.output;
+}
+
+// The fix for issue 14: a resource that filled up after its alert was raised reads 100% now,
+// beside the 90% of the transition; failures read as counted over the last minute.
+TEST_F(CliAlerts, ActiveShowsWhatTheResourceHoldsNow) {
+  {
+    StoreOptions options;
+    options.path = db_;
+    Store store(options);
+    TickRecord record;
+    record.ts_ms = now_ - 30'000;
+    record.interval_ms = 1000;
+    record.charts.push_back(
+        {Chart{"system.ipc_semaphores", "semaphores", {{"semaphores", std::uint64_t{10}}}}, {}});
+    record.charts.push_back(
+        {Chart{"system.ipc_limits", "limit", {{"semmns", std::uint64_t{10}}}}, {}});
+    record.charts.push_back(
+        {Chart{"system.ipc_call_errors", "calls", {{"semget_ENOSPC", std::uint64_t{2}}}}, {}});
+    record.alert_transitions = {transition(now_ - 30'000, "ipc_call_failures",
+                                           "system.ipc_call_errors", "semget_ENOSPC",
+                                           AlertStatus::kClear, AlertStatus::kCritical, 2.0,
+                                           "semget failed with ENOSPC 2 times in the last 1m")};
+    store.write_tick(record);
+  }
+  testing::CommandResult json = run("alerts --active --format json");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  nlohmann::json active = nlohmann::json::parse(json.output)["active"];
+  ASSERT_EQ(active.size(), 3u) << json.output;
+  EXPECT_EQ(active[0]["alert"], "ipc_call_failures");
+  EXPECT_EQ(active[0]["now"]["value"], 2.0) << json.output;
+  EXPECT_TRUE(active[0]["now"]["limit"].is_null());
+  EXPECT_EQ(active[0]["now"]["unit"], "failures in the last 1m");
+  EXPECT_TRUE(active[1]["now"].is_null()) << "queue 7's bytes were never stored";
+  EXPECT_EQ(active[2]["alert"], "semaphores_used");
+  EXPECT_EQ(active[2]["value"], 90.0);
+  EXPECT_EQ(active[2]["now"]["value"], 10.0);
+  EXPECT_EQ(active[2]["now"]["limit"], 10.0);
+  EXPECT_EQ(active[2]["now"]["percent"], 100.0);
+  EXPECT_EQ(active[2]["now"]["ts"], now_ - 30'000);
+  EXPECT_EQ(active[2]["now"]["unit"], "semaphores");
+
+  testing::CommandResult table = run("alerts --active");
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("10 of 10 (100%)"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("2 failures in the last 1m"), std::string::npos) << table.output;
 }
 
 TEST_F(CliAlerts, AtShowsTheAlertStatesOfThatMoment) {

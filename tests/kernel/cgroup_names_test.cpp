@@ -6,8 +6,10 @@
 #include "agent/collect/cgroup_names.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,6 +198,34 @@ TEST_F(CgroupNamesTest, AHostileNameIsOtherAndPrintable) {
   EXPECT_EQ(name.path, cgroup.cgroup_path);
   EXPECT_EQ(name.owner.kind, CgroupOwnerKind::kOther);
   EXPECT_EQ(name.display, tree_->root().cgroup_path + "/docker-\\xff\\x1b[31m.scope");
+}
+
+// What the packaged service has: another user, and /proc mounted as ProtectProc=invisible mounts
+// it (hidepid=invisible). Other processes' /proc entries are gone; naming by id still works.
+TEST_F(CgroupNamesTest, NeedsCgroupfsOnlyNotOtherProcessesProc) {
+  TestCgroup cgroup = tree_->make("docker-" + kDockerId + ".scope");
+  pid_t test_process = ::getpid();
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") !=
+            0) {
+      ::_exit(10);
+    }
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(11);
+    if (cgroup_path_of_process(test_process).has_value()) ::_exit(12);
+    CgroupName name = CgroupNames().resolve(cgroup.id);
+    ::_exit(name.state == CgroupName::State::kKnown && name.display == "docker:4f6c2b1a9e8d" ? 0
+                                                                                             : 13);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10: cannot mount /proc with hidepid=invisible, 11: cannot become nobody, 12: another "
+         "process's /proc was readable, 13: the cgroup was not named from cgroupfs";
 }
 
 TEST_F(CgroupNamesTest, AProcessInAChildCgroup) {

@@ -13,6 +13,14 @@ using Clock = AlertEngine::Clock;
 
 const Clock::time_point kStart{};
 
+// The usage alerts only; ipc_call_failures and the forecasts have tests of their own
+// (alert_forecast_test.cpp).
+AlertConfigs usage_alerts() {
+  AlertConfigs configs = Config::default_alerts();
+  for (auto& [name, config] : configs) config.enabled = alert_kind(name) == AlertKind::kUsage;
+  return configs;
+}
+
 Sample quiet_sample() {
   Sample sample;
   sample.ts_ms = 1'700'000'000'000;
@@ -67,9 +75,11 @@ TEST(AlertStatusNumbers, AreNetdatas) {
   EXPECT_EQ(status_name(AlertStatus::kCritical), "CRITICAL");
 }
 
-TEST(AlertRules, OneRulePerConfiguredAlertInOrder) {
-  ASSERT_EQ(alert_rules().size(), kAlertNames.size());
-  for (std::size_t i = 0; i < kAlertNames.size(); ++i) {
+TEST(AlertRules, OneRulePerUsageAlertInOrder) {
+  std::size_t usage = 0;
+  for (std::string_view name : kAlertNames) usage += alert_kind(name) == AlertKind::kUsage;
+  ASSERT_EQ(alert_rules().size(), usage);
+  for (std::size_t i = 0; i < usage; ++i) {
     EXPECT_EQ(alert_rules()[i].name, kAlertNames[i]);
   }
   EXPECT_EQ(alert_rules()[0].chart, chart_id::kSemaphores);
@@ -149,7 +159,7 @@ TEST(StatusFor, CritWithAndWithoutItsOwnClear) {
 }
 
 TEST(AlertEngine, UninitializedBeforeTheFirstEvaluation) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   std::vector<AlertState> states = engine.states();
   ASSERT_EQ(states.size(), 5u);  // the per-queue alert has no instance before it sees queues
   for (const AlertState& state : states) {
@@ -160,7 +170,7 @@ TEST(AlertEngine, UninitializedBeforeTheFirstEvaluation) {
 }
 
 TEST(AlertEngine, FirstEvaluationLogsEveryWholeSystemAlert) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   Sample sample = quiet_sample();
   std::vector<AlertTransition> transitions = engine.evaluate(sample, kStart);
   ASSERT_EQ(transitions.size(), 5u);
@@ -180,7 +190,7 @@ TEST(AlertEngine, FirstEvaluationLogsEveryWholeSystemAlert) {
 }
 
 TEST(AlertEngine, EachRuleDividesByItsOwnLimit) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   Sample sample = quiet_sample();
   sample.semaphores = 810;      // of semmns 1000
   sample.semaphore_arrays = 9;  // of semmni 10
@@ -209,7 +219,7 @@ TEST(AlertEngine, EachRuleDividesByItsOwnLimit) {
 }
 
 TEST(AlertEngine, EvaluatesEachAlertEveryTenSecondsOnTheLatestSample) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   Sample sample = quiet_sample();
   sample.limits.semmni = 10;
   engine.evaluate(sample, kStart);
@@ -235,7 +245,7 @@ TEST(AlertEngine, EvaluatesEachAlertEveryTenSecondsOnTheLatestSample) {
 }
 
 TEST(AlertEngine, PerAlertEvery) {
-  AlertConfigs configs = Config::default_alerts();
+  AlertConfigs configs = usage_alerts();
   configs.at("semaphores_used").every = seconds(1);
   AlertEngine engine(configs);
   Sample sample = quiet_sample();
@@ -248,7 +258,7 @@ TEST(AlertEngine, PerAlertEvery) {
 }
 
 TEST(AlertEngine, UnknownOrZeroLimitIsUndefinedNeverADivision) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   Sample sample = quiet_sample();
   sample.limits.semmni = 0;
   sample.limits.semmns.reset();
@@ -273,7 +283,7 @@ TEST(AlertEngine, UnknownOrZeroLimitIsUndefinedNeverADivision) {
 }
 
 TEST(AlertEngine, QueueInstancesAreLoggedOnceRaisedAndGoRemovedWithTheirQueue) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   Sample sample = quiet_sample();
   sample.queues = {queue(32768, 500, 1000), queue(5, 0, 1000)};
   auto at = [&](int second) {
@@ -316,7 +326,7 @@ TEST(AlertEngine, QueueInstancesAreLoggedOnceRaisedAndGoRemovedWithTheirQueue) {
 }
 
 TEST(AlertEngine, QueueWithUnknownCapacityIsUndefined) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   Sample sample = quiet_sample();
   sample.queues = {queue(3, 100, std::nullopt), queue(4, 100, 0)};
   EXPECT_TRUE(only(engine.evaluate(sample, kStart), "message_queue_bytes_used").empty());
@@ -328,7 +338,7 @@ TEST(AlertEngine, QueueWithUnknownCapacityIsUndefined) {
 }
 
 TEST(AlertEngine, QueuesNotCollectedMakesRaisedQueuesUndefinedNotRemoved) {
-  AlertEngine engine(Config::default_alerts());
+  AlertEngine engine(usage_alerts());
   Sample sample = quiet_sample();
   sample.queues = {queue(9, 900, 1000)};
   ASSERT_EQ(only(engine.evaluate(sample, kStart), "message_queue_bytes_used").size(), 1u);
@@ -341,7 +351,7 @@ TEST(AlertEngine, QueuesNotCollectedMakesRaisedQueuesUndefinedNotRemoved) {
 }
 
 TEST(AlertEngine, ReconfigureChangesThresholdsAndSwitchesAlertsOffAndOn) {
-  AlertConfigs configs = Config::default_alerts();
+  AlertConfigs configs = usage_alerts();
   AlertEngine engine(configs);
   Sample sample = quiet_sample();
   sample.semaphore_arrays = 60;  // 60% of semmni 100
@@ -373,7 +383,7 @@ TEST(AlertEngine, ReconfigureChangesThresholdsAndSwitchesAlertsOffAndOn) {
 }
 
 TEST(AlertEngine, DisabledFromTheStartHasNoState) {
-  AlertConfigs configs = Config::default_alerts();
+  AlertConfigs configs = usage_alerts();
   configs.at("message_queues_used").enabled = false;
   AlertEngine engine(configs);
   EXPECT_EQ(state_of(engine.states(), "message_queues_used"), nullptr);

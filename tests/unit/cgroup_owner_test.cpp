@@ -88,9 +88,17 @@ TEST(CgroupOwner, HostilePathsAreOtherAndPrintable) {
     CgroupOwner owner = classify_cgroup_path(path);
     EXPECT_EQ(owner.kind, CgroupOwnerKind::kOther);
     EXPECT_TRUE(owner.container_id.empty());
-    EXPECT_LE(owner.name.size(), 160u);
+    EXPECT_LE(owner.name.size(), 160u);  // `other`: the path made printable, cut
     for (char c : owner.name) EXPECT_TRUE(c >= 0x20 && c <= 0x7e) << static_cast<int>(c);
   }
+}
+
+TEST(CgroupOwner, AUnitNameIsKeptWholeUpToSystemdsLimit) {
+  std::string longest = std::string(247, 'a') + ".service";  // 255, systemd's UNIT_NAME_MAX - 1
+  EXPECT_EQ(classify_cgroup_path("/system.slice/" + longest).name, longest);
+  CgroupOwner too_long = classify_cgroup_path("/system.slice/a" + longest);
+  EXPECT_EQ(too_long.kind, CgroupOwnerKind::kOther);
+  EXPECT_LE(too_long.name.size(), 160u);
 }
 
 TEST(CgroupOwner, VeryDeepPathsOfKnownShapes) {

@@ -96,6 +96,71 @@ TEST(BuiltInDefaults, AreTheReferenceOnes) {
   }
 }
 
+TEST(BuiltInDefaults, FailureAndForecastAlerts) {
+  Config config;
+  const AlertConfig& failures = config.alerts.at("ipc_call_failures");
+  EXPECT_EQ(failures.window, minutes(1));
+  std::vector<std::string> critical, warning;
+  for (const CallFailure& failure : failures.critical_failures) {
+    critical.push_back(call_failure_name(failure));
+  }
+  for (const CallFailure& failure : failures.warning_failures) {
+    warning.push_back(call_failure_name(failure));
+  }
+  EXPECT_EQ(critical,
+            (std::vector<std::string>{"semget_ENOSPC", "semget_ENOMEM", "msgget_ENOSPC",
+                                      "msgget_ENOMEM", "shmget_ENOSPC", "shmget_ENOMEM"}));
+  EXPECT_EQ(warning, std::vector<std::string>{"msgsnd_EAGAIN"});
+  for (std::string_view name :
+       {"semaphores_exhaustion", "semaphore_arrays_exhaustion", "message_queues_exhaustion",
+        "shared_memory_segments_exhaustion", "shared_memory_pages_exhaustion"}) {
+    const AlertConfig& forecast = config.alerts.at(std::string(name));
+    EXPECT_EQ(alert_kind(name), AlertKind::kForecast);
+    EXPECT_EQ(forecast.window, minutes(10)) << name;
+    EXPECT_EQ(forecast.warn_within, hours(1)) << name;
+    EXPECT_EQ(forecast.crit_within, minutes(10)) << name;
+  }
+}
+
+TEST(ParseConfig, FailureAndForecastKeysRoundTrip) {
+  Config config = parse_config(
+      "alerts:\n"
+      "  ipc_call_failures:\n"
+      "    every: 1s\n"
+      "    window: 30s\n"
+      "    critical: [semget_ENOSPC, shmget_other]\n"
+      "    warning: [msgsnd_EAGAIN, semop_EIDRM]\n"
+      "    delay:\n"
+      "      down: 1m\n"
+      "  semaphore_arrays_exhaustion:\n"
+      "    enabled: false\n"
+      "    window: 2m\n"
+      "    warn_within: 30m\n"
+      "    crit_within: 0\n"
+      "  shared_memory_pages_exhaustion:\n"
+      "    window: 1h\n",
+      "new.yaml");
+  Config expected;
+  AlertConfig& failures = expected.alerts.at("ipc_call_failures");
+  failures.every = seconds(1);
+  failures.window = seconds(30);
+  failures.critical_failures = {{IpcCall::kSemget, ErrnoClass::kENOSPC},
+                                {IpcCall::kShmget, ErrnoClass::kOther}};
+  failures.warning_failures = {{IpcCall::kMsgsnd, ErrnoClass::kEAGAIN},
+                               {IpcCall::kSemop, ErrnoClass::kEIDRM}};
+  failures.delay.down = minutes(1);
+  AlertConfig& arrays = expected.alerts.at("semaphore_arrays_exhaustion");
+  arrays.enabled = false;
+  arrays.window = minutes(2);
+  arrays.warn_within = minutes(30);
+  arrays.crit_within = seconds(0);
+  expected.alerts.at("shared_memory_pages_exhaustion").window = hours(1);
+  EXPECT_TRUE(config == expected);
+  // Empty lists switch a severity off.
+  Config quiet = parse_config("alerts:\n  ipc_call_failures:\n    warning: []\n", "quiet.yaml");
+  EXPECT_TRUE(quiet.alerts.at("ipc_call_failures").warning_failures.empty());
+}
+
 TEST(ParseConfig, CritOffAloneSwitchesCriticalOff) {
   Config config = parse_config("alerts:\n  semaphores_used:\n    crit: off\n", "off.yaml");
   EXPECT_EQ(config.alerts.at("semaphores_used").crit, std::nullopt);
@@ -344,6 +409,39 @@ const BadConfig kBadConfigs[] = {
      "2:9: notify.exec: cannot run /etc/passwd: Permission denied"},
     {"exec_directory", "notify:\n  exec: /tmp\n",
      "2:9: notify.exec: cannot run /tmp: Is a directory"},
+    {"failure_typo", "alerts:\n  ipc_call_failures:\n    critical: [semget_ENOSCP]\n",
+     "3:15: alerts.ipc_call_failures.critical: unknown failure 'semget_ENOSCP'; did you mean "
+     "'semget_ENOSPC'?"},
+    {"failure_unknown", "alerts:\n  ipc_call_failures:\n    critical: [fork_EAGAIN]\n",
+     "3:15: alerts.ipc_call_failures.critical: unknown failure 'fork_EAGAIN'; expected a list of "
+     "failures named call_ERRNO such as [semget_ENOSPC, msgsnd_EAGAIN]"},
+    {"failures_not_a_list", "alerts:\n  ipc_call_failures:\n    warning: msgsnd_EAGAIN\n",
+     "3:14: alerts.ipc_call_failures.warning: expected a list of failures named call_ERRNO such as "
+     "[semget_ENOSPC, msgsnd_EAGAIN], got 'msgsnd_EAGAIN'"},
+    {"failure_twice",
+     "alerts:\n  ipc_call_failures:\n    critical: [semget_ENOSPC, semget_ENOSPC]\n",
+     "3:15: alerts.ipc_call_failures.critical: 'semget_ENOSPC' is listed twice"},
+    {"failure_in_both_lists", "alerts:\n  ipc_call_failures:\n    critical: [msgsnd_EAGAIN]\n",
+     "3:5: alerts.ipc_call_failures.critical: 'msgsnd_EAGAIN' is listed in both critical and "
+     "warning; list it in one"},
+    {"failures_window_too_short", "alerts:\n  ipc_call_failures:\n    window: 100ms\n",
+     "3:13: alerts.ipc_call_failures.window: expected a duration from 1s to 1d, got '100ms'"},
+    {"failures_take_no_percent", "alerts:\n  ipc_call_failures:\n    crit: 90\n",
+     "3:5: alerts.ipc_call_failures.crit: unknown key; expected one of enabled, every, window, "
+     "critical, warning or delay"},
+    {"forecast_warn_within_below_crit_within",
+     "alerts:\n  semaphore_arrays_exhaustion:\n    warn_within: 5m\n",
+     "3:5: alerts.semaphore_arrays_exhaustion.warn_within: warn_within (5m) must be >= crit_within "
+     "(10m): a limit nearer than crit_within is CRITICAL, so it would never be WARNING"},
+    {"forecast_bad_window", "alerts:\n  semaphores_exhaustion:\n    window: ten minutes\n",
+     "3:13: alerts.semaphores_exhaustion.window: expected a duration such as 100ms, 10s, 5m, 1h or "
+     "30d (a plain number is seconds), got 'ten minutes'"},
+    {"forecast_within_too_long", "alerts:\n  semaphores_exhaustion:\n    warn_within: 60d\n",
+     "3:18: alerts.semaphores_exhaustion.warn_within: expected a duration from 0ms to 30d, "
+     "got '60d'"},
+    {"forecast_takes_no_percent", "alerts:\n  semaphores_exhaustion:\n    warn_clear: 70\n",
+     "3:5: alerts.semaphores_exhaustion.warn_clear: unknown key; expected one of enabled, every, "
+     "window, warn_within, crit_within or delay"},
 };
 
 class BadConfigFile : public ConfigFile, public ::testing::WithParamInterface<BadConfig> {};
