@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -96,6 +97,7 @@ class SqliteStore {
 
   std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id
   std::uint64_t tick_number_ = 0;
+  std::chrono::steady_clock::time_point last_trim_;  // see write_tick
   std::int64_t rows_in_tick_ = 0;  // points written by the tick being written, for retention
   std::optional<std::int64_t> span_id_;
   std::int64_t span_last_ts_ = 0;
