@@ -28,6 +28,8 @@ AgentOptions agent_options(const Config& config) {
   // The history keeps every object (ipctrail objects, the objects view).
   agent.collector.inventory = true;
   agent.collector.leaks = config.leaks;
+  agent.namespaces = config.namespaces;
+  agent.namespaces_rescan = config.namespaces_rescan;
   agent.bpf.enabled = config.bpf.enabled;
   agent.bpf.mode = config.bpf.mode;
   agent.alerts = config.alerts;

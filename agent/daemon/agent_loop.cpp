@@ -9,6 +9,7 @@
 
 #include "agent/alerts/alerts.h"
 #include "agent/daemon/history_charts.h"
+#include "agent/daemon/namespace_watch.h"
 #include "agent/daemon/process_record.h"
 #include "agent/notify/notification_delay.h"
 #include "export/prometheus.h"
@@ -168,6 +169,7 @@ class Components {
         processes_(std::make_unique<ProcessRecorder>()) {
     if (options.prometheus_listen) server_ = start_server(options);
     if (options.textfile_path) textfile_ = std::make_unique<TextfileWriter>(*options.textfile_path);
+    namespaces_ = watch_namespaces(options);
   }
 
   // Moves from `current` to `next`. Throws, having changed nothing, when a new part cannot start:
@@ -209,6 +211,11 @@ class Components {
       server_ = std::move(server);
       if (same_port) rebind(next);
     }
+    if (next.namespaces != current.namespaces ||
+        next.namespaces_rescan != current.namespaces_rescan ||
+        next.collector != current.collector) {
+      namespaces_ = watch_namespaces(next);
+    }
     if (next.textfile_path != current.textfile_path) {
       textfile_.reset();
       if (next.textfile_path) textfile_ = std::make_unique<TextfileWriter>(*next.textfile_path);
@@ -219,10 +226,14 @@ class Components {
             TickRecord& tick) {
     collector_->collect(sample);
     calls_->collect(sample);
+    std::vector<WatchedNamespace> others;
+    if (namespaces_) others = namespaces_->sample(scheduled);
     std::vector<AlertTransition> transitions = engine_->evaluate(sample, scheduled);
     log_transitions(transitions);
     fill_tick_record(sample, interval_ms, tick);
     processes_->fill(sample, tick);
+    tick.namespaces.clear();
+    for (WatchedNamespace& other : others) tick.namespaces.push_back(namespace_tick_record(other));
     tick.alert_transitions = transitions;
     writer_->write(tick);  // throws HistoryFileError: the file is not ours
     delays_->add(transitions, scheduled);
@@ -235,6 +246,11 @@ class Components {
   std::size_t held_notifications() const { return delays_->held(); }
 
  private:
+  static std::unique_ptr<NamespaceWatch> watch_namespaces(const AgentOptions& options) {
+    if (options.namespaces != NamespaceScope::kAll) return nullptr;
+    return std::make_unique<NamespaceWatch>(options.collector, options.namespaces_rescan);
+  }
+
   // The port was ours a moment ago, so only a process that took it in between makes this fail.
   void rebind(const AgentOptions& next) {
     try {
@@ -266,6 +282,7 @@ class Components {
   std::unique_ptr<ProcessRecorder> processes_;
   std::unique_ptr<MetricsServer> server_;
   std::unique_ptr<TextfileWriter> textfile_;
+  std::unique_ptr<NamespaceWatch> namespaces_;  // with `namespaces: all` only
 };
 
 // A SIGHUP's reload in progress: the readings so far and when to take the next (kReloadSettle).
