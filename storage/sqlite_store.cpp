@@ -502,7 +502,12 @@ void SqliteStore::write_alert_transition(const AlertTransition& transition) {
   insert.bind(9, transition.warn);
   bind_optional(insert, 10, transition.crit);
   insert.bind(11, transition.summary);
-  insert.bind(12);  // the agent's own namespace
+  auto in_namespace = live_namespaces_.find(transition.namespace_inode);
+  if (transition.namespace_inode != 0 && in_namespace != live_namespaces_.end()) {
+    insert.bind(12, in_namespace->second);
+  } else {
+    insert.bind(12);  // the agent's own namespace
+  }
   insert.exec();
 }
 

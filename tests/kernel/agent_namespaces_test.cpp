@@ -183,5 +183,48 @@ TEST_F(AgentNamespaces, AGoneNamespaceEndsItsSeriesAndObjects) {
   EXPECT_EQ(number("SELECT count(*) FROM ipc_objects WHERE namespace_id = " + row), 1);
 }
 
+// Each namespace's alerts against its own limits: 9 arrays of semmni 10 raise that namespace's
+// semaphore_arrays_used, and neither the agent's own namespace nor a quiet one moves.
+TEST_F(AgentNamespaces, AnAlertInOneNamespaceRaisesOnlyItsInstance) {
+  NamespaceHolder full({.kernel_values = {{"sem", "250 32000 32 10"}},
+                        .semaphore_arrays = {1, 1, 1, 1, 1, 1, 1, 1, 1},
+                        .queues = {},
+                        .segments = {}});
+  NamespaceHolder quiet({.kernel_values = {{"sem", "250 32000 32 10"}},
+                         .semaphore_arrays = {1},
+                         .queues = {},
+                         .segments = {}});
+  ASSERT_TRUE(full.ok() && quiet.ok());
+  {
+    testing::AgentProcess agent = start_agent();
+    ASSERT_TRUE(testing::eventually([&] {
+      std::string text = testing::read_text(log_);
+      std::size_t quiet_seen = text.find(link(quiet.inode()) + " (");
+      return logged("alert semaphore_arrays_used in ") && quiet_seen != std::string::npos &&
+             testing::count_of(text.substr(quiet_seen), "committed tick") >= 2;
+    })) << testing::read_text(log_);
+    EXPECT_EQ(agent.stop(SIGTERM), 0);
+  }
+  std::string raised =
+      "FROM alert_transitions a LEFT JOIN namespaces n ON n.id = a.namespace_id WHERE a.alert = "
+      "'semaphore_arrays_used' AND a.new_status IN (3, 4)";
+  EXPECT_EQ(number("SELECT count(*) " + raised), 1);
+  EXPECT_EQ(number("SELECT n.inode " + raised), static_cast<std::int64_t>(full.inode()));
+  EXPECT_EQ(number("SELECT a.new_status " + raised), 3);  // WARNING: 90% is not above crit's 90
+  EXPECT_EQ(number("SELECT count(*) FROM alert_log l JOIN namespaces n ON n.label = l.namespace "
+                   "WHERE l.alert = 'semaphore_arrays_used' AND l.new_status = 'WARNING' AND "
+                   "n.inode = " +
+                   std::to_string(full.inode())),
+            1);
+  // The quiet namespace and the agent's own were evaluated too, and stayed CLEAR.
+  EXPECT_EQ(number("SELECT a.new_status FROM alert_transitions a JOIN namespaces n ON n.id = "
+                   "a.namespace_id WHERE a.alert = 'semaphore_arrays_used' AND n.inode = " +
+                   std::to_string(quiet.inode())),
+            1);
+  EXPECT_EQ(number("SELECT new_status FROM alert_transitions WHERE namespace_id IS NULL AND "
+                   "alert = 'semaphore_arrays_used'"),
+            1);
+}
+
 }  // namespace
 }  // namespace ipctrail
