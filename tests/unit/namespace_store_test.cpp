@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "storage/schema.h"
 #include "storage/store.h"
+#include "tests/support/run_command.h"
 
 namespace ipctrail {
 namespace {
@@ -167,6 +169,41 @@ TEST_F(NamespaceStoreTest, AVersion8FileUpgradesInPlaceAndItsRowsAreTheHosts) {
   EXPECT_EQ(text("SELECT namespace FROM alert_log"), "host");
   EXPECT_EQ(text("SELECT namespace || ' ' || kind || ' ' || perms FROM objects"), "host sem 600");
   EXPECT_EQ(text("SELECT namespace FROM history WHERE value = 3"), "ns11");
+}
+
+// `at`, `query`, `objects` and `alerts` read the host's rows unless --namespace names another.
+TEST_F(NamespaceStoreTest, HistoryCommandsReadTheHostsRowsUnlessToldOtherwise) {
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, 5, {in_namespace(11, 3)}));
+    store.write_tick(tick(kT0 + 1000, 5, {in_namespace(11, 4)}));
+  }
+  auto semaphores_at = [&](const std::string& choice) -> nlohmann::json {
+    testing::CommandResult result = testing::run_shell(
+        "{ " + std::string(IPCTRAIL_BINARY) + " at 2026-11-18T11:06:41.500Z --format json --db " +
+        path_.string() + (choice.empty() ? "" : " --namespace " + choice) + " 2>/dev/null; }");
+    if (result.exit_code != 0) return result.exit_code;
+    nlohmann::json at = nlohmann::json::parse(result.output, nullptr, false);
+    return at["charts"]["system.ipc_semaphores"]["dimensions"]["semaphores"]["value"];
+  };
+  EXPECT_EQ(semaphores_at(""), 5);
+  EXPECT_EQ(semaphores_at("host"), 5);
+  EXPECT_EQ(semaphores_at("ns11"), 4);
+  EXPECT_EQ(semaphores_at("11"), 4);
+  EXPECT_EQ(semaphores_at("'ipc:[11]'"), 4);
+  EXPECT_EQ(semaphores_at("no-such-namespace"), 2);  // a usage error, said on stderr
+  testing::CommandResult unknown = testing::run_ipctrail(
+      "query --chart system.ipc_semaphores "
+      "--since 2026-11-18T11:06:40Z --db " +
+      path_.string() + " --namespace nope");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("no IPC namespace called nope"), std::string::npos)
+      << unknown.output;
+  for (const char* command : {"objects", "alerts --since 2026-11-18T11:06:40Z"}) {
+    testing::CommandResult result = testing::run_ipctrail(std::string(command) + " --db " +
+                                                          path_.string() + " --namespace ns11");
+    EXPECT_EQ(result.exit_code, 0) << command << ": " << result.output;
+  }
 }
 
 }  // namespace
