@@ -3,13 +3,13 @@
 // before, and a version 8 file upgraded in place.
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "storage/schema.h"
 #include "storage/store.h"
+#include "tests/support/history_file_test.h"
 #include "tests/support/run_command.h"
 
 namespace ipctrail {
@@ -19,20 +19,11 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kT0 = 1'795'000'000'000;
 
-class NamespaceStoreTest : public ::testing::Test {
+class NamespaceStoreTest : public testing::HistoryFileTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ipctrail-namespace-store-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    testing::HistoryFileTest::SetUp();
     fs::create_directories(dir_);
-    path_ = dir_ / "history.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  StoreOptions options() const {
-    StoreOptions options;
-    options.path = path_;
-    return options;
   }
 
   static ChartRecord semaphores(std::uint64_t value) {
@@ -55,19 +46,6 @@ class NamespaceStoreTest : public ::testing::Test {
     record.namespaces = std::move(namespaces);
     return record;
   }
-
-  std::int64_t number(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getInt64();
-  }
-  std::string text(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    SQLite::Column column = db.execAndGet(sql);
-    return column.isNull() ? "NULL" : column.getString();
-  }
-
-  fs::path dir_;
-  fs::path path_;
 };
 
 TEST_F(NamespaceStoreTest, EachNamespaceHasItsSeriesAndTheHostKeepsItsRows) {
