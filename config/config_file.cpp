@@ -487,9 +487,10 @@ BpfEnabled bpf_enabled(Loader& loader, const Item& item) {
 }
 
 BpfMode bpf_mode(Loader& loader, const Item& item) {
-  std::string mode = loader.choice(item, {"auto", "tracepoint", "fentry"});
+  std::string mode = loader.choice(item, {"auto", "tracepoint", "fentry", "kprobe"});
   if (mode == "tracepoint") return BpfMode::kTracepoint;
   if (mode == "fentry") return BpfMode::kFentry;
+  if (mode == "kprobe") return BpfMode::kKprobe;
   return BpfMode::kAuto;
 }
 
