@@ -487,9 +487,10 @@ BpfEnabled bpf_enabled(Loader& loader, const Item& item) {
 }
 
 BpfMode bpf_mode(Loader& loader, const Item& item) {
-  std::string mode = loader.choice(item, {"auto", "tracepoint", "fentry"});
+  std::string mode = loader.choice(item, {"auto", "tracepoint", "fentry", "kprobe"});
   if (mode == "tracepoint") return BpfMode::kTracepoint;
   if (mode == "fentry") return BpfMode::kFentry;
+  if (mode == "kprobe") return BpfMode::kKprobe;
   return BpfMode::kAuto;
 }
 
@@ -503,6 +504,17 @@ const std::vector<Key>& schema() {
         {"interval",
          [](Loader& l, const Item& i, Config& c) {
            c.interval = l.duration(i, kMinInterval, kMaxInterval);
+         },
+         {}},
+        {"namespaces",
+         [](Loader& l, const Item& i, Config& c) {
+           c.namespaces =
+               l.choice(i, {"own", "all"}) == "all" ? NamespaceScope::kAll : NamespaceScope::kOwn;
+         },
+         {}},
+        {"namespaces_rescan",
+         [](Loader& l, const Item& i, Config& c) {
+           c.namespaces_rescan = l.duration(i, kMinNamespacesRescan, kMaxNamespacesRescan);
          },
          {}},
         {"database",

@@ -89,7 +89,7 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   totals.calls_of(IpcCall::kMsgsnd) = 7;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 2;
   totals.failures_of(IpcCall::kMsgsnd, ErrnoClass::kEAGAIN) = 5;
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, SyscallTax{200, 250}};
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
   std::map<std::string, FamilyCount> families = families_of(text);
@@ -110,6 +110,7 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
       {"ipctrail_alert_status", 2},
       {"ipctrail_syscalls_total", 12},  // every call, counted or not
       {"ipctrail_syscall_errors_total", 2},
+      {"ipctrail_bpf_syscall_tax_ratio", 1},
   };
   ASSERT_EQ(families.size(), expected_samples.size()) << text;
   for (const auto& [name, samples] : expected_samples) {
@@ -119,10 +120,53 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   }
   EXPECT_NE(text.find("# TYPE ipctrail_syscalls_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE ipctrail_semaphores gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("\nipctrail_bpf_syscall_tax_ratio{mode=\"tracepoint\"} 0.25\n"),
+            std::string::npos)
+      << text;
 
   testing::CommandResult check = promtool_check_metrics(text);
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
   EXPECT_EQ(check.output, "") << text;
+}
+
+// With `namespaces: all` (docs/design.md §9): another namespace's series carry ipc_namespace and
+// container, in the same families as the host's, whose series keep their label sets.
+TEST(Exposition, OtherNamespacesCarryTheirLabels) {
+  Sample host = synthetic_sample(1);
+  std::string alone = render_exposition({.sample = host});
+  Sample container = synthetic_sample(2);
+  container.semaphores = 7;
+  Sample unnamed = synthetic_sample(0);
+  unnamed.semaphores = 9;
+  std::vector<NamespaceExposition> namespaces = {
+      {"docker:1badc0deaaaa", "1badc0de", &container, {{"semaphores_used", "c", "", 3}}},
+      {"ipc:[4026532305]", "", &unnamed, {}}};
+  std::string text = render_exposition({.sample = host, .namespaces = namespaces});
+
+  EXPECT_EQ(series_value(text, "ipctrail_semaphores"), series_value(alone, "ipctrail_semaphores"));
+  EXPECT_EQ(series_value(text, R"(ipctrail_semaphores{ipc_namespace="docker:1badc0deaaaa",)"
+                               R"(container="1badc0de"})"),
+            "7");
+  EXPECT_EQ(series_value(text, R"(ipctrail_semaphores{ipc_namespace="ipc:[4026532305]"})"), "9");
+  EXPECT_EQ(series_value(text, R"(ipctrail_limit{name="semmni",ipc_namespace="ipc:[4026532305]"})"),
+            "32000");
+  EXPECT_EQ(series_value(text, R"(ipctrail_message_queue_bytes{msqid="101",key="0x00001001",)"
+                               R"(ipc_namespace="docker:1badc0deaaaa",container="1badc0de"})"),
+            "10");
+  EXPECT_EQ(series_value(text, R"(ipctrail_alert_status{alert="semaphores_used",chart="c",)"
+                               R"(alert_instance="",ipc_namespace="docker:1badc0deaaaa",)"
+                               R"(container="1badc0de"})"),
+            "3");
+  // Every host line of the exposition without namespaces is still there, as it was.
+  std::istringstream lines(alone);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("ipctrail_message_queues ")) continue;  // other queue counts follow it
+    EXPECT_NE(text.find(line + "\n"), std::string::npos) << line;
+  }
+  families_of(text);  // each family stays in one group
+  testing::CommandResult check = promtool_check_metrics(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
 }
 
 TEST(Exposition, ValuesAreExact) {
@@ -130,7 +174,7 @@ TEST(Exposition, ValuesAreExact) {
   IpcCallCounts totals;
   totals.calls_of(IpcCall::kSemget) = 18446744073709551615ULL;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 9007199254740993ULL;  // 2^53 + 1
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, std::nullopt};
   std::vector<AlertStatusSeries> alerts = {{"a", "c", "i", -2}};
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
