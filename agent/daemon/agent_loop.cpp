@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "agent/alerts/alerts.h"
+#include "agent/daemon/array_creators.h"
 #include "agent/daemon/history_charts.h"
 #include "agent/daemon/process_record.h"
 #include "agent/notify/notification_delay.h"
@@ -217,8 +218,9 @@ class Components {
 
   void tick(Sample& sample, Clock::time_point scheduled, std::int64_t interval_ms,
             TickRecord& tick) {
-    collector_->collect(sample);
+    collector_->collect(sample, array_creators_.creators());
     calls_->collect(sample);
+    array_creators_.learn(sample);
     std::vector<AlertTransition> transitions = engine_->evaluate(sample, scheduled);
     log_transitions(transitions);
     fill_tick_record(sample, interval_ms, tick);
@@ -264,6 +266,7 @@ class Components {
   std::unique_ptr<NotificationDelay> delays_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<ProcessRecorder> processes_;
+  ArrayCreatorTracker array_creators_;  // for the leak rules, from the events calls_ reads
   std::unique_ptr<MetricsServer> server_;
   std::unique_ptr<TextfileWriter> textfile_;
 };
