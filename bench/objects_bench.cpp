@@ -17,6 +17,7 @@
 #include <SQLiteCpp/Database.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sched.h>
 #include <spawn.h>
 #include <sys/ipc.h>
@@ -437,6 +438,22 @@ void storage_sections(const fs::path& dir, int ticks, int busy) {
       percentile(without.write_ms, 1.0), percentile(with.write_ms, 0.5),
       percentile(with.write_ms, 0.99), percentile(with.write_ms, 1.0),
       verdict(percentile(with.write_ms, 0.99) <= 20));
+
+  for (const char* name : {"series only", "with the inventory"}) {
+    const DayRun& run = std::string_view(name) == "series only" ? without : with;
+    std::vector<std::size_t> slow;
+    for (std::size_t i = 0; i < run.write_ms.size(); ++i) {
+      if (run.write_ms[i] > 20) slow.push_back(i + 1);
+    }
+    fmt::print(
+        "  ticks over 20 ms {}: {}{}\n", name, slow.size(),
+        slow.empty()
+            ? ""
+            : fmt::format(" (the first at ticks {})",
+                          fmt::join(slow.begin(),
+                                    slow.begin() + std::min<std::size_t>(slow.size(), 12), ", ")));
+  }
+  fmt::print("\n");
 
   fmt::print("== 3. ipctrail objects --at on that file ({:.2f} days long)\n", ticks / 86400.0);
   fs::path file = dir / "with-objects.db";

@@ -234,7 +234,9 @@ TEST_F(ObjectLeaks, AnIdleArrayIsASuspectOnlyOnceItsKnownCreatorIsGone) {
   ASSERT_TRUE(wait_for(latest_status("sem"), "WARNING")) << testing::read_text(log_);
   EXPECT_EQ(query("SELECT group_concat(key_hex) FROM object_events WHERE event = "
                   "'leak_suspected'"),
-            "0x00005001");
+            "0x00005001")
+      << testing::run_ipctrail("objects --format csv --db " + db_).output
+      << testing::read_text(log_);
   EXPECT_NE(query("SELECT details FROM object_events WHERE event = 'leak_suspected'")
                 .find("creator pid " + std::to_string(child) + " gone"),
             std::string::npos);
@@ -273,17 +275,19 @@ TEST_F(ObjectLeaks, AReusedPidDoesNotHideALeakedArray) {
             std::string::npos)
       << suspects[0].reason;
 
-  // The same live process, had it made the array: not a suspect.
-  inventory.semaphores->front().ctime = now_ms / 1000 - 60;
-  ArrayCreators alive = {{7, {.pid = ::getpid(), .created_s = now_ms / 1000 - 60}}};
-  finder.find(inventory, now_ms, rules, suspects, alive);
+  // The same live process, had it made the array now (evaluated 5 s later): not a suspect.
+  std::int64_t made_s = now_ms / 1000;
+  std::int64_t later_ms = now_ms + 5000;
+  inventory.semaphores->front().ctime = made_s;
+  ArrayCreators alive = {{7, {.pid = ::getpid(), .created_s = made_s}}};
+  finder.find(inventory, later_ms, rules, suspects, alive);
   EXPECT_TRUE(suspects.empty());
-  // A semget without IPC_EXCL that found an array made long before: not its creator.
-  ArrayCreators found_one = {{7, {.pid = ::getpid(), .created_s = now_ms / 1000 - 30}}};
-  finder.find(inventory, now_ms, rules, suspects, found_one);
+  // A semget without IPC_EXCL that found the array after it was made: not its creator.
+  ArrayCreators found_one = {{7, {.pid = ::getpid(), .created_s = made_s + 3}}};
+  finder.find(inventory, later_ms, rules, suspects, found_one);
   EXPECT_EQ(suspects.size(), 1u);
   // Unknown creator: today's rule (idle alone).
-  finder.find(inventory, now_ms, rules, suspects);
+  finder.find(inventory, later_ms, rules, suspects);
   EXPECT_EQ(suspects.size(), 1u);
 }
 
