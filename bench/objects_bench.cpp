@@ -14,6 +14,7 @@
 //
 //   objects_bench [--day-ticks N] [--busy N] [--churn-ticks N] [--kernel-ticks N] [--dir PATH]
 //                 [--sections 1234]   (which of the above to run; all by default)
+//                 [--keep 1]          (leave the history files in --dir, to look at them after)
 #include <SQLiteCpp/Database.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -483,6 +484,7 @@ int main(int argc, char** argv) {
   int kernel_rounds = 21;
   int kernel_ticks = 200;
   std::string sections = "1234";
+  bool keep = false;
   fs::path dir = fs::temp_directory_path() / "ipctrail-objects-bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -492,6 +494,7 @@ int main(int argc, char** argv) {
     if (flag == "--kernel-ticks") kernel_ticks = std::atoi(argv[i + 1]);
     if (flag == "--dir") dir = argv[i + 1];
     if (flag == "--sections") sections = argv[i + 1];
+    if (flag == "--keep") keep = std::string(argv[i + 1]) == "1";
   }
   auto wanted = [&sections](char section) { return sections.find(section) != std::string::npos; };
   fs::remove_all(dir);
@@ -499,6 +502,6 @@ int main(int argc, char** argv) {
   if (wanted('1')) kernel_section(dir, kernel_rounds, kernel_ticks);
   if (wanted('4')) churn_section(dir, churn_ticks);
   if (wanted('2') || wanted('3')) storage_sections(dir, day_ticks, busy);
-  fs::remove_all(dir);
+  if (!keep) fs::remove_all(dir);
   return 0;
 }
