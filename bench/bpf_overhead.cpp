@@ -1,10 +1,11 @@
 // What counting IPC calls with BPF costs: a tight loop of msgsnd+msgrcv pairs and a loop of an
-// unrelated cheap syscall (getppid), each without BPF, with ipctrail's programs attached (each
-// attach mode, with the namespace totals only and with the per-process counts and lifecycle
-// events of docs/design.md §6; the counter is held by another process, as the agent would), and
-// with bpftrace counting the same tracepoints by probe and by comm; side by side in one run.
-// Configurations are interleaved round by round, and time is the thread's CPU time, so that
-// other tasks on a shared machine disturb the comparison as little as they can.
+// unrelated cheap syscall (getppid: the tax on everything else), each without BPF, with ipctrail's
+// programs attached (each attach mode, tracepoint, fentry and kprobe, with the namespace totals
+// only and with the per-process counts and lifecycle events of docs/design.md §6; the counter is
+// held by another process, as the agent would), and with bpftrace counting the same tracepoints
+// by probe and by comm; side by side in one run. Configurations are interleaved round by round,
+// and time is the thread's CPU time, so that other tasks on a shared machine disturb the
+// comparison as little as they can.
 // Needs root. Usage: bpf_overhead [rounds]
 #include <fmt/format.h>
 #include <sched.h>
@@ -188,9 +189,15 @@ std::optional<CounterProcess> start_counter(BpfMode mode, bool per_process, std:
     }
     std::fprintf(report, "ready\n");
     std::fflush(report);
+    // What open() measured itself, as the agent logs it, beside the benchmark's own getppid runs.
+    const ipctrail::SyscallTax& tax = opening.counter->syscall_tax();
+    std::string measured_at_attach =
+        fmt::format("  measured at attach: getppid {:.0f} ns -> {:.0f} ns ({:+.0f}%)\n",
+                    tax.before_ns, tax.after_ns, 100 * tax.ratio());
     char stop = 0;
     (void)::read(down[0], &stop, 1);
     ipctrail::IpcCallCounts counted = opening.counter->read();
+    std::fputs(measured_at_attach.c_str(), report);
     std::fprintf(report, "  counted %llu msgsnd and %llu msgrcv in the benchmark's namespace\n",
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgsnd)),
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgrcv)));
@@ -374,6 +381,8 @@ int main(int argc, char** argv) {
   configurations.push_back(ipctrail_in(BpfMode::kTracepoint, true));
   configurations.push_back(ipctrail_in(BpfMode::kFentry, false));
   configurations.push_back(ipctrail_in(BpfMode::kFentry, true));
+  configurations.push_back(ipctrail_in(BpfMode::kKprobe, false));
+  configurations.push_back(ipctrail_in(BpfMode::kKprobe, true));
   configurations.push_back(bpftrace_by(false));
   configurations.push_back(bpftrace_by(true));
 

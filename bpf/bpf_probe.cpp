@@ -47,6 +47,18 @@ std::optional<std::string> missing_privilege() {
       "AmbientCapabilities=CAP_BPF CAP_PERFMON)");
 }
 
+std::optional<std::string> kprobes_unavailable() {
+  std::error_code error;
+  if (std::filesystem::exists("/sys/bus/event_source/devices/kprobe/type", error) ||
+      std::filesystem::exists(tracing_directory() / "kprobe_events", error)) {
+    return std::nullopt;
+  }
+  return std::string(
+      "this kernel has no kprobes (built without CONFIG_KPROBES: neither "
+      "/sys/bus/event_source/devices/kprobe nor tracefs' kprobe_events exists); fix: use bpf.mode "
+      "fentry or tracepoint");
+}
+
 std::optional<std::string> tracepoints_unavailable(const std::vector<std::string_view>& calls) {
   std::filesystem::path tracing = tracing_directory();
   std::error_code error;

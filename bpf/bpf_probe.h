@@ -17,6 +17,11 @@ std::optional<std::string> missing_privilege();
 // not mounted, or a kernel built without syscall tracepoints), with the fix; empty when they can.
 std::optional<std::string> tracepoints_unavailable(const std::vector<std::string_view>& calls);
 
+// Why kprobes cannot be attached: the kernel has neither the kprobe perf PMU
+// (/sys/bus/event_source/devices/kprobe) nor tracefs' kprobe_events, the two ways libbpf attaches
+// one (a kernel built without CONFIG_KPROBES); empty when it can.
+std::optional<std::string> kprobes_unavailable();
+
 struct SyscallFunctions {
   std::vector<std::string> names;  // one per call, in the order asked
   std::string failure;             // when `names` is empty: why, with the fix

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdarg>
 #include <cstring>
 #include <system_error>
@@ -44,15 +45,31 @@ std::string_view to_string(BpfMode mode) {
       return "tracepoint";
     case BpfMode::kFentry:
       return "fentry";
+    case BpfMode::kKprobe:
+      return "kprobe";
   }
   return "auto";
 }
 
 std::optional<BpfMode> parse_bpf_mode(std::string_view text) {
-  for (BpfMode mode : {BpfMode::kAuto, BpfMode::kTracepoint, BpfMode::kFentry}) {
+  for (BpfMode mode : {BpfMode::kAuto, BpfMode::kTracepoint, BpfMode::kFentry, BpfMode::kKprobe}) {
     if (text == to_string(mode)) return mode;
   }
   return std::nullopt;
+}
+
+double unrelated_syscall_ns() {
+  constexpr int kRounds = 15;
+  constexpr int kCallsPerRound = 2000;
+  std::vector<double> per_call(kRounds);
+  for (double& ns : per_call) {
+    auto start = std::chrono::steady_clock::now();
+    for (int call = 0; call < kCallsPerRound; ++call) ::syscall(SYS_getppid);
+    std::chrono::duration<double, std::nano> elapsed = std::chrono::steady_clock::now() - start;
+    ns = elapsed.count() / kCallsPerRound;
+  }
+  std::nth_element(per_call.begin(), per_call.begin() + kRounds / 2, per_call.end());
+  return per_call[kRounds / 2];
 }
 
 namespace {
@@ -125,7 +142,9 @@ std::string libbpf_failure(std::string_view step, int error, BpfMode mode) {
         "{} was refused by the kernel ({}) although this process is privileged: kernel lockdown "
         "(/sys/kernel/security/lockdown) or a security module forbids it; fix: {}",
         step, std::strerror(error),
-        mode == BpfMode::kFentry ? "use bpf.mode tracepoint" : "bpf.enabled false");
+        mode == BpfMode::kFentry   ? "use bpf.mode kprobe or tracepoint"
+        : mode == BpfMode::kKprobe ? "use bpf.mode tracepoint"
+                                   : "bpf.enabled false");
   }
   return fmt::format("{} failed: {} (--log-level debug shows libbpf's details)", step,
                      std::strerror(error));
@@ -142,8 +161,32 @@ int call_of_program(std::string_view program, std::string_view kind) {
   return found == kIpcCallNames.end() ? -1 : static_cast<int>(found - kIpcCallNames.begin());
 }
 
-// Switches on only the programs of `mode` (pointing fentry/fexit at `functions`), loads and
-// attaches them. Fills `failure` and returns null when any step fails.
+// Attaches the kprobe/kretprobe programs to `functions`, keeping each link in the skeleton (which
+// destroys them with itself). libbpf cannot attach a bare SEC("kprobe") by itself.
+bool attach_kprobes(ipc_calls* skeleton, const std::vector<std::string>& functions,
+                    std::string& failure) {
+  const bpf_object_skeleton* programs = skeleton->skeleton;
+  for (int index = 0; index < programs->prog_cnt; ++index) {
+    bpf_program* program = *programs->progs[index].prog;
+    std::string_view name = bpf_program__name(program);
+    int entry = call_of_program(name, "kprobe");
+    int exit = call_of_program(name, "kretprobe");
+    int call = std::max(entry, exit);
+    if (call < 0) continue;
+    const std::string& function = functions[static_cast<std::size_t>(call)];
+    bpf_link* link = bpf_program__attach_kprobe(program, exit >= 0, function.c_str());
+    if (!link) {
+      failure = libbpf_failure(fmt::format("attaching {} to {}", name, function), errno,
+                               BpfMode::kKprobe);
+      return false;
+    }
+    *programs->progs[index].link = link;
+  }
+  return true;
+}
+
+// Switches on only the programs of `mode` (pointing fentry/fexit and kprobes at `functions`),
+// loads and attaches them. Fills `failure` and returns null when any step fails.
 Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
                       const ProgramConstants& constants, std::string& failure) {
   Skeleton skeleton(ipc_calls__open());
@@ -156,7 +199,7 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
   skeleton->rodata->agent_pid_namespace_inode = constants.agent_pid_namespace_inode;
   skeleton->rodata->agent_tgid = constants.agent_tgid;
   skeleton->rodata->track_processes = constants.track_processes ? 1 : 0;
-  if (mode == BpfMode::kFentry) {
+  if (mode == BpfMode::kFentry || mode == BpfMode::kKprobe) {
     skeleton->rodata->fentry_arguments = fentry_arguments_of(functions.front());
   }
   // Without per-process tracking the maps are never written: keep them at their smallest.
@@ -179,6 +222,9 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
     bool wanted = false;
     if (mode == BpfMode::kTracepoint) {
       wanted = call_of_program(name, "tp_enter") >= 0 || call_of_program(name, "tp_exit") >= 0;
+    } else if (mode == BpfMode::kKprobe) {
+      wanted = call_of_program(name, "kprobe") >= 0 || call_of_program(name, "kretprobe") >= 0;
+      bpf_program__set_autoattach(program, false);
     } else {
       int call = std::max(call_of_program(name, "fentry"), call_of_program(name, "fexit"));
       if (call >= 0) {
@@ -203,6 +249,15 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
         libbpf_failure(fmt::format("attaching the {} programs", to_string(mode)), -error, mode);
     return nullptr;
   }
+  if (mode == BpfMode::kKprobe) {
+    // Checked after loading, so that a kernel without kprobes still has the verifier check the
+    // kprobe programs (and the kernel tests with it).
+    if (auto unavailable = bpf_probe::kprobes_unavailable()) {
+      failure = *unavailable;
+      return nullptr;
+    }
+    if (!attach_kprobes(skeleton.get(), functions, failure)) return nullptr;
+  }
   return skeleton;
 }
 
@@ -222,6 +277,15 @@ Skeleton try_mode(BpfMode mode, const ProgramConstants& constants, std::string& 
       return nullptr;
     }
     functions = std::move(found.names);
+    // The kprobe programs read the arguments and the result from x86-64 registers.
+    if (mode == BpfMode::kKprobe &&
+        fentry_arguments_of(functions.front()) != FENTRY_ARGUMENTS_IN_REGS) {
+      failure = fmt::format(
+          "kprobe mode reads x86-64 registers, and the syscall functions here are {} and the "
+          "like; fix: use bpf.mode fentry or tracepoint",
+          functions.front());
+      return nullptr;
+    }
   }
   return open_in_mode(mode, functions, constants, failure);
 }
@@ -260,7 +324,11 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
   }
 
   std::vector<BpfMode> modes = {options.mode};
-  if (options.mode == BpfMode::kAuto) modes = {BpfMode::kFentry, BpfMode::kTracepoint};
+  if (options.mode == BpfMode::kAuto) {
+    modes = {BpfMode::kFentry, BpfMode::kKprobe, BpfMode::kTracepoint};
+  }
+  SyscallTax tax;
+  tax.before_ns = unrelated_syscall_ns();
   std::vector<std::string> failures;
   for (BpfMode mode : modes) {
     std::string failure;
@@ -269,7 +337,10 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
     // system, or the agent's resident size stays inflated for its whole life.
     ::malloc_trim(0);
     if (skeleton) {
-      if (!failures.empty()) spdlog::debug("BPF fentry mode unavailable: {}", failures.front());
+      for (std::size_t tried = 0; tried < failures.size(); ++tried) {
+        spdlog::debug("BPF {} mode unavailable: {}", to_string(modes[tried]), failures[tried]);
+      }
+      tax.after_ns = unrelated_syscall_ns();
       opening.counter.reset(new IpcCallCounter(
           skeleton.release(), mode, constants.watched_ipc_namespace, constants.track_processes));
       if (constants.track_processes && !opening.counter->lifecycle_events_) {
@@ -277,13 +348,19 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
         failures.push_back(libbpf_failure("opening the lifecycle ring buffer", errno, mode));
         continue;
       }
+      opening.counter->syscall_tax_ = tax;
       return opening;
     }
     failures.push_back(std::move(failure));
   }
-  opening.failure = failures.size() == 1
-                        ? failures.front()
-                        : fmt::format("tracepoints: {}; fentry: {}", failures[1], failures[0]);
+  if (failures.size() == 1) {
+    opening.failure = failures.front();
+    return opening;
+  }
+  for (std::size_t tried = 0; tried < failures.size(); ++tried) {
+    opening.failure +=
+        fmt::format("{}{}: {}", tried == 0 ? "" : "; ", to_string(modes[tried]), failures[tried]);
+  }
   return opening;
 }
 

@@ -18,9 +18,11 @@ struct ring_buffer;  // libbpf's ring buffer reader
 
 namespace ipctrail {
 
-// How the programs attach: fentry/fexit on the syscall functions (needs BTF; costs nothing to
-// other syscalls) or the syscall tracepoints (needs tracefs; puts every syscall of every task on
-// the tracing slow path). `auto` tries fentry, then tracepoints.
+// How the programs attach: fentry/fexit on the syscall functions (needs BTF and a kernel that
+// allows them; costs nothing to other syscalls), kprobe/kretprobe on the same functions (x86-64;
+// costs nothing to other syscalls, a little more than fentry per IPC call), or the syscall
+// tracepoints (needs tracefs; puts every syscall of every task on the tracing slow path).
+// `auto` tries fentry, then kprobes, then tracepoints.
 std::string_view to_string(BpfMode mode);
 std::optional<BpfMode> parse_bpf_mode(std::string_view text);
 
@@ -40,6 +42,10 @@ struct IpcCallCounterOptions {
   std::uint32_t ring_buffer_bytes = 256 * 1024;
 };
 
+// Nanoseconds per call of an unrelated syscall (getppid): the median over rounds of a few thousand
+// calls each, so that a preemption in one round does not move it. About 10 ms.
+double unrelated_syscall_ns();
+
 class IpcCallCounter;
 
 struct IpcCallCounterOpening {
@@ -56,7 +62,9 @@ class IpcCallCounter {
   IpcCallCounter& operator=(const IpcCallCounter&) = delete;
   ~IpcCallCounter();
 
-  BpfMode attached_mode() const { return mode_; }  // tracepoint or fentry
+  BpfMode attached_mode() const { return mode_; }  // tracepoint, fentry or kprobe
+  // What attaching cost unrelated syscalls, measured by open().
+  const SyscallTax& syscall_tax() const { return syscall_tax_; }
   std::uint32_t ipc_namespace_inode() const { return namespace_inode_; }
 
   // The watched namespace's cumulative counts since open(), summed over CPUs, without this
@@ -82,6 +90,7 @@ class IpcCallCounter {
   ring_buffer* lifecycle_events_ = nullptr;
   std::vector<LifecycleEvent> pending_events_;  // filled by the ring buffer's callback
   BpfMode mode_;
+  SyscallTax syscall_tax_;
   std::uint32_t namespace_inode_;
   bool tracking_processes_;
 };

@@ -3,8 +3,8 @@
  * otherwise be most of the counts on a quiet host). Beside those exact namespace totals it counts
  * the same calls per process and outcome, and sends the creations and removals of objects through
  * a ring buffer: who made the calls (docs/design.md §6).
- * Each call has four programs: a tracepoint pair and an fentry/fexit pair; the loader switches
- * off the pair it does not use, so one object serves both attach modes.
+ * Each call has six programs: a tracepoint pair, an fentry/fexit pair and a kprobe/kretprobe
+ * pair; the loader switches off the pairs it does not use, so one object serves every attach mode.
  */
 /* bpf_helpers.h needs the types of linux/bpf.h first. */
 // clang-format off
@@ -238,20 +238,19 @@ static __always_inline void send_lifecycle(enum ipc_call call, int key_or_id, __
   bpf_ringbuf_submit(record, 0);
 }
 
-/* sys_enter: remember the key (or id) and the flags (or command) until the exit tells the result.
- * A full map loses the event, counted. */
-static __always_inline void remember_lifecycle(enum ipc_call call,
-                                               struct syscall_enter_context* ctx) {
-  unsigned int flags_or_cmd = (unsigned int)ctx->args[flags_or_command_argument(call)];
+/* At the entry (sys_enter, kprobe): remember the key (or id) and the flags (or command) until the
+ * exit tells the result. A full map loses the event, counted. */
+static __always_inline void remember_lifecycle(enum ipc_call call, unsigned long key_or_id,
+                                               unsigned int flags_or_cmd) {
   if (!may_change_lifecycle(call, flags_or_cmd)) return;
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct pending_lifecycle pending = {call, (int)ctx->args[0], (__u32)flags_or_cmd};
+  struct pending_lifecycle pending = {call, (int)key_or_id, flags_or_cmd};
   if (bpf_map_update_elem(&pending_lifecycles, &tid, &pending, BPF_ANY) != 0) {
     __sync_fetch_and_add(&events_lost, 1);
   }
 }
 
-/* sys_exit: the remembered call's event, if it succeeded. */
+/* At the exit (sys_exit, kretprobe): the remembered call's event, if it succeeded. */
 static __always_inline void finish_lifecycle(enum ipc_call call, long ret) {
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   struct pending_lifecycle* pending = bpf_map_lookup_elem(&pending_lifecycles, &tid);
@@ -265,15 +264,29 @@ static __always_inline void tracepoint_enter(enum ipc_call call,
                                              struct syscall_enter_context* ctx) {
   if (!is_watched()) return;
   count_call(call);
-  if (track_processes && (is_get(call) || is_ctl(call))) remember_lifecycle(call, ctx);
+  if (track_processes && (is_get(call) || is_ctl(call))) {
+    remember_lifecycle(call, ctx->args[0],
+                       (unsigned int)ctx->args[flags_or_command_argument(call)]);
+  }
 }
 
+/* Also the kretprobe's exit: both see only the result, the arguments were remembered. */
 static __always_inline void tracepoint_exit(enum ipc_call call, long ret) {
   if (!is_watched()) return;
   count_result(call, ret);
   if (!track_processes) return;
   count_process_call(call, ret);
   if (is_get(call) || is_ctl(call)) finish_lifecycle(call, ret);
+}
+
+/* Argument n of a syscall from the user registers an x86-64 syscall function (__x64_sys_<name>)
+ * receives; fails on other architectures, whose pt_regs has no such fields. */
+static __always_inline int argument_in_regs(const struct pt_regs* regs, int n,
+                                            unsigned long* value) {
+  if (!bpf_core_field_exists(struct pt_regs, di)) return -1;
+  if (n == 0) return bpf_core_read(value, sizeof *value, &regs->di);
+  if (n == 1) return bpf_core_read(value, sizeof *value, &regs->si);
+  return bpf_core_read(value, sizeof *value, &regs->dx);
 }
 
 /* Argument n of the syscall function fexit is attached to, where fentry_arguments says it is. */
@@ -284,14 +297,9 @@ static __always_inline int syscall_argument(void* ctx, int n, unsigned long* val
     *value = raw;
     return 0;
   }
-  if (fentry_arguments != FENTRY_ARGUMENTS_IN_REGS || !bpf_core_field_exists(struct pt_regs, di)) {
-    return -1;
-  }
+  if (fentry_arguments != FENTRY_ARGUMENTS_IN_REGS) return -1;
   if (bpf_get_func_arg(ctx, 0, &raw) != 0) return -1;
-  struct pt_regs* regs = (struct pt_regs*)raw;
-  if (n == 0) return bpf_core_read(value, sizeof *value, &regs->di);
-  if (n == 1) return bpf_core_read(value, sizeof *value, &regs->si);
-  return bpf_core_read(value, sizeof *value, &regs->dx);
+  return argument_in_regs((const struct pt_regs*)raw, n, value);
 }
 
 static __always_inline void fentry_enter(enum ipc_call call) {
@@ -318,8 +326,26 @@ static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
   }
 }
 
-/* The fentry/fexit targets are chosen by the loader (the syscall function's name depends on the
- * architecture, e.g. __x64_sys_semget), hence the bare "fentry"/"fexit" sections. */
+/* The kprobe on __x64_sys_<name> (the loader attaches only there): the function's first argument,
+ * in the probe's own registers, points at the user registers holding the syscall's arguments.
+ * Like the tracepoint, the entry remembers what the exit (kretprobe) needs. */
+static __always_inline void kprobe_enter(enum ipc_call call, struct pt_regs* ctx) {
+  if (!is_watched()) return;
+  count_call(call);
+  if (!track_processes || !(is_get(call) || is_ctl(call))) return;
+  const struct pt_regs* user_regs = (const struct pt_regs*)ctx->di;
+  unsigned long key_or_id = 0;
+  unsigned long flags_or_cmd = 0;
+  if (argument_in_regs(user_regs, 0, &key_or_id) != 0 ||
+      argument_in_regs(user_regs, flags_or_command_argument(call), &flags_or_cmd) != 0) {
+    return;
+  }
+  remember_lifecycle(call, key_or_id, (unsigned int)flags_or_cmd);
+}
+
+/* The fentry/fexit and kprobe/kretprobe targets are chosen by the loader (the syscall function's
+ * name depends on the architecture, e.g. __x64_sys_semget), hence the bare
+ * "fentry"/"fexit"/"kprobe"/"kretprobe" sections. */
 #define IPC_CALL_PROGRAMS(name, call)                      \
   SEC("tracepoint/syscalls/sys_enter_" #name)              \
   int tp_enter_##name(struct syscall_enter_context* ctx) { \
@@ -339,6 +365,16 @@ static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
   SEC("fexit")                                             \
   int fexit_##name(void* ctx) {                            \
     fentry_exit(call, ctx);                                \
+    return 0;                                              \
+  }                                                        \
+  SEC("kprobe")                                            \
+  int kprobe_##name(struct pt_regs* ctx) {                 \
+    kprobe_enter(call, ctx);                               \
+    return 0;                                              \
+  }                                                        \
+  SEC("kretprobe")                                         \
+  int kretprobe_##name(struct pt_regs* ctx) {              \
+    tracepoint_exit(call, (long)ctx->ax);                  \
     return 0;                                              \
   }
 

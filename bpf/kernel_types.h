@@ -20,12 +20,14 @@ struct task_struct {
   struct nsproxy* nsproxy;
 } __attribute__((preserve_access_index));
 
-/* The registers an x86-64 syscall function (__x64_sys_<name>) receives its arguments in; on other
- * architectures the fields do not exist and the program checks bpf_core_field_exists first. */
+/* x86-64 registers: those an x86-64 syscall function (__x64_sys_<name>) receives its arguments
+ * in, and the return value a kretprobe reads; on other architectures the fields do not exist and
+ * the program checks bpf_core_field_exists first (the loader offers kprobes on x86-64 only). */
 struct pt_regs {
   unsigned long di;
   unsigned long si;
   unsigned long dx;
+  unsigned long ax;
 } __attribute__((preserve_access_index));
 
 /* The context of syscalls/sys_enter_<name>: a stable layout (see its tracefs format file). */

@@ -97,7 +97,7 @@ class ExpositionWriter {
   void append_value(std::string_view text) { out_ += text; }
   template <typename Integer>
   void append_value(Integer value) {
-    char digits[24];
+    char digits[32];  // the longest double, -1.2345678901234567e-308, is 24
     auto [end, error] = std::to_chars(std::begin(digits), std::end(digits), value);
     out_.append(digits, end);
   }
@@ -177,7 +177,8 @@ void write_alerts(ExpositionWriter& out, std::span<const AlertStatusSeries> aler
 
 // Every call always; a (call, errno) failure series appears once it has happened, since most of
 // the 132 pairs never do.
-void write_syscalls(ExpositionWriter& out, const IpcCallCounts& totals) {
+void write_syscalls(ExpositionWriter& out, const IpcCallActivity& activity) {
+  const IpcCallCounts& totals = activity.totals;
   out.family(metric::kSyscalls);
   for (std::size_t call = 0; call < kIpcCallCount; ++call) {
     out.sample({{"call", kIpcCallNames[call]}}, totals.calls[call]);
@@ -189,6 +190,10 @@ void write_syscalls(ExpositionWriter& out, const IpcCallCounts& totals) {
       out.sample({{"call", kIpcCallNames[call]}, {"errno", kErrnoClassNames[error]}},
                  totals.failures[call][error]);
     }
+  }
+  if (activity.syscall_tax) {
+    out.family(metric::kBpfSyscallTax);
+    out.sample({{"mode", activity.attach_mode}}, activity.syscall_tax->ratio());
   }
 }
 
@@ -226,7 +231,7 @@ std::string render_exposition(const ExpositionInput& input) {
   write_charts(out, input.sample);
   write_limits(out, input.sample.limits);
   write_alerts(out, input.alerts);
-  if (input.sample.ipc_calls) write_syscalls(out, input.sample.ipc_calls->totals);
+  if (input.sample.ipc_calls) write_syscalls(out, *input.sample.ipc_calls);
   return out.take_text();
 }
 

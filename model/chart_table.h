@@ -90,10 +90,14 @@ inline constexpr MetricSpec kSyscalls{
 inline constexpr MetricSpec kSyscallErrors{
     "ipctrail_syscall_errors_total", "counter",
     "System V IPC system calls that failed, by errno, since the BPF programs were attached."};
+inline constexpr MetricSpec kBpfSyscallTax{
+    "ipctrail_bpf_syscall_tax_ratio", "gauge",
+    "Cost the BPF programs added to an unrelated syscall (getppid) when they attached, as a "
+    "fraction of its cost before (0.3 is +30%), by attach mode."};
 }  // namespace metric
 
 // Every metric family, in the order of the exposition.
-inline constexpr std::array<const MetricSpec*, 17> kMetrics{
+inline constexpr std::array<const MetricSpec*, 18> kMetrics{
     &metric::kUp,
     &metric::kBuildInfo,
     &metric::kLastSampleTimestamp,
@@ -111,6 +115,7 @@ inline constexpr std::array<const MetricSpec*, 17> kMetrics{
     &metric::kAlertStatus,
     &metric::kSyscalls,
     &metric::kSyscallErrors,
+    &metric::kBpfSyscallTax,
 };
 
 namespace chart {

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string_view>
 
+#include "model/bpf_mode.h"
+
 namespace ipctrail {
 
 enum class IpcCall : std::uint8_t {
@@ -93,10 +95,12 @@ struct IpcCallInterval {
 };
 
 struct IpcCallActivity {
-  std::string_view attach_mode;  // "tracepoint" or "fentry"
+  std::string_view attach_mode;  // "tracepoint", "fentry" or "kprobe"
   IpcCallCounts totals;
   // Empty on the first reading after counting started: an interval needs two.
   std::optional<IpcCallInterval> since_previous;
+  // What attaching cost unrelated syscalls (measured once, when the programs attached).
+  std::optional<SyscallTax> syscall_tax;
 };
 
 }  // namespace ipctrail

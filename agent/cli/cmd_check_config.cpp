@@ -32,6 +32,7 @@ std::string bpf_text(const Config::Bpf& bpf) {
                                                               : "false";
   std::string_view mode = bpf.mode == BpfMode::kAuto         ? "auto"
                           : bpf.mode == BpfMode::kTracepoint ? "tracepoint"
+                          : bpf.mode == BpfMode::kKprobe     ? "kprobe"
                                                              : "fentry";
   return fmt::format("enabled {}, mode {}", enabled, mode);
 }

@@ -186,8 +186,9 @@ void add_sample_command(CLI::App& app, CommandAction& run) {
       ->capture_default_str();
   command
       ->add_option("--bpf-mode", options->bpf_mode,
-                   "Attach BPF with fentry, tracepoint, or auto (fentry, else tracepoint)")
-      ->check(CLI::IsMember({"auto", "tracepoint", "fentry"}))
+                   "Attach BPF with fentry, kprobe, tracepoint, or auto (fentry, else kprobe, else "
+                   "tracepoint); the tax the mode adds to unrelated syscalls is printed")
+      ->check(CLI::IsMember({"auto", "tracepoint", "fentry", "kprobe"}))
       ->capture_default_str();
   command
       ->add_option("--bpf-window", options->bpf_window_seconds,

@@ -76,6 +76,12 @@ void write_ipc_calls_json(std::string& out, const IpcCallActivity& activity) {
         std::chrono::duration_cast<std::chrono::milliseconds>(activity.since_previous->elapsed)
             .count());
   }
+  if (activity.syscall_tax) {
+    fmt::format_to(Out(out),
+                   ",\"syscall_tax\":{{\"before_ns\":{:.0f},\"after_ns\":{:.0f},\"ratio\":{:.3f}}}",
+                   activity.syscall_tax->before_ns, activity.syscall_tax->after_ns,
+                   activity.syscall_tax->ratio());
+  }
   out += '}';
 }
 
@@ -204,6 +210,11 @@ std::string ipc_calls_table(const IpcCallActivity& activity) {
     }
   }
   if (!any_failure) out += "  no failed calls\n";
+  if (activity.syscall_tax) {
+    const SyscallTax& tax = *activity.syscall_tax;
+    out += fmt::format("  attaching cost unrelated syscalls: {:.0f} ns -> {:.0f} ns ({:+.0f}%)\n",
+                       tax.before_ns, tax.after_ns, 100 * tax.ratio());
+  }
   return out;
 }
 

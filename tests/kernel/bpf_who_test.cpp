@@ -123,12 +123,13 @@ class ProcessAttribution : public testing::IpcNamespaceTest,
                            public ::testing::WithParamInterface<BpfMode> {
  protected:
   // Attaches in the test's mode (after SetUp moved the process into its own namespace); null
-  // with skipped_reason_ set when the kernel's policy refuses fentry.
+  // with skipped_reason_ set when the kernel's policy refuses fentry or the kernel has no kprobes.
   std::unique_ptr<IpcCallCounter> attach(IpcCallCounterOptions options = {}) {
     options.mode = GetParam();
     IpcCallCounterOpening opening = IpcCallCounter::open(options);
-    if (!opening.counter && GetParam() == BpfMode::kFentry &&
-        opening.failure.find("refused by the kernel") != std::string::npos) {
+    if (!opening.counter && GetParam() != BpfMode::kTracepoint &&
+        (opening.failure.find("refused by the kernel") != std::string::npos ||
+         opening.failure.find("this kernel has no kprobes") != std::string::npos)) {
       skipped_reason_ = opening.failure;
     }
     EXPECT_TRUE(opening.counter || !skipped_reason_.empty()) << opening.failure;
@@ -138,10 +139,10 @@ class ProcessAttribution : public testing::IpcNamespaceTest,
   std::string skipped_reason_;
 };
 
-#define ATTACH_OR_SKIP(counter, ...)                           \
-  auto counter = attach(__VA_ARGS__);                          \
-  if (!counter && !skipped_reason_.empty())                    \
-    GTEST_SKIP() << "fentry unavailable: " << skipped_reason_; \
+#define ATTACH_OR_SKIP(counter, ...)                                              \
+  auto counter = attach(__VA_ARGS__);                                             \
+  if (!counter && !skipped_reason_.empty())                                       \
+    GTEST_SKIP() << to_string(GetParam()) << " unavailable: " << skipped_reason_; \
   ASSERT_TRUE(counter)
 
 // The Apache incident: a process leaks one-semaphore arrays until semget fails with ENOSPC. Its
@@ -452,7 +453,8 @@ TEST_P(ProcessAttribution, FullMapAndFullRingBufferAreCounted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AttachModes, ProcessAttribution,
-                         ::testing::Values(BpfMode::kTracepoint, BpfMode::kFentry),
+                         ::testing::Values(BpfMode::kTracepoint, BpfMode::kFentry,
+                                           BpfMode::kKprobe),
                          [](const auto& mode) { return std::string(to_string(mode.param)); });
 
 // The agent's tick: IpcCallCollector fills Sample::processes whenever it fills ipc_calls.

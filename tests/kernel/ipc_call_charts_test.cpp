@@ -61,6 +61,7 @@ Sample sample_with_calls() {
   interval.counts.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 1;
   interval.elapsed = std::chrono::seconds(2);
   activity.since_previous = interval;
+  activity.syscall_tax = SyscallTax{200, 250};
   sample.ipc_calls = activity;
   return sample;
 }
@@ -116,6 +117,8 @@ TEST(IpcCallChartView, JsonHasIntegerCountsAndTheirWindow) {
   EXPECT_EQ(json["ipc_calls"]["calls_total"]["shmctl"], 0);
   EXPECT_EQ(json["ipc_calls"]["failures_total"],
             (nlohmann::json{{"semget_ENOSPC", 2}, {"msgsnd_other", 1}}));
+  EXPECT_EQ(json["ipc_calls"]["syscall_tax"],
+            (nlohmann::json{{"before_ns", 200}, {"after_ns", 250}, {"ratio", 0.25}}));
 
   Sample without_bpf;
   EXPECT_FALSE(nlohmann::json::parse(sample_to_json(without_bpf)).contains("ipc_calls"));
@@ -124,6 +127,9 @@ TEST(IpcCallChartView, JsonHasIntegerCountsAndTheirWindow) {
 TEST(IpcCallChartView, TableShowsRatesTotalsAndFailures) {
   std::string table = sample_to_table(sample_with_calls());
   EXPECT_NE(table.find("IPC system calls (counted with BPF, tracepoint)"), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("attaching cost unrelated syscalls: 200 ns -> 250 ns (+25%)"),
+            std::string::npos)
       << table;
   EXPECT_NE(table.find("semget                     1.50             12"), std::string::npos)
       << table;

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "bpf/ipc_call_collector.h"
 #include "model/charts.h"
@@ -38,9 +39,11 @@ class IpcCallCounting : public testing::IpcNamespaceTest,
   // Attaches in the test's mode (after SetUp moved the process into its own namespace).
   std::unique_ptr<IpcCallCounter> attach() {
     IpcCallCounterOpening opening = IpcCallCounter::open({.mode = GetParam()});
-    if (!opening.counter && GetParam() == BpfMode::kFentry &&
-        opening.failure.find("refused by the kernel") != std::string::npos) {
-      // Kernel policy (lockdown), not missing privilege: there is nothing this test can run.
+    if (!opening.counter && GetParam() != BpfMode::kTracepoint &&
+        (opening.failure.find("refused by the kernel") != std::string::npos ||
+         opening.failure.find("this kernel has no kprobes") != std::string::npos)) {
+      // Kernel policy (lockdown) or build (no kprobes), not missing privilege: there is nothing
+      // this test can run.
       skipped_reason_ = opening.failure;
     }
     EXPECT_TRUE(opening.counter || !skipped_reason_.empty()) << opening.failure;
@@ -49,10 +52,10 @@ class IpcCallCounting : public testing::IpcNamespaceTest,
   std::string skipped_reason_;
 };
 
-#define ATTACH_OR_SKIP(counter)                                \
-  auto counter = attach();                                     \
-  if (!counter && !skipped_reason_.empty())                    \
-    GTEST_SKIP() << "fentry unavailable: " << skipped_reason_; \
+#define ATTACH_OR_SKIP(counter)                                                   \
+  auto counter = attach();                                                        \
+  if (!counter && !skipped_reason_.empty())                                       \
+    GTEST_SKIP() << to_string(GetParam()) << " unavailable: " << skipped_reason_; \
   ASSERT_TRUE(counter)
 
 void semget_n(int times) {
@@ -64,6 +67,8 @@ using testing::in_child;
 TEST_P(IpcCallCounting, CountsExactlyTheCallsOfItsNamespace) {
   ATTACH_OR_SKIP(counter);
   EXPECT_EQ(counter->attached_mode(), GetParam());
+  EXPECT_GT(counter->syscall_tax().before_ns, 0) << "the tax is measured at every attach";
+  EXPECT_GT(counter->syscall_tax().after_ns, 0);
   EXPECT_EQ(counter->read(), IpcCallCounts{}) << "a fresh namespace has made no call yet";
 
   constexpr int kCalls = 7;
@@ -152,8 +157,26 @@ TEST_P(IpcCallCounting, LeavesOutTheCallsOfTheProcessThatCounts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AttachModes, IpcCallCounting,
-                         ::testing::Values(BpfMode::kTracepoint, BpfMode::kFentry),
+                         ::testing::Values(BpfMode::kTracepoint, BpfMode::kFentry,
+                                           BpfMode::kKprobe),
                          [](const auto& mode) { return std::string(to_string(mode.param)); });
+
+using IpcCallAutoMode = testing::IpcNamespaceTest;
+
+// `auto` takes the first mode that attaches, in the order fentry, kprobe, tracepoint: the two that
+// tax only the IPC calls before the one that taxes every syscall on the host.
+TEST_F(IpcCallAutoMode, PrefersFentryThenKprobeThenTracepoint) {
+  BpfMode expected = BpfMode::kTracepoint;
+  for (BpfMode mode : {BpfMode::kFentry, BpfMode::kKprobe}) {
+    if (IpcCallCounter::open({.mode = mode}).counter) {
+      expected = mode;
+      break;
+    }
+  }
+  IpcCallCounterOpening opening = IpcCallCounter::open({.mode = BpfMode::kAuto});
+  ASSERT_TRUE(opening.counter) << opening.failure;
+  EXPECT_EQ(opening.counter->attached_mode(), expected);
+}
 
 using IpcCallCharts = testing::IpcNamespaceTest;
 
@@ -273,7 +296,10 @@ TEST_F(IpcCallCharts, AgentStoresExactCountsThatQuerySums) {
     testing::AgentProcess agent(db, {"--interval", "100ms"}, log);
     auto ticks = [&] { return testing::committed_ticks(testing::read_text(log)).size(); };
     ASSERT_TRUE(testing::eventually([&] { return ticks() >= 2; })) << testing::read_text(log);
-    ASSERT_NE(testing::read_text(log).find("counting IPC system calls with BPF"), std::string::npos)
+    ASSERT_TRUE(std::regex_search(
+        testing::read_text(log),
+        std::regex(R"(BPF attached \((fentry|kprobe|tracepoint)\); unrelated syscalls: )"
+                   R"(\d+ ns -> \d+ ns \([+-]\d+%\))")))
         << testing::read_text(log);
     in_child([] {
       semget_n(kCalls);

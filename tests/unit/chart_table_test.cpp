@@ -190,6 +190,7 @@ TEST(ChartTable, ExpositionFamiliesAreTheMetricTableInOrder) {
   sample.limits.semmni = 1;
   IpcCallActivity calls;
   calls.totals.failures[0][0] = 1;
+  calls.syscall_tax = SyscallTax{200, 210};  // measured whenever the programs attached
   sample.ipc_calls = calls;
   AlertStatusSeries alert{"semaphores_used", "system.ipc_semaphores", "", 1};
   std::string text = render_exposition({.sample = sample, .alerts = {&alert, 1}});

@@ -358,7 +358,8 @@ const BadConfig kBadConfigs[] = {
     {"bpf_enabled", "bpf:\n  enabled: sometimes\n",
      "2:12: bpf.enabled: expected auto, true or false, got 'sometimes'"},
     {"bpf_mode_typo", "bpf:\n  mode: fentyr\n",
-     "2:9: bpf.mode: expected auto, tracepoint or fentry, got 'fentyr'; did you mean 'fentry'?"},
+     "2:9: bpf.mode: expected auto, tracepoint, fentry or kprobe, got 'fentyr'; did you mean "
+     "'fentry'?"},
     {"exec_relative", "notify:\n  exec: page-oncall\n",
      "2:9: notify.exec: expected off, an absolute program path, or a list [/path/program, "
      "argument, ...]; 'page-oncall' is not an absolute path (no PATH search is done)"},

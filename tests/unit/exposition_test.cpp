@@ -89,7 +89,7 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   totals.calls_of(IpcCall::kMsgsnd) = 7;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 2;
   totals.failures_of(IpcCall::kMsgsnd, ErrnoClass::kEAGAIN) = 5;
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, SyscallTax{200, 250}};
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
   std::map<std::string, FamilyCount> families = families_of(text);
@@ -110,6 +110,7 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
       {"ipctrail_alert_status", 2},
       {"ipctrail_syscalls_total", 12},  // every call, counted or not
       {"ipctrail_syscall_errors_total", 2},
+      {"ipctrail_bpf_syscall_tax_ratio", 1},
   };
   ASSERT_EQ(families.size(), expected_samples.size()) << text;
   for (const auto& [name, samples] : expected_samples) {
@@ -119,6 +120,9 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   }
   EXPECT_NE(text.find("# TYPE ipctrail_syscalls_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE ipctrail_semaphores gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("\nipctrail_bpf_syscall_tax_ratio{mode=\"tracepoint\"} 0.25\n"),
+            std::string::npos)
+      << text;
 
   testing::CommandResult check = promtool_check_metrics(text);
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
@@ -130,7 +134,7 @@ TEST(Exposition, ValuesAreExact) {
   IpcCallCounts totals;
   totals.calls_of(IpcCall::kSemget) = 18446744073709551615ULL;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 9007199254740993ULL;  // 2^53 + 1
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, std::nullopt};
   std::vector<AlertStatusSeries> alerts = {{"a", "c", "i", -2}};
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
