@@ -94,13 +94,13 @@ TEST_F(ObjectStoreTest, ObjectsListedInAnyOrderKeepTheirIncarnations) {
   store.write_tick(third);
   store.write_tick(tick(kT0 + 3000, {queue(1, 0x11), queue(4, 0x14)}));
 
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_objects"), 5);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_objects"), 5);
   EXPECT_EQ(text("SELECT group_concat(ipc_id) FROM (SELECT ipc_id FROM ipc_objects WHERE "
                  "removed_ts IS NOT NULL ORDER BY ipc_id)"),
             "2,3,5");
-  EXPECT_EQ(count("SELECT removed_ts FROM ipc_objects WHERE ipc_id = 3"), kT0 + 1000);
-  EXPECT_EQ(count("SELECT removed_ts FROM ipc_objects WHERE ipc_id = 2"), kT0 + 3000);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 6);  // 5 first states, 2's qnum
+  EXPECT_EQ(number("SELECT removed_ts FROM ipc_objects WHERE ipc_id = 3"), kT0 + 1000);
+  EXPECT_EQ(number("SELECT removed_ts FROM ipc_objects WHERE ipc_id = 2"), kT0 + 3000);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 6);  // 5 first states, 2's qnum
   EXPECT_EQ(text("SELECT group_concat(o.ipc_id || ':' || e.event, ' ') FROM (SELECT * FROM "
                  "ipc_object_events ORDER BY ts, object_id) e JOIN ipc_objects o ON o.id = "
                  "e.object_id"),
