@@ -4,6 +4,8 @@
 // space from cgroupfs, because the packaged service cannot read other processes' /proc entries.
 #pragma once
 
+#include <sys/ipc.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -52,6 +54,12 @@ struct LifecycleEvent {
   std::uint32_t uid = 0;  // the caller's uid
   friend bool operator==(const LifecycleEvent&, const LifecycleEvent&) = default;
 };
+
+// Whether a kCreated event surely made a new object: IPC_PRIVATE always does, IPC_EXCL fails
+// rather than find one. Without either the get may have found an existing object.
+inline bool surely_created(const LifecycleEvent& event) {
+  return (event.key && *event.key == IPC_PRIVATE) || (event.flags & IPC_EXCL) != 0;
+}
 
 // One reading of the per-process counters and the lifecycle ring buffer.
 struct ProcessActivity {

@@ -70,14 +70,24 @@ ObjectStore::ObjectStore(SQLite::Database& db, std::optional<std::int64_t> names
                     "INSERT OR REPLACE INTO ipc_object_events (ts, object_id, event, details) "
                     "VALUES (?, ?, ?, ?)") {}
 
-std::uint64_t ObjectStore::slot(IpcKind kind, int id) {
-  return (static_cast<std::uint64_t>(kind) << 32) | static_cast<std::uint32_t>(id);
+const ObjectStore::Known* ObjectStore::find(IpcKind kind, int id) const {
+  const Live& live = live_[static_cast<std::size_t>(kind)];
+  auto found = live.position.find(id);
+  return found == live.position.end() ? nullptr : &live.objects[found->second];
+}
+
+ObjectStore::Known& ObjectStore::add(Live& live, int id) {
+  live.position.emplace(id, live.objects.size());
+  return live.objects.emplace_back();
 }
 
 void ObjectStore::reload() {
-  known_.clear();
+  for (Live& live : live_) {
+    live.objects.clear();
+    live.position.clear();
+  }
+  suspected_ = 0;
   ended_in_tick_.clear();
-  live_ = {};
   tick_ = 0;
   previous_ts_ = db_.execAndGet("SELECT coalesce(max(last_ts), 0) FROM sampling_spans").getInt64();
   SQLite::Statement live(
@@ -121,12 +131,14 @@ void ObjectStore::reload() {
     if (!live.getColumn(24).isNull()) {
       object.qbytes = static_cast<std::uint64_t>(live.getColumn(24).getInt64());
     }
-    ++live_[static_cast<std::size_t>(object.kind)];
-    Known& known = known_[slot(object.kind, object.id)];
+    Live& of_kind = live_of(object.kind);
+    if (of_kind.position.contains(object.id)) continue;
+    Known& known = add(of_kind, object.id);
     known.incarnation = live.getColumn(0).getInt64();
     known.last = object;
     known.last_stored = object;
     known.suspected = live.getColumn(23).getInt() != 0;
+    if (known.suspected) ++suspected_;
   }
 }
 
@@ -139,64 +151,92 @@ void ObjectStore::write(const IpcInventory& inventory, std::int64_t ts_ms) {
   previous_ts_ = ts_ms;
 }
 
+// One pass in the kernel's order: an object is looked for first where the previous one was found
+// plus one, which on a steady host is always where it is, and by id only when not there.
 void ObjectStore::write_kind(IpcKind kind, const std::vector<IpcObject>& objects,
                              std::int64_t ts_ms) {
+  Live& live = live_of(kind);
   std::size_t seen = 0;
+  std::size_t next = 0;
   for (const IpcObject& object : objects) {
-    auto [entry, added] = known_.try_emplace(slot(kind, object.id));
-    Known& known = entry->second;
-    if (known.seen_in == tick_ && !added) continue;  // a duplicate row: the first one counts
+    std::size_t at = next;
+    if (at >= live.objects.size() || live.objects[at].last.id != object.id) {
+      auto found = live.position.find(object.id);
+      at = found == live.position.end() ? live.objects.size() : found->second;
+    }
+    next = at + 1;
+    if (at == live.objects.size()) {
+      Known& known = add(live, object.id);
+      known.seen_in = tick_;
+      ++seen;
+      start_incarnation(known, object, ts_ms);
+      continue;
+    }
+    Known& known = live.objects[at];
+    if (known.seen_in == tick_) continue;  // a duplicate row: the first one counts
     known.seen_in = tick_;
     ++seen;
-    if (added) {
-      ++live_[static_cast<std::size_t>(kind)];
+    if (known.last == object) continue;
+    if (same_incarnation(known.last, object)) {
+      update(known, object, ts_ms);
+    } else {
+      end_incarnation(known, ts_ms);
       start_incarnation(known, object, ts_ms);
-    } else if (!(known.last == object)) {
-      if (same_incarnation(known.last, object)) {
-        update(known, object, ts_ms);
-      } else {
-        end_incarnation(known, ts_ms);
-        start_incarnation(known, object, ts_ms);
-      }
     }
   }
-  std::size_t& live = live_[static_cast<std::size_t>(kind)];
-  if (live == seen) return;
-  for (auto it = known_.begin(); it != known_.end();) {
-    if (it->second.last.kind == kind && it->second.seen_in != tick_) {
-      end_incarnation(it->second, ts_ms);
-      it = known_.erase(it);
-      --live;
-    } else {
-      ++it;
+  if (seen == live.objects.size()) return;
+  for (std::size_t at = 0; at < live.objects.size();) {
+    Known& known = live.objects[at];
+    if (known.seen_in == tick_) {
+      ++at;
+      continue;
     }
+    end_incarnation(known, ts_ms);
+    if (known.suspected) --suspected_;
+    live.position.erase(known.last.id);
+    if (at + 1 != live.objects.size()) {
+      known = std::move(live.objects.back());
+      live.position[known.last.id] = at;
+    }
+    live.objects.pop_back();
   }
 }
 
 void ObjectStore::write_leak_suspects(const std::vector<LeakSuspect>& suspects,
                                       std::int64_t ts_ms) {
+  std::size_t suspected_in_tick = 0;
   for (const LeakSuspect& suspect : suspects) {
-    auto found = known_.find(slot(suspect.kind, suspect.id));
-    if (found == known_.end()) continue;
-    Known& known = found->second;
+    Live& live = live_of(suspect.kind);
+    auto found = live.position.find(suspect.id);
+    if (found == live.position.end()) continue;
+    Known& known = live.objects[found->second];
+    if (known.suspected_in == tick_) continue;  // named twice
     known.suspected_in = tick_;
+    ++suspected_in_tick;
     if (known.suspected) continue;
     known.suspected = true;
+    ++suspected_;
     insert_event(ts_ms, known.incarnation, "leak_suspected", suspect.reason);
   }
-  clear_unsuspected(ts_ms, "no longer a leak suspect");
+  clear_unsuspected(ts_ms, "no longer a leak suspect", suspected_in_tick);
 }
 
 void ObjectStore::clear_leak_suspects(std::int64_t ts_ms) {
-  clear_unsuspected(ts_ms, "leak rules switched off");
+  clear_unsuspected(ts_ms, "leak rules switched off", 0);
 }
 
-// Clears every suspect that was not suspected in this tick.
-void ObjectStore::clear_unsuspected(std::int64_t ts_ms, const char* why) {
-  for (auto& [id, known] : known_) {
-    if (!known.suspected || known.suspected_in == tick_) continue;
-    known.suspected = false;
-    insert_event(ts_ms, known.incarnation, "leak_cleared", why);
+// Clears every suspect that was not suspected in this tick: none when every suspect was, which
+// costs no pass over the objects.
+void ObjectStore::clear_unsuspected(std::int64_t ts_ms, const char* why,
+                                    std::size_t suspected_in_tick) {
+  if (suspected_ == suspected_in_tick) return;
+  for (Live& live : live_) {
+    for (Known& known : live.objects) {
+      if (!known.suspected || known.suspected_in == tick_) continue;
+      known.suspected = false;
+      --suspected_;
+      insert_event(ts_ms, known.incarnation, "leak_cleared", why);
+    }
   }
 }
 
@@ -221,6 +261,7 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
   insert_object_.exec();
   known.incarnation = db_.getLastInsertRowid();
   known.first_seen_in = tick_;
+  if (known.suspected) --suspected_;  // the incarnation it was about ended
   known.suspected = false;
   known.last = object;
   known.last_stored = stored_state(object);
@@ -294,10 +335,9 @@ void ObjectStore::insert_event(std::int64_t ts_ms, std::int64_t incarnation, con
 }
 
 std::optional<ObjectStore::Incarnation> ObjectStore::live(IpcKind kind, int id) const {
-  auto found = known_.find(slot(kind, id));
-  if (found == known_.end()) return std::nullopt;
-  const Known& known = found->second;
-  return Incarnation{kind, id, known.incarnation, known.first_seen_in, known.last.ctime};
+  const Known* known = find(kind, id);
+  if (known == nullptr) return std::nullopt;
+  return Incarnation{kind, id, known->incarnation, known->first_seen_in, known->last.ctime};
 }
 
 void ObjectStore::reset_statements() noexcept {

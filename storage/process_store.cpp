@@ -1,7 +1,5 @@
 #include "storage/process_store.h"
 
-#include <sys/ipc.h>
-
 #include <algorithm>
 
 namespace ipctrail {
@@ -11,12 +9,6 @@ namespace {
 std::string cache_key(const ProcessIdentity& process) {
   return std::to_string(process.tgid) + '/' + std::to_string(process.cgroup_id) + '/' +
          process.comm;
-}
-
-// Whether a get that returned an id surely made a new object: IPC_PRIVATE always does, IPC_EXCL
-// fails rather than find one. Without either it may have found an existing object.
-bool surely_created(const LifecycleEvent& event) {
-  return (event.key && *event.key == IPC_PRIVATE) || (event.flags & IPC_EXCL) != 0;
 }
 
 // The kernel's ctime (whole seconds) of an object made by a call at `event_ms`: the same second,

@@ -36,7 +36,7 @@ std::string key_hex(std::int32_t key) {
 }
 
 // The user's name where this host knows it, as ipcs prints it; the number otherwise.
-std::string user_name(std::uint32_t uid) {
+const std::string& user_name(std::uint32_t uid) {
   static std::map<std::uint32_t, std::string> names;
   auto [entry, added] = names.try_emplace(uid);
   if (added) {
@@ -80,32 +80,36 @@ std::string shm_status(std::uint32_t mode) {
   return status;
 }
 
-void print_table(std::int64_t at, const std::vector<StoredObject>& objects,
+// The inventory at the namespace maximum is some 68,000 lines: they are formatted into one buffer
+// and written at once (`objects --at` under 1 s there, bench/objects_bench.cpp).
+void print_table(std::int64_t at, const std::vector<const StoredObject*>& objects,
                  const std::vector<IpcKind>& kinds) {
-  std::cout << fmt::format("IPC objects at {}\n", iso8601_utc(at));
+  fmt::memory_buffer out;
+  fmt::format_to(std::back_inserter(out), "IPC objects at {}\n", iso8601_utc(at));
   for (IpcKind kind : kinds) {
-    std::cout << '\n';
+    out.push_back('\n');
     if (kind == IpcKind::kQueue) {
-      std::cout << "------ Message Queues --------\n"
-                << fmt::format(
-                       "{:<10} {:<10} {:<10} {:<6} {:>10} {:>10} {:>8} {:>7} {:>7}  {:<24} {:<7} "
-                       "{}\n",
-                       "key", "msqid", "owner", "perms", "used-bytes", "qbytes", "messages",
-                       "lspid", "lrpid", "created", "age", "created by");
+      out.append(std::string_view("------ Message Queues --------\n"));
+      fmt::format_to(std::back_inserter(out),
+                     "{:<10} {:<10} {:<10} {:<6} {:>10} {:>10} {:>8} {:>7} {:>7}  {:<24} {:<7} "
+                     "{}\n",
+                     "key", "msqid", "owner", "perms", "used-bytes", "qbytes", "messages", "lspid",
+                     "lrpid", "created", "age", "created by");
     } else if (kind == IpcKind::kSharedMemory) {
-      std::cout
-          << "------ Shared Memory Segments --------\n"
-          << fmt::format(
-                 "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {:<7} {}\n",
-                 "key", "shmid", "owner", "perms", "bytes", "nattch", "cpid", "lpid", "status",
-                 "created", "age", "created by");
+      out.append(std::string_view("------ Shared Memory Segments --------\n"));
+      fmt::format_to(std::back_inserter(out),
+                     "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {:<7} {}\n",
+                     "key", "shmid", "owner", "perms", "bytes", "nattch", "cpid", "lpid", "status",
+                     "created", "age", "created by");
     } else {
-      std::cout << "------ Semaphore Arrays --------\n"
-                << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<24} {:<24} {:<7} {}\n", "key",
-                               "semid", "owner", "perms", "nsems", "last semop (to the minute)",
-                               "created", "age", "created by");
+      out.append(std::string_view("------ Semaphore Arrays --------\n"));
+      fmt::format_to(std::back_inserter(out),
+                     "{:<10} {:<10} {:<10} {:<6} {:>6}  {:<24} {:<24} {:<7} {}\n", "key", "semid",
+                     "owner", "perms", "nsems", "last semop (to the minute)", "created", "age",
+                     "created by");
     }
-    for (const StoredObject& stored : objects) {
+    for (const StoredObject* row : objects) {
+      const StoredObject& stored = *row;
       const IpcObject& o = stored.object;
       if (o.kind != kind) continue;
       std::string created = iso8601_utc(stored.created_ms);
@@ -113,23 +117,26 @@ void print_table(std::int64_t at, const std::vector<StoredObject>& objects,
       std::string creator = stored.creator ? process_text(*stored.creator) : "-";
       if (kind == IpcKind::kQueue) {
         std::string qbytes = o.qbytes ? std::to_string(*o.qbytes) : "-";
-        std::cout << fmt::format(
+        fmt::format_to(
+            std::back_inserter(out),
             "{:<10} {:<10} {:<10} {:<6} {:>10} {:>10} {:>8} {:>7} {:>7}  {:<24} {:<7} {}\n",
             key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.cbytes, qbytes, o.qnum,
             o.lspid, o.lrpid, created, age, creator);
       } else if (kind == IpcKind::kSharedMemory) {
-        std::cout << fmt::format(
+        fmt::format_to(
+            std::back_inserter(out),
             "{:<10} {:<10} {:<10} {:<6} {:>10} {:>6} {:>7} {:>7} {:<6}  {:<24} {:<7} {}\n",
             key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), human_size(o.size), o.nattch,
             o.cpid, o.lpid, shm_status(o.mode), created, age, creator);
       } else {
         std::string otime = o.otime == 0 ? "never" : iso8601_utc(o.otime * 1000);
-        std::cout << fmt::format("{:<10} {:<10} {:<10} {:<6} {:>6}  {:<26} {:<24} {:<7} {}\n",
-                                 key_hex(o.key), o.id, user_name(o.uid), perms(o.mode), o.size,
-                                 otime, created, age, creator);
+        fmt::format_to(std::back_inserter(out),
+                       "{:<10} {:<10} {:<10} {:<6} {:>6}  {:<26} {:<24} {:<7} {}\n", key_hex(o.key),
+                       o.id, user_name(o.uid), perms(o.mode), o.size, otime, created, age, creator);
       }
     }
   }
+  std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
 }
 
 nlohmann::json process_json(const ProcessRef& process) {
@@ -139,12 +146,6 @@ nlohmann::json process_json(const ProcessRef& process) {
           {"text", process_text(process)}};
 }
 
-// "creator" and "remover", where BPF saw them.
-void add_creator_and_remover(nlohmann::json& row, const StoredObject& stored) {
-  if (stored.creator) row["creator"] = process_json(*stored.creator);
-  if (stored.remover) row["remover"] = process_json(*stored.remover);
-}
-
 // The CSV columns of a process: pid, comm, unit; empty when not known.
 std::string process_csv(const std::optional<ProcessRef>& process) {
   if (!process) return ",,";
@@ -152,53 +153,62 @@ std::string process_csv(const std::optional<ProcessRef>& process) {
                      csv_field(process->unit.value_or("")));
 }
 
-nlohmann::json object_json(std::int64_t at, const StoredObject& stored) {
-  const IpcObject& o = stored.object;
-  nlohmann::json row = {{"kind", kind_name(o.kind)},
-                        {"id", o.id},
-                        {"key", o.key},
-                        {"key_hex", key_hex(o.key)},
-                        {"uid", o.uid},
-                        {"owner", user_name(o.uid)},
-                        {"gid", o.gid},
-                        {"cuid", o.cuid},
-                        {"cgid", o.cgid},
-                        {"perms", perms(o.mode)},
-                        {"mode", o.mode},
-                        {"created_ts", stored.created_ms},
-                        {"created_time", iso8601_utc(stored.created_ms)},
-                        {"age_s", std::max<std::int64_t>(at - stored.created_ms, 0) / 1000},
-                        {"first_seen_ts", stored.first_seen_ms},
-                        {"incarnation", stored.incarnation}};
-  if (stored.leak_reason) row["leak_reason"] = *stored.leak_reason;
-  add_creator_and_remover(row, stored);
-  if (o.kind == IpcKind::kSemaphore) {
-    row["nsems"] = o.size;
-    row["otime"] = o.otime;
-  } else if (o.kind == IpcKind::kQueue) {
-    row["messages"] = o.qnum;
-    row["bytes"] = o.cbytes;
-    row["qbytes"] = o.qbytes ? nlohmann::json(*o.qbytes) : nlohmann::json(nullptr);
-    row["lspid"] = o.lspid;
-    row["lrpid"] = o.lrpid;
-    row["stime"] = o.stime;
-    row["rtime"] = o.rtime;
-  } else {
-    row["size"] = o.size;
-    row["nattch"] = o.nattch;
-    row["cpid"] = o.cpid;
-    row["lpid"] = o.lpid;
-    row["atime"] = o.atime;
-    row["dtime"] = o.dtime;
-  }
-  return row;
+// A JSON string, escaped as nlohmann::json writes it.
+std::string json_text(const std::string& text) {
+  return nlohmann::json(text).dump();
 }
 
-void print_csv(std::int64_t at, const std::vector<StoredObject>& objects) {
+// One object of `objects --at --format json`, written straight into `out`: building a JSON tree
+// of 68,000 objects first took seconds (bench/objects_bench.cpp).
+void write_object_json(fmt::memory_buffer& out, std::int64_t at, const StoredObject& stored) {
+  const IpcObject& o = stored.object;
+  auto to = std::back_inserter(out);
+  fmt::format_to(
+      to,
+      "{{\"kind\":\"{}\",\"id\":{},\"key\":{},\"key_hex\":\"{}\",\"uid\":{},\"owner\":{},"
+      "\"gid\":{},\"cuid\":{},\"cgid\":{},\"perms\":\"{}\",\"mode\":{},\"created_ts\":{},"
+      "\"created_time\":\"{}\",\"age_s\":{},\"first_seen_ts\":{},\"incarnation\":{}",
+      kind_name(o.kind), o.id, o.key, key_hex(o.key), o.uid, json_text(user_name(o.uid)), o.gid,
+      o.cuid, o.cgid, perms(o.mode), o.mode, stored.created_ms, iso8601_utc(stored.created_ms),
+      std::max<std::int64_t>(at - stored.created_ms, 0) / 1000, stored.first_seen_ms,
+      stored.incarnation);
+  if (stored.leak_reason) fmt::format_to(to, ",\"leak_reason\":{}", json_text(*stored.leak_reason));
+  if (stored.creator) fmt::format_to(to, ",\"creator\":{}", process_json(*stored.creator).dump());
+  if (stored.remover) fmt::format_to(to, ",\"remover\":{}", process_json(*stored.remover).dump());
+  if (o.kind == IpcKind::kSemaphore) {
+    fmt::format_to(to, ",\"nsems\":{},\"otime\":{}}}", o.size, o.otime);
+  } else if (o.kind == IpcKind::kQueue) {
+    fmt::format_to(to,
+                   ",\"messages\":{},\"bytes\":{},\"qbytes\":{},\"lspid\":{},\"lrpid\":{},"
+                   "\"stime\":{},\"rtime\":{}}}",
+                   o.qnum, o.cbytes, o.qbytes ? std::to_string(*o.qbytes) : "null", o.lspid,
+                   o.lrpid, o.stime, o.rtime);
+  } else {
+    fmt::format_to(to,
+                   ",\"size\":{},\"nattch\":{},\"cpid\":{},\"lpid\":{},\"atime\":{},"
+                   "\"dtime\":{}}}",
+                   o.size, o.nattch, o.cpid, o.lpid, o.atime, o.dtime);
+  }
+}
+
+void print_json(std::int64_t at, const std::vector<const StoredObject*>& objects) {
+  fmt::memory_buffer out;
+  fmt::format_to(std::back_inserter(out), "{{\"at\":{},\"time\":\"{}\",\"objects\":[", at,
+                 iso8601_utc(at));
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    write_object_json(out, at, *objects[i]);
+  }
+  out.append(std::string_view("]}\n"));
+  std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+}
+
+void print_csv(std::int64_t at, const std::vector<const StoredObject*>& objects) {
   std::cout << "kind,id,key,key_hex,uid,owner,gid,cuid,cgid,perms,size,nattch,cpid,lpid,messages,"
                "bytes,qbytes,lspid,lrpid,created_ts,created_time,age_s,incarnation,leak_reason,"
                "creator_pid,creator_comm,creator_unit\n";
-  for (const StoredObject& stored : objects) {
+  for (const StoredObject* row : objects) {
+    const StoredObject& stored = *row;
     const IpcObject& o = stored.object;
     bool shm = o.kind == IpcKind::kSharedMemory;
     bool msg = o.kind == IpcKind::kQueue;
@@ -278,26 +288,25 @@ int run_objects(const ObjectsOptions& options) {
   if (options.leaked) {
     std::erase_if(objects, [](const StoredObject& stored) { return !stored.leak_reason; });
   }
-  std::vector<StoredObject> ordered;
+  std::vector<const StoredObject*> ordered;
+  ordered.reserve(objects.size());
   for (IpcKind kind : kinds) {
     for (const StoredObject& stored : objects) {
-      if (stored.object.kind == kind) ordered.push_back(stored);
+      if (stored.object.kind == kind) ordered.push_back(&stored);
     }
   }
   if (options.format == "json") {
-    nlohmann::json rows = nlohmann::json::array();
-    for (const StoredObject& stored : ordered) rows.push_back(object_json(at, stored));
-    std::cout << nlohmann::json{{"at", at}, {"time", iso8601_utc(at)}, {"objects", rows}}.dump()
-              << '\n';
+    print_json(at, ordered);
   } else if (options.format == "csv") {
     print_csv(at, ordered);
   } else {
     print_table(at, ordered, kinds);
     if (options.leaked) {
       std::cout << "\nWhy:\n";
-      for (const StoredObject& stored : ordered) {
-        std::cout << fmt::format("{} {} {}: {}\n", kind_name(stored.object.kind), stored.object.id,
-                                 key_hex(stored.object.key), *stored.leak_reason);
+      for (const StoredObject* stored : ordered) {
+        std::cout << fmt::format("{} {} {}: {}\n", kind_name(stored->object.kind),
+                                 stored->object.id, key_hex(stored->object.key),
+                                 *stored->leak_reason);
       }
     }
   }

@@ -55,6 +55,10 @@ Sample Collector::collect() {
 }
 
 void Collector::collect(Sample& sample) {
+  collect(sample, {});
+}
+
+void Collector::collect(Sample& sample, const ArrayCreators& array_creators) {
   sample.ts_ms = now_unix_ms();
   sample.skipped_lines = 0;
   sample.semaphores.reset();
@@ -76,7 +80,8 @@ void Collector::collect(Sample& sample) {
   if (sample.faults.any()) ++faulty_collections_;
   if (options_.inventory && options_.leaks.enabled) {
     if (!sample.leak_suspects) sample.leak_suspects.emplace();
-    leak_finder_.find(sample.objects, sample.ts_ms, options_.leaks, *sample.leak_suspects);
+    leak_finder_.find(sample.objects, sample.ts_ms, options_.leaks, *sample.leak_suspects,
+                      array_creators);
   } else {
     sample.leak_suspects.reset();
   }

@@ -51,6 +51,8 @@ class Collector {
   // empty) and is logged once, and once more when it comes back.
   void collect(Sample& sample);
   Sample collect();
+  // The same, with the known creators of semaphore arrays for the leak rules.
+  void collect(Sample& sample, const ArrayCreators& array_creators);
 
   // Collections in which at least one source could not be read.
   std::uint64_t faulty_collections() const { return faulty_collections_; }

@@ -54,8 +54,19 @@ LeakFinder::Process LeakFinder::look_up(std::int64_t pid) {
           .started = *boot_time_ + static_cast<std::int64_t>(*start_ticks) / ticks_per_second_};
 }
 
+const ArrayCreator* LeakFinder::creator_of(const IpcObject& array, const ArrayCreators& creators) {
+  auto found = creators.find(array.id);
+  if (found == creators.end()) return nullptr;
+  const ArrayCreator& creator = found->second;
+  // ctime moves forward only (SETVAL, SETALL, IPC_SET): an array older than the call is not its.
+  if (array.ctime < creator.created_s - 1) return nullptr;
+  if (!creator.surely_created && array.ctime > creator.created_s + 1) return nullptr;
+  return &creator;
+}
+
 void LeakFinder::find(const IpcInventory& inventory, std::int64_t now_ms,
-                      const Config::Leaks& rules, std::vector<LeakSuspect>& out) {
+                      const Config::Leaks& rules, std::vector<LeakSuspect>& out,
+                      const ArrayCreators& array_creators) {
   out.clear();
   processes_.clear();  // processes come and go between collections
   const std::int64_t min_age_ms = rules.min_age.count();
@@ -82,8 +93,14 @@ void LeakFinder::find(const IpcInventory& inventory, std::int64_t now_ms,
       if (ignored(sem.key)) continue;
       std::int64_t used = std::max(sem.ctime, sem.otime);
       if (!idle_since(used)) continue;
-      suspect(sem, fmt::format("array {} ({} semaphores): no semop for {}s", key_text(sem.key),
-                               sem.size, now_ms / 1000 - used));
+      const ArrayCreator* creator = creator_of(sem, array_creators);
+      if (creator == nullptr) {
+        suspect(sem, fmt::format("array {} ({} semaphores): no semop for {}s", key_text(sem.key),
+                                 sem.size, now_ms / 1000 - used));
+      } else if (!alive_since(creator->pid, creator->created_s)) {
+        suspect(sem, fmt::format("array {} ({} semaphores): no semop for {}s, creator pid {} gone",
+                                 key_text(sem.key), sem.size, now_ms / 1000 - used, creator->pid));
+      }
     }
   }
   if (inventory.queues) {

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "agent/alerts/alerts.h"
+#include "agent/daemon/array_creators.h"
 #include "agent/daemon/history_charts.h"
 #include "agent/daemon/namespace_watch.h"
 #include "agent/daemon/process_record.h"
@@ -229,8 +230,9 @@ class Components {
 
   void tick(Sample& sample, Clock::time_point scheduled, std::int64_t interval_ms,
             TickRecord& tick) {
-    collector_->collect(sample);
+    collector_->collect(sample, array_creators_.creators());
     calls_->collect(sample);
+    array_creators_.learn(sample);
     std::vector<WatchedNamespace> others;
     if (namespaces_) others = namespaces_->sample(scheduled);
     std::vector<AlertTransition> transitions = engine_->evaluate(sample, scheduled);
@@ -326,6 +328,7 @@ class Components {
   std::unique_ptr<NotificationDelay> delays_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<ProcessRecorder> processes_;
+  ArrayCreatorTracker array_creators_;  // for the leak rules, from the events calls_ reads
   std::unique_ptr<MetricsServer> server_;
   std::unique_ptr<TextfileWriter> textfile_;
   std::unique_ptr<NamespaceWatch> namespaces_;  // with `namespaces: all` only

@@ -78,6 +78,35 @@ TEST_F(ObjectStoreTest, SteadyObjectsWriteNothingAfterTheirFirstTick) {
             3);
 }
 
+// The store walks each tick's objects in the order of the previous tick's: objects listed in
+// another order, removed from the middle, added, or listed twice are still matched by id.
+TEST_F(ObjectStoreTest, ObjectsListedInAnyOrderKeepTheirIncarnations) {
+  Store store(options());
+  store.write_tick(tick(kT0, {queue(1, 0x11), queue(2, 0x12), queue(3, 0x13), queue(4, 0x14)}));
+  TickRecord second = tick(kT0 + 1000, {queue(4, 0x14), queue(2, 0x12, 5), queue(1, 0x11)});
+  second.leak_suspects = std::vector<LeakSuspect>{{IpcKind::kQueue, 4, 0x14, "stalled"},
+                                                  {IpcKind::kQueue, 1, 0x11, "stalled"}};
+  store.write_tick(second);
+  TickRecord third = tick(kT0 + 2000, {queue(2, 0x12, 5), queue(5, 0x15), queue(4, 0x14),
+                                       queue(1, 0x11), queue(2, 0x12, 5)});
+  third.leak_suspects = std::vector<LeakSuspect>{{IpcKind::kQueue, 4, 0x14, "stalled"},
+                                                 {IpcKind::kQueue, 4, 0x14, "stalled"}};
+  store.write_tick(third);
+  store.write_tick(tick(kT0 + 3000, {queue(1, 0x11), queue(4, 0x14)}));
+
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_objects"), 5);
+  EXPECT_EQ(text("SELECT group_concat(ipc_id) FROM (SELECT ipc_id FROM ipc_objects WHERE "
+                 "removed_ts IS NOT NULL ORDER BY ipc_id)"),
+            "2,3,5");
+  EXPECT_EQ(number("SELECT removed_ts FROM ipc_objects WHERE ipc_id = 3"), kT0 + 1000);
+  EXPECT_EQ(number("SELECT removed_ts FROM ipc_objects WHERE ipc_id = 2"), kT0 + 3000);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 6);  // 5 first states, 2's qnum
+  EXPECT_EQ(text("SELECT group_concat(o.ipc_id || ':' || e.event, ' ') FROM (SELECT * FROM "
+                 "ipc_object_events ORDER BY ts, object_id) e JOIN ipc_objects o ON o.id = "
+                 "e.object_id"),
+            "1:leak_suspected 4:leak_suspected 1:leak_cleared 4:leak_cleared");
+}
+
 TEST_F(ObjectStoreTest, OperationTimesAreStoredToTheMinute) {
   Store store(options());
   std::int64_t minute = (kT0 / 1000 / 60) * 60;
