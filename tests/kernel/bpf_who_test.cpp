@@ -10,6 +10,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 
 #include "bpf/ipc_call_collector.h"
 #include "bpf/ipc_call_counter.h"
+#include "tests/support/agent_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/ipc_namespace.h"
 
@@ -420,6 +422,43 @@ TEST_P(ProcessAttribution, ReadingWhileCallsAreMadeLosesAndDoublesNothing) {
   EXPECT_EQ(readings.calls_not_attributed, 0u);
   RecordProperty("calls", std::to_string(made));
   ::munmap(memory, sizeof(Shared));
+}
+
+// A call is counted whole at its exit, in the totals and under its process in one program run:
+// a msgrcv blocked while the counts are read is in neither yet, and after it returns in both.
+// (Counting the totals at the entry and the process at the exit let the two disagree whenever an
+// exit went uncounted: the totals once held 4 semctl beyond every process's counts.)
+TEST_P(ProcessAttribution, TotalsAndProcessesAgreeWhileACallIsBlocked) {
+  ATTACH_OR_SKIP(counter);
+  int msqid = create_queue();
+  pid_t receiver = ::fork();
+  ASSERT_GE(receiver, 0);
+  if (receiver == 0) {
+    struct {
+      long type;
+      char text[8];
+    } message{};
+    ::_exit(::msgrcv(msqid, &message, sizeof message.text, 0, 0) == sizeof message.text ? 0 : 1);
+  }
+  // Blocked in msgrcv: /proc/<pid>/syscall starts with the number of the call it sleeps in.
+  std::string syscall_path = "/proc/" + std::to_string(receiver) + "/syscall";
+  ASSERT_TRUE(testing::eventually([&] {
+    std::ifstream syscall(syscall_path);
+    long number = -1;
+    return static_cast<bool>(syscall >> number) && number == SYS_msgrcv;
+  }));
+  Readings readings;
+  readings.add(counter->read_processes());
+  EXPECT_EQ(counter->read().calls_of(IpcCall::kMsgrcv), 0u) << "a blocked call is not finished";
+  EXPECT_EQ(readings.count(receiver, IpcCall::kMsgrcv, std::nullopt), 0u);
+
+  send_message(msqid, 8);  // the agent's own call: not counted
+  int status = 0;
+  ASSERT_EQ(::waitpid(receiver, &status, 0), receiver);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  readings.add(counter->read_processes());
+  EXPECT_EQ(counter->read().calls_of(IpcCall::kMsgrcv), 1u);
+  EXPECT_EQ(readings.count(receiver, IpcCall::kMsgrcv, std::nullopt), 1u);
 }
 
 // Bounds: a map with room for 4 keys attributes 4 processes' calls and counts the rest; a ring
