@@ -350,6 +350,43 @@ TEST_P(ProcessAttribution, AgentsOwnCallsAppearNowhere) {
   for (const ProcessCallCount& counted : readings.calls) EXPECT_EQ(counted.process.tgid, child);
 }
 
+// An agent in a container's pid namespace is recognised through that namespace (the programs see
+// tgids of the initial one, and compare plain tgids only for an agent that runs there): its own
+// calls still appear nowhere, a child's do.
+TEST_P(ProcessAttribution, AgentInAPidNamespaceLeavesOutItsOwnCalls) {
+  { ATTACH_OR_SKIP(available); }
+  int semid = create_semaphore_array(1);
+  BpfMode mode = GetParam();
+  in_child([semid, mode] {
+    ASSERT_EQ(::unshare(CLONE_NEWPID), 0) << std::strerror(errno);
+    in_child([semid, mode] {
+      ASSERT_EQ(::getpid(), 1) << "the agent is the first process of its pid namespace";
+      IpcCallCounterOpening opening = IpcCallCounter::open({.mode = mode});
+      ASSERT_TRUE(opening.counter) << opening.failure;
+      IpcCallCounter& counter = *opening.counter;
+      semid_ds status{};
+      ASSERT_EQ(::semctl(semid, 0, IPC_STAT, &status), 0);
+      remove_semaphore_array(create_semaphore_array(1));
+      ProcessActivity own = counter.read_processes();
+      EXPECT_TRUE(own.calls.empty()) << own.calls.front().process.comm;
+      EXPECT_TRUE(own.events.empty());
+      EXPECT_EQ(counter.read().calls_of(IpcCall::kSemctl), 0u);
+
+      in_child(
+          [semid] {
+            semid_ds status{};
+            ASSERT_EQ(::semctl(semid, 0, IPC_STAT, &status), 0);
+          },
+          "caller");
+      ProcessActivity activity = counter.read_processes();
+      ASSERT_EQ(activity.calls.size(), 1u);
+      EXPECT_EQ(activity.calls.front().process.comm, "caller");
+      EXPECT_EQ(activity.calls.front().call, IpcCall::kSemctl);
+      EXPECT_EQ(counter.read().calls_of(IpcCall::kSemctl), 1u);
+    });
+  });
+}
+
 // Read-and-delete while a process calls as fast as it can: every call is in exactly one reading,
 // and the per-process counts add up to the namespace totals. The caller keeps calling until 200
 // readings found some of its calls, so that reads and deletes overlap its updates many times; on
