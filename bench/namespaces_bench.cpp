@@ -17,17 +17,14 @@
 
 #include "agent/namespaces/namespace_sampler.h"
 #include "agent/namespaces/namespace_scan.h"
+#include "bench/bench_support.h"
 #include "tests/support/namespace_holder.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using ipctrail::bench::Clock;
 
-double cpu_ms() {
-  timespec now{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
-}
+using ipctrail::bench::cpu_ms;
 
 // Medians of the wall-clock time and of the CPU time (all threads) of `work`: on a shared,
 // loaded machine the wall clock includes waiting for a CPU, the CPU time is the work's own cost.

@@ -10,7 +10,6 @@
 // semget failing for an hour; --queues 32000 --churn 100 is a host at the queue limit where 100
 // queues change each tick.
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +18,7 @@
 #include <string>
 
 #include "agent/daemon/history_charts.h"
+#include "bench/bench_support.h"
 #include "report/render.h"
 #include "report/report.h"
 #include "storage/store.h"
@@ -27,50 +27,13 @@ namespace ipctrail {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::cpu_ms;
+using bench::host_sample;
+using bench::ms_since;
 
 constexpr std::int64_t kStartMs = 1'795'000'000'000;
 constexpr std::int64_t kIntervalMs = 1000;
-
-double ms_since(Clock::time_point started) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-}
-
-// This process's CPU time (user + system), in ms: on a shared, loaded machine the wall clock
-// also counts other people's work.
-double cpu_ms() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + t.tv_usec / 1e3; };
-  return ms(usage.ru_utime) + ms(usage.ru_stime);
-}
-
-Sample host_sample(int queues) {
-  Sample sample;
-  sample.semaphores = 1200;
-  sample.semaphore_arrays = 80;
-  sample.shm_segments = 40;
-  sample.shm_bytes = 4ULL << 30;
-  sample.queues.emplace();
-  for (int i = 0; i < queues; ++i) {
-    MessageQueue queue;
-    queue.msqid = i * 32768 + i;
-    queue.key = 0x1000 + i;
-    queue.uid = 1000;
-    sample.queues->push_back(queue);
-  }
-  sample.limits = {32000,
-                   1024000000,
-                   500,
-                   32000,
-                   32000,
-                   16384,
-                   8192,
-                   4096,
-                   18446744073692774399ULL,
-                   18446744073692774399ULL};
-  return sample;
-}
 
 int run(int argc, char** argv) {
   int ticks = 86'400;

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.h"
+
 namespace {
 
 constexpr int kArrays = 32000;
@@ -99,11 +101,6 @@ double run_once(const std::vector<std::string>& words) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? spent.count() : -1;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,12 +145,12 @@ int main(int argc, char** argv) {
     }
   }
 
-  double cat = median(commands[0].milliseconds);
-  double ipcs = median(commands[1].milliseconds);
+  double cat = ipctrail::bench::percentile(commands[0].milliseconds, 0.5);
+  double ipcs = ipctrail::bench::percentile(commands[1].milliseconds, 0.5);
   std::printf("%-38s %10s %9s %9s\n", "command", "median ms", "x cat", "ipcs/x");
   bool on_target = true;
   for (const Command& command : commands) {
-    double ms = median(command.milliseconds);
+    double ms = ipctrail::bench::percentile(command.milliseconds, 0.5);
     bool is_sample = command.argv[0] == IPCTRAIL_BINARY;
     bool ok = !is_sample || (ms <= 1.5 * cat && ipcs / ms >= 5.0);
     on_target = on_target && ok;

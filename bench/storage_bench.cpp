@@ -17,43 +17,19 @@
 #include <vector>
 
 #include "agent/daemon/history_charts.h"
+#include "bench/bench_support.h"
 #include "storage/store.h"
 
 namespace ipctrail {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::host_sample;
+using bench::percentile;
 
 constexpr std::int64_t kStartMs = 1'795'000'000'000;  // 2026-11-19
 constexpr std::int64_t kIntervalMs = 1000;
-
-Sample host_sample(int queues) {
-  Sample sample;
-  sample.semaphores = 1200;
-  sample.semaphore_arrays = 80;
-  sample.shm_segments = 40;
-  sample.shm_bytes = 4ULL << 30;
-  sample.queues.emplace();
-  for (int i = 0; i < queues; ++i) {
-    MessageQueue queue;
-    queue.msqid = i * 32768 + i;
-    queue.key = 0x1000 + i;
-    queue.uid = 1000;
-    sample.queues->push_back(queue);
-  }
-  sample.limits = {32000,
-                   1024000000,
-                   500,
-                   32000,
-                   32000,
-                   16384,
-                   8192,
-                   4096,
-                   18446744073692774399ULL,
-                   18446744073692774399ULL};
-  return sample;
-}
 
 // Changes `count` queues (both their messages and bytes), picked at random.
 void churn_queues(Sample& sample, int count, std::mt19937_64& random) {
@@ -138,12 +114,6 @@ struct Result {
   std::vector<double> write_ms;
 };
 
-double percentile(std::vector<double> values, double fraction) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1))];
-}
-
 double mean(const std::vector<double>& values) {
   double sum = 0;
   for (double value : values) sum += value;
@@ -189,8 +159,7 @@ Result run(const fs::path& path, Sample sample, int ticks, Change change) {
       for (const ChartRecord& record : tick.charts) result.values += record.chart.dimensions.size();
       auto started = Clock::now();
       store->write_tick(tick);
-      result.write_ms.push_back(
-          std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      result.write_ms.push_back(bench::ms_since(started));
     }
   }
   result.growth_bytes = file_bytes(path) - baseline;

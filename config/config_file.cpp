@@ -375,103 +375,80 @@ std::vector<CallFailure> call_failures(const Loader& loader, const Item& item) {
   return failures;
 }
 
+// A leaf key of alert `name`: `read` turns the item into the value kept at `field` (a member of
+// the alert, or with `section` of one of its sections).
+template <typename Section, typename Value, typename Read>
+Key alert_leaf(std::string key, const std::string& name, Section AlertConfig::*section,
+               Value Section::*field, Read read) {
+  return {std::move(key),
+          [name, section, field, read](Loader& l, const Item& i, Config& c) {
+            alert_of(c, name).*section.*field = read(l, i);
+          },
+          {}};
+}
+
+template <typename Value, typename Read>
+Key alert_leaf(std::string key, const std::string& name, Value AlertConfig::*field, Read read) {
+  return {std::move(key),
+          [name, field, read](Loader& l, const Item& i, Config& c) {
+            alert_of(c, name).*field = read(l, i);
+          },
+          {}};
+}
+
+auto duration_between(Duration low, Duration high) {
+  return [low, high](Loader& l, const Item& i) { return l.duration(i, low, high); };
+}
+
 // The keys of one alert: those all alerts take, and those of its kind (model/settings.h).
 std::vector<Key> alert_keys(const std::string& name) {
+  auto boolean = [](Loader& l, const Item& i) { return l.boolean(i); };
+  auto percent = [](Loader& l, const Item& i) { return l.percent(i); };
+  auto percent_or_off = [](Loader& l, const Item& i) { return l.percent_or_off(i); };
+  using A = AlertConfig;
   std::vector<Key> keys{
-      {"enabled",
-       [name](Loader& l, const Item& i, Config& c) { alert_of(c, name).enabled = l.boolean(i); },
-       {}},
-      {"every",
-       [name](Loader& l, const Item& i, Config& c) {
-         alert_of(c, name).every = l.duration(i, kMinInterval, kMaxEvery);
-       },
-       {}},
-  };
-  auto window = [name](Loader& l, const Item& i, Config& c) {
-    alert_of(c, name).window = l.duration(i, kMinWindow, kMaxEvery);
+      alert_leaf("enabled", name, &A::enabled, boolean),
+      alert_leaf("every", name, &A::every, duration_between(kMinInterval, kMaxEvery)),
   };
   switch (alert_kind(name)) {
     case AlertKind::kUsage:
       keys.insert(keys.end(), {
-                                  {"warn",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).warn = l.percent(i);
-                                   },
-                                   {}},
-                                  {"warn_clear",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).warn_clear = l.percent(i);
-                                   },
-                                   {}},
-                                  {"crit",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).crit = l.percent_or_off(i);
-                                   },
-                                   {}},
-                                  {"crit_clear",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).crit_clear = l.percent_or_off(i);
-                                   },
-                                   {}},
+                                  alert_leaf("warn", name, &A::warn, percent),
+                                  alert_leaf("warn_clear", name, &A::warn_clear, percent),
+                                  alert_leaf("crit", name, &A::crit, percent_or_off),
+                                  alert_leaf("crit_clear", name, &A::crit_clear, percent_or_off),
                               });
       break;
     case AlertKind::kCallFailures:
-      keys.insert(keys.end(), {
-                                  {"window", window, {}},
-                                  {"critical",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).critical_failures = call_failures(l, i);
-                                   },
-                                   {}},
-                                  {"warning",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).warning_failures = call_failures(l, i);
-                                   },
-                                   {}},
-                              });
+      keys.insert(
+          keys.end(),
+          {
+              alert_leaf("window", name, &A::window, duration_between(kMinWindow, kMaxEvery)),
+              alert_leaf("critical", name, &A::critical_failures, call_failures),
+              alert_leaf("warning", name, &A::warning_failures, call_failures),
+          });
       break;
     case AlertKind::kForecast:
       keys.insert(keys.end(), {
-                                  {"window", window, {}},
-                                  {"warn_within",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).warn_within =
-                                         l.duration(i, Duration::zero(), kMaxForecast);
-                                   },
-                                   {}},
-                                  {"crit_within",
-                                   [name](Loader& l, const Item& i, Config& c) {
-                                     alert_of(c, name).crit_within =
-                                         l.duration(i, Duration::zero(), kMaxForecast);
-                                   },
-                                   {}},
+                                  alert_leaf("window", name, &A::window,
+                                             duration_between(kMinWindow, kMaxEvery)),
+                                  alert_leaf("warn_within", name, &A::warn_within,
+                                             duration_between(Duration::zero(), kMaxForecast)),
+                                  alert_leaf("crit_within", name, &A::crit_within,
+                                             duration_between(Duration::zero(), kMaxForecast)),
                               });
       break;
   }
-  keys.push_back({"delay",
-                  nullptr,
-                  {
-                      {"up",
-                       [name](Loader& l, const Item& i, Config& c) {
-                         alert_of(c, name).delay.up = l.duration(i, Duration::zero(), kMaxEvery);
-                       },
-                       {}},
-                      {"down",
-                       [name](Loader& l, const Item& i, Config& c) {
-                         alert_of(c, name).delay.down = l.duration(i, Duration::zero(), kMaxEvery);
-                       },
-                       {}},
-                      {"multiplier",
-                       [name](Loader& l, const Item& i, Config& c) {
-                         alert_of(c, name).delay.multiplier = delay_multiplier(l, i);
-                       },
-                       {}},
-                      {"max",
-                       [name](Loader& l, const Item& i, Config& c) {
-                         alert_of(c, name).delay.max = l.duration(i, Duration::zero(), kMaxEvery);
-                       },
-                       {}},
-                  }});
+  auto delay_duration = duration_between(Duration::zero(), kMaxEvery);
+  keys.push_back(
+      {"delay",
+       nullptr,
+       {
+           alert_leaf("up", name, &A::delay, &NotifyDelay::up, delay_duration),
+           alert_leaf("down", name, &A::delay, &NotifyDelay::down, delay_duration),
+           alert_leaf("multiplier", name, &A::delay, &NotifyDelay::multiplier, delay_multiplier),
+           alert_leaf("max", name, &A::delay, &NotifyDelay::max, delay_duration),
+       }});
   return keys;
 }
 

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "export/prometheus.h"
+#include "model/unique_fd.h"
 
 namespace ipctrail {
 
@@ -18,23 +19,6 @@ namespace {
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
 }
-
-// Owns a descriptor, so that every early exit closes it.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  // close() reports write-back errors (NFS, quota) that write() did not.
-  int close() { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
 
 void write_all(int fd, std::string_view text, const std::string& path) {
   while (!text.empty()) {
@@ -55,7 +39,7 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view t
   // (mkostemps: O_CREAT|O_EXCL, which follows no link): a name anyone could predict, such as
   // <path>.<pid>.tmp, lets a symbolic link planted there aim the agent's write at any file.
   std::string temp = path.string() + ".XXXXXX.tmp";
-  FileDescriptor file(::mkostemps(temp.data(), 4, O_CLOEXEC));
+  UniqueFd file(::mkostemps(temp.data(), 4, O_CLOEXEC));
   if (file.get() < 0) throw_errno(fmt::format("cannot create {}", temp));
   try {
     // mkostemps creates 0600; node_exporter may run as another user.
@@ -71,7 +55,7 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view t
     throw;
   }
   // The rename itself is durable only once the directory is synced.
-  FileDescriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
     throw_errno(fmt::format("cannot fsync directory {}", directory.string()));
   }

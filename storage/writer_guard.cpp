@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "model/unique_fd.h"
+
 namespace ipctrail {
 
 namespace {
@@ -95,22 +97,6 @@ void create_missing_folders(const fs::path& folder) {
   }
 }
 
-// Owns a descriptor for the length of a check.
-class Descriptor {
- public:
-  explicit Descriptor(int fd) : fd_(fd) {}
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 // Another agent's pid, as it wrote it into the lock file; 0 when unreadable.
 long holder_pid(int lock_fd) {
   std::array<char, 32> text{};
@@ -123,7 +109,7 @@ long holder_pid(int lock_fd) {
 // a second descriptor on that file closed by this process would drop SQLite's own locks.
 int take_lock(const fs::path& path) {
   fs::path lock_path = path.string() + ".lock";
-  Descriptor lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640));
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640));
   if (lock.get() < 0) {
     int error = errno;
     if (error == ELOOP) refuse_planted(lock_path, false);
@@ -172,7 +158,7 @@ CheckedFile open_checked(const fs::path& path) {
   } else if (errno == EEXIST) {
     fd = ::open(path.c_str(), flags);
   }
-  Descriptor file(fd);
+  UniqueFd file(fd);
   if (file.get() < 0) {
     int error = errno;
     if (error == ELOOP) refuse_planted(path, true);

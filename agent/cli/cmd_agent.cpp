@@ -23,9 +23,8 @@ AgentOptions agent_options(const Config& config) {
   agent.collector.semaphores = config.collect.semaphores;
   agent.collector.message_queues = config.collect.message_queues;
   agent.collector.shared_memory = config.collect.shared_memory;
-  // Each queue's capacity (msg_qbytes) costs a msgctl per new queue: read it only for its alert.
-  agent.collector.queue_capacity = config.alerts.at("message_queue_bytes_used").enabled;
-  // The history keeps every object (ipctrail objects, the objects view).
+  // The history keeps every object (ipctrail objects, the objects view), each queue's capacity
+  // (msg_qbytes) included, which its alert uses too.
   agent.collector.inventory = true;
   agent.collector.leaks = config.leaks;
   agent.bpf.enabled = config.bpf.enabled;

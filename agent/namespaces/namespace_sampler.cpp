@@ -13,24 +13,11 @@
 #include <cstring>
 #include <thread>
 
+#include "model/unique_fd.h"
+
 namespace ipctrail {
 
 namespace {
-
-// A descriptor closed when it goes out of scope.
-class Descriptor {
- public:
-  explicit Descriptor(int fd) : fd_(fd) {}
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Whether this thread holds `capability` in its effective set (capget: no libcap for one bit).
 bool has_effective_capability(int capability) {
@@ -54,7 +41,7 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, int home_fd,
   result.error = "no process of the last scan is in it any more";
   for (pid_t pid : target.pids) {
     std::string path = fmt::format("/proc/{}/ns/ipc", pid);
-    Descriptor link(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd link(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (link.get() < 0) {
       if (errno == EACCES || errno == EPERM) {
         result.failure = NamespaceFailure::kNeedsPtrace;
@@ -99,7 +86,7 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
   std::thread worker;
   if (any_other) {
     worker = std::thread([&] {
-      Descriptor home(::open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC));
+      UniqueFd home(::open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC));
       std::string home_error =
           home.get() < 0 ? failed_call("open /proc/thread-self/ns/ipc", errno) : "";
       for (std::size_t i = 0; i < targets.size(); ++i) {

@@ -7,35 +7,13 @@
 
 #include <filesystem>
 
-#include "tests/support/ipc_namespace.h"
+#include "tests/support/history_command_test.h"
 #include "tests/support/run_command.h"
 
 namespace ipctrail {
 namespace {
 
-namespace fs = std::filesystem;
-
-class ChartAlias : public testing::IpcNamespaceTest {
- protected:
-  void SetUp() override {
-    IpcNamespaceTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    dir_ = fs::temp_directory_path() / ("ipctrail-alias-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    db_ = (dir_ / "history.db").string();
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
-  testing::CommandResult run(const std::string& arguments) {
-    return testing::run_ipctrail(arguments + " --db " + db_);
-  }
-
-  fs::path dir_;
-  std::string db_;
-};
+class ChartAlias : public testing::HistoryCommandTest {};
 
 TEST_F(ChartAlias, QueryAndTheViewsAcceptNetdatasName) {
   int msqid = create_queue();

@@ -8,35 +8,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/ipc_namespace.h"
+#include "tests/support/history_command_test.h"
 #include "tests/support/run_command.h"
 
 namespace ipctrail {
 namespace {
 
-namespace fs = std::filesystem;
-
-class CliHistory : public testing::IpcNamespaceTest {
- protected:
-  void SetUp() override {
-    IpcNamespaceTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    dir_ = fs::temp_directory_path() / ("ipctrail-cli-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    db_ = (dir_ / "history.db").string();
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
-  testing::CommandResult run(const std::string& arguments) {
-    return testing::run_ipctrail(arguments + " --db " + db_);
-  }
-
-  fs::path dir_;
-  std::string db_;
-};
+class CliHistory : public testing::HistoryCommandTest {};
 
 TEST_F(CliHistory, AgentWritesWhatQueryAndAtRead) {
   set_kernel_value("sem", "250 1000 32 10");

@@ -11,6 +11,7 @@
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "tests/support/alert_transition_support.h"
+#include "tests/support/history_file_test.h"
 
 namespace ipctrail {
 namespace {
@@ -24,21 +25,8 @@ constexpr const char* kQueueBytes = "message_queue_bytes_used";
 constexpr const char* kSemaphoreChart = "system.ipc_semaphores";
 constexpr const char* kQueueChart = "system.message_queue_bytes";
 
-class AlertStoreTest : public ::testing::Test {
+class AlertStoreTest : public testing::HistoryFileTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ipctrail-alert-store-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    path_ = dir_ / "history.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  StoreOptions options() const {
-    StoreOptions options;
-    options.path = path_;
-    return options;
-  }
-
   static TickRecord tick(std::int64_t ts, std::uint64_t semaphores,
                          std::vector<AlertTransition> transitions = {}) {
     TickRecord record;
@@ -49,18 +37,6 @@ class AlertStoreTest : public ::testing::Test {
     record.alert_transitions = std::move(transitions);
     return record;
   }
-
-  std::int64_t count(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getInt64();
-  }
-  std::string text(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getString();
-  }
-
-  fs::path dir_;
-  fs::path path_;
 };
 
 TEST_F(AlertStoreTest, TransitionsAreWrittenWithTheTickAndReadableAsText) {
@@ -152,14 +128,14 @@ TEST_F(AlertStoreTest, AFailedTickWritesNeitherValuesNorTransitions) {
                             {transition(kT0 + 2000, kSemaphores, kSemaphoreChart, "",
                                         AlertStatus::kClear, AlertStatus::kWarning, 81.0)})),
       SQLite::Exception);
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts > " + std::to_string(kT0)), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM alert_transitions"), 0);
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE ts > " + std::to_string(kT0)), 0);
+  EXPECT_EQ(number("SELECT count(*) FROM alert_transitions"), 0);
 
   store.write_tick(tick(kT0 + 3000, 3,
                         {transition(kT0 + 3000, kSemaphores, kSemaphoreChart, "",
                                     AlertStatus::kClear, AlertStatus::kWarning, 81.0)}));
-  EXPECT_EQ(count("SELECT value FROM history WHERE ts = " + std::to_string(kT0 + 3000)), 3);
-  EXPECT_EQ(count("SELECT count(*) FROM alert_log WHERE new_status = 'WARNING'"), 1);
+  EXPECT_EQ(number("SELECT value FROM history WHERE ts = " + std::to_string(kT0 + 3000)), 3);
+  EXPECT_EQ(number("SELECT count(*) FROM alert_log WHERE new_status = 'WARNING'"), 1);
 }
 
 TEST_F(AlertStoreTest, StatesAtATimeAreEachInstancesLatestTransitionThen) {
@@ -235,12 +211,12 @@ TEST_F(AlertStoreTest, RetentionKeepsEachInstancesLatestTransitionWhateverItsAge
   }
   // Older than the two hours kept: only the latest of each instance remains.
   EXPECT_EQ(
-      count("SELECT count(*) FROM alert_transitions WHERE ts < " + std::to_string(end - 2 * hour)),
+      number("SELECT count(*) FROM alert_transitions WHERE ts < " + std::to_string(end - 2 * hour)),
       2);
   EXPECT_EQ(text("SELECT new_status FROM alert_log WHERE alert = 'semaphores_used'"), "WARNING");
   EXPECT_EQ(text("SELECT new_status FROM alert_log WHERE instance = '7'"), "REMOVED");
   // Within the age limit every transition stays.
-  EXPECT_EQ(count("SELECT count(*) FROM alert_log WHERE instance = '8'"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM alert_log WHERE instance = '8'"), 2);
 
   HistoryReader reader(path_);
   std::vector<AlertRecord> now = reader.alert_states_at(end);
@@ -272,8 +248,8 @@ TEST_F(AlertStoreTest, UpgradesAVersion2FileInPlace) {
                           {transition(kT0 + 1000, kSemaphores, kSemaphoreChart, "",
                                       AlertStatus::kUninitialized, AlertStatus::kWarning, 90.0)}));
   }
-  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
-  EXPECT_EQ(count("SELECT value FROM history WHERE ts = " + std::to_string(kT0)), 9);
+  EXPECT_EQ(number("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(number("SELECT value FROM history WHERE ts = " + std::to_string(kT0)), 9);
   EXPECT_EQ(text("SELECT new_status FROM alert_log"), "WARNING");
   HistoryReader reader(path_);
   EXPECT_EQ(reader.snapshot_at(kT0 + 1000).alerts.size(), 1u);

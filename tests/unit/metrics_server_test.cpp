@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "export/prometheus.h"
+#include "model/unique_fd.h"
 #include "tests/support/prometheus_support.h"
 
 namespace ipctrail {
@@ -57,32 +58,10 @@ in_addr_t loopback_address(unsigned n) {
   return htonl(0x7f000000u | n);
 }
 
-class Socket {
- public:
-  explicit Socket(int fd = -1) : fd_(fd) {}
-  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Socket& operator=(Socket&& other) noexcept {
-    if (this != &other) {
-      close();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Socket() { close(); }
-  int fd() const { return fd_; }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
 // A connection from 127.0.0.`source` to the server on 127.0.0.1.
-Socket connect_to(std::uint16_t port, unsigned source = 1) {
-  Socket socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  EXPECT_GE(socket.fd(), 0) << std::strerror(errno);
+UniqueFd connect_to(std::uint16_t port, unsigned source = 1) {
+  UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_GE(socket.get(), 0) << std::strerror(errno);
   sockaddr_in from{};
   from.sin_family = AF_INET;
   from.sin_addr.s_addr = loopback_address(source);
@@ -90,9 +69,9 @@ Socket connect_to(std::uint16_t port, unsigned source = 1) {
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = loopback_address(1);
-  EXPECT_EQ(::bind(socket.fd(), reinterpret_cast<sockaddr*>(&from), sizeof from), 0)
+  EXPECT_EQ(::bind(socket.get(), reinterpret_cast<sockaddr*>(&from), sizeof from), 0)
       << std::strerror(errno);
-  EXPECT_EQ(::connect(socket.fd(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0)
+  EXPECT_EQ(::connect(socket.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0)
       << std::strerror(errno);
   return socket;
 }
@@ -511,11 +490,12 @@ TEST(MetricsServer, RangeHeaderDoesNotMultiplyTheBody) {
   while (ranges.size() < 7800) ranges += ",0-";
 
   std::size_t peak_before = status_value("VmHWM");
-  Socket client = connect_to(server.port());
-  send_all(client.fd(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nRange: " +
-                            ranges + "\r\n\r\n");
+  UniqueFd client = connect_to(server.port());
+  send_all(client.get(),
+           "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nRange: " + ranges +
+               "\r\n\r\n");
   RawResponse response =
-      parse_response(read_until_closed(client.fd(), text.size() + 64 * 1024, 30s));
+      parse_response(read_until_closed(client.get(), text.size() + 64 * 1024, 30s));
   std::size_t peak_growth = status_value("VmHWM") - peak_before;
 
   EXPECT_EQ(response.status, 200) << response.head;
@@ -672,9 +652,9 @@ class SlowClients {
       for (std::size_t i = 0; i < sockets_.size(); ++i) {
         if (closed[i]) continue;
         char buffer[4096];
-        ssize_t got = ::recv(sockets_[i].fd(), buffer, sizeof buffer, MSG_DONTWAIT);
+        ssize_t got = ::recv(sockets_[i].get(), buffer, sizeof buffer, MSG_DONTWAIT);
         bool gone = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-        if (!gone && ::send(sockets_[i].fd(), &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+        if (!gone && ::send(sockets_[i].get(), &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
             errno != EAGAIN && errno != EWOULDBLOCK) {
           gone = true;
         }
@@ -688,7 +668,7 @@ class SlowClients {
     }
   }
 
-  std::vector<Socket> sockets_;
+  std::vector<UniqueFd> sockets_;
   std::atomic<int> open_{0};
   std::atomic<int> rounds_{0};
   std::atomic<bool> stop_{false};
@@ -734,13 +714,13 @@ TEST(MetricsServer, ScrapesWorkBesideAHundredSlowClients) {
 TEST(MetricsServer, DescriptorsAreCloseOnExec) {
   std::set<int> before = open_descriptors();
   MetricsServer server(loopback_any_port());
-  Socket client = connect_to(server.port());
-  send_all(client.fd(), "GET /metrics HTTP/1.1\r\n");  // a request in progress keeps it open
+  UniqueFd client = connect_to(server.port());
+  send_all(client.get(), "GET /metrics HTTP/1.1\r\n");  // a request in progress keeps it open
   ASSERT_TRUE(eventually([&] { return !accepted_sockets(server.port()).empty(); }));
 
   std::vector<int> accepted = accepted_sockets(server.port());
   for (int fd : open_descriptors()) {
-    if (before.count(fd) != 0 || fd == client.fd()) continue;
+    if (before.count(fd) != 0 || fd == client.get()) continue;
     int flags = ::fcntl(fd, F_GETFD);
     if (flags < 0) continue;  // closed since it was listed
     bool is_accepted = std::find(accepted.begin(), accepted.end(), fd) != accepted.end();
@@ -754,10 +734,10 @@ TEST(MetricsServer, ThreadsStayFewUnderManyConnections) {
   std::size_t before = status_value("Threads");
   MetricsServer server(loopback_any_port());
   std::size_t idle = status_value("Threads") - before;
-  std::vector<Socket> clients;
+  std::vector<UniqueFd> clients;
   for (unsigned i = 0; i < 48; ++i) {
     clients.push_back(connect_to(server.port(), 2 + i / 8));
-    send_all(clients.back().fd(), "GET /metrics HTTP/1.1\r\n");
+    send_all(clients.back().get(), "GET /metrics HTTP/1.1\r\n");
   }
   ASSERT_TRUE(eventually([&] { return accepted_sockets(server.port()).size() == clients.size(); }));
   EXPECT_EQ(status_value("Threads") - before, idle);

@@ -12,6 +12,7 @@
 #include "storage/retention.h"
 #include "storage/schema.h"
 #include "storage/store.h"
+#include "tests/support/history_file_test.h"
 
 namespace ipctrail {
 namespace {
@@ -58,48 +59,22 @@ TickRecord tick(std::int64_t ts, std::vector<IpcObject> queues,
   return record;
 }
 
-class ObjectStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ipctrail-object-store-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    path_ = dir_ / "history.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  StoreOptions options() const {
-    StoreOptions options;
-    options.path = path_;
-    return options;
-  }
-
-  std::int64_t count(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getInt64();
-  }
-  std::string text(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getString();
-  }
-
-  fs::path dir_;
-  fs::path path_;
-};
+class ObjectStoreTest : public testing::HistoryFileTest {};
 
 TEST_F(ObjectStoreTest, SteadyObjectsWriteNothingAfterTheirFirstTick) {
   Store store(options());
   std::vector<IpcObject> queues;
   for (int i = 0; i < 1000; ++i) queues.push_back(queue(i, 0x1000 + i));
   for (int t = 0; t < 10; ++t) store.write_tick(tick(kT0 + t * 1000, queues));
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_objects"), 1000);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1000);
-  EXPECT_EQ(count("SELECT count(*) FROM object_events WHERE event = 'created'"), 1000);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 0);  // derived from ipc_objects
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_objects"), 1000);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 1000);
+  EXPECT_EQ(number("SELECT count(*) FROM object_events WHERE event = 'created'"), 1000);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_events"), 0);  // derived from ipc_objects
 
   queues[7].qnum = 3;  // one queue moves
   store.write_tick(tick(kT0 + 10'000, queues));
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1001);
-  EXPECT_EQ(count("SELECT qnum FROM ipc_object_states WHERE ts = " + std::to_string(kT0 + 10'000)),
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 1001);
+  EXPECT_EQ(number("SELECT qnum FROM ipc_object_states WHERE ts = " + std::to_string(kT0 + 10'000)),
             3);
 }
 
@@ -109,10 +84,10 @@ TEST_F(ObjectStoreTest, OperationTimesAreStoredToTheMinute) {
   for (int t = 0; t < 59; ++t) {  // a semop every second within one minute
     store.write_tick(tick(kT0 + t * 1000, {}, std::vector{array(1, minute + t)}));
   }
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 1);
   store.write_tick(tick(kT0 + 60'000, {}, std::vector{array(1, minute + 60)}));
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
-  EXPECT_EQ(count("SELECT max(otime) FROM ipc_object_states"), minute + 60);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 2);
+  EXPECT_EQ(number("SELECT max(otime) FROM ipc_object_states"), minute + 60);
 }
 
 // created and removed are derived from the incarnation's row and first state, found by time.
@@ -154,10 +129,10 @@ TEST_F(ObjectStoreTest, AReusedIdIsANewIncarnationAndTheRemovalIsLogged) {
   EXPECT_EQ(text("SELECT group_concat(key_hex) FROM (SELECT key_hex FROM objects ORDER BY "
                  "incarnation)"),
             "0x00001111,0x00002222");
-  EXPECT_EQ(count("SELECT removed_ts FROM objects WHERE key_hex = '0x00001111'"), kT0 + 2000);
-  EXPECT_EQ(count("SELECT last_seen_ts FROM objects WHERE key_hex = '0x00001111'"), kT0 + 1000);
-  EXPECT_EQ(count("SELECT count(*) FROM object_events WHERE event = 'removed' AND ts = " +
-                  std::to_string(kT0 + 2000)),
+  EXPECT_EQ(number("SELECT removed_ts FROM objects WHERE key_hex = '0x00001111'"), kT0 + 2000);
+  EXPECT_EQ(number("SELECT last_seen_ts FROM objects WHERE key_hex = '0x00001111'"), kT0 + 1000);
+  EXPECT_EQ(number("SELECT count(*) FROM object_events WHERE event = 'removed' AND ts = " +
+                   std::to_string(kT0 + 2000)),
             1);
 
   // Same key, but its operation times went back to 0: also a new object.
@@ -165,7 +140,7 @@ TEST_F(ObjectStoreTest, AReusedIdIsANewIncarnationAndTheRemovalIsLogged) {
   used.stime = kCtime + 60;
   store.write_tick(tick(kT0 + 3000, {queue(5, 0x2222), used}));
   store.write_tick(tick(kT0 + 4000, {queue(5, 0x2222), queue(6, 0x3333)}));
-  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE id = 6"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM objects WHERE id = 6"), 2);
 }
 
 TEST_F(ObjectStoreTest, OwnerAndModeChangesAreEventsOfTheSameIncarnation) {
@@ -177,7 +152,7 @@ TEST_F(ObjectStoreTest, OwnerAndModeChangesAreEventsOfTheSameIncarnation) {
   changed.mode = 0640;
   changed.ctime = kCtime + 300;  // IPC_SET moves ctime
   store.write_tick(tick(kT0 + 1000, {changed}));
-  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM objects"), 1);
   EXPECT_EQ(text("SELECT details FROM object_events WHERE event = 'owner_changed'"),
             "1000:1000 -> 0:0");
   EXPECT_EQ(text("SELECT details FROM object_events WHERE event = 'mode_changed'"), "600 -> 640");
@@ -193,9 +168,9 @@ TEST_F(ObjectStoreTest, AKindNotReadIsNotRemoved) {
   Store store(options());
   store.write_tick(tick(kT0, {queue(1, 0x10)}, std::vector{array(2, 0)}));
   store.write_tick(tick(kT0 + 1000, {queue(1, 0x10)}, std::nullopt));
-  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE removed_ts IS NULL"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM objects WHERE removed_ts IS NULL"), 2);
   store.write_tick(tick(kT0 + 2000, {queue(1, 0x10)}));
-  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE removed_ts IS NULL"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM objects WHERE removed_ts IS NULL"), 1);
 }
 
 TEST_F(ObjectStoreTest, ARestartContinuesTheSameIncarnations) {
@@ -208,10 +183,10 @@ TEST_F(ObjectStoreTest, ARestartContinuesTheSameIncarnations) {
     // Queue 2 went away while the agent was down.
     store.write_tick(tick(kT0 + 60'000, {queue(1, 0x10, 2)}));
   }
-  EXPECT_EQ(count("SELECT count(*) FROM objects"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
-  EXPECT_EQ(count("SELECT removed_ts FROM objects WHERE id = 2"), kT0 + 60'000);
-  EXPECT_EQ(count("SELECT last_seen_ts FROM objects WHERE id = 2"), kT0);
+  EXPECT_EQ(number("SELECT count(*) FROM objects"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 2);
+  EXPECT_EQ(number("SELECT removed_ts FROM objects WHERE id = 2"), kT0 + 60'000);
+  EXPECT_EQ(number("SELECT last_seen_ts FROM objects WHERE id = 2"), kT0);
 }
 
 TEST_F(ObjectStoreTest, UpgradesAVersion4FileInPlace) {
@@ -226,9 +201,9 @@ TEST_F(ObjectStoreTest, UpgradesAVersion4FileInPlace) {
     Store store(options());
     store.write_tick(tick(kT0, {queue(1, 0x10)}));
   }
-  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
-  EXPECT_EQ(count("SELECT count(*) FROM spans"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);
+  EXPECT_EQ(number("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(number("SELECT count(*) FROM spans"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM objects"), 1);
 }
 
 TEST_F(ObjectStoreTest, RetentionDeletesOldIncarnationsAndKeepsLiveOnes) {
@@ -241,11 +216,11 @@ TEST_F(ObjectStoreTest, RetentionDeletesOldIncarnationsAndKeepsLiveOnes) {
   for (std::int64_t ts = kT0 + 10'000; ts <= kT0 + 3 * 3'600'000; ts += 600'000) {
     store.write_tick(tick(ts, {queue(1, 0x10, 3)}));
   }
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_objects"), 1);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events WHERE object_id NOT IN (SELECT id "
-                  "FROM ipc_objects)"),
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_objects"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_events WHERE object_id NOT IN (SELECT id "
+                   "FROM ipc_objects)"),
             0);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 1);  // superseded states went
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 1);  // superseded states went
   HistoryReader reader(path_);
   ASSERT_EQ(reader.objects_at(kT0 + 3 * 3'600'000).size(), 1u);
   EXPECT_EQ(reader.objects_at(kT0 + 3 * 3'600'000)[0].object.qnum, 3u);
@@ -261,16 +236,16 @@ TEST_F(ObjectStoreTest, AQueueCapacityIsAStateOfTheSameIncarnation) {
   store.write_tick(tick(kT0, {small}));
   store.write_tick(tick(kT0 + 1000, {small}));
   store.write_tick(tick(kT0 + 2000, {grown}));
-  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 2);
-  EXPECT_EQ(count("SELECT qbytes FROM objects"), 65536);
+  EXPECT_EQ(number("SELECT count(*) FROM objects"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 2);
+  EXPECT_EQ(number("SELECT qbytes FROM objects"), 65536);
   HistoryReader reader(path_);
   EXPECT_EQ(reader.objects_at(kT0 + 1000).at(0).object.qbytes, 16384u);
   EXPECT_EQ(reader.objects_at(kT0 + 2000).at(0).object.qbytes, 65536u);
 
   // Unknown (not read) is NULL, and only queues have one.
   store.write_tick(tick(kT0 + 3000, {grown, queue(2, 0x20)}, std::vector{array(3, 0)}));
-  EXPECT_EQ(count("SELECT count(*) FROM objects WHERE qbytes IS NULL"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM objects WHERE qbytes IS NULL"), 2);
 }
 
 TEST_F(ObjectStoreTest, UpgradesAVersion6FileInPlaceWithQueueCapacitiesUnknown) {
@@ -298,12 +273,12 @@ TEST_F(ObjectStoreTest, UpgradesAVersion6FileInPlaceWithQueueCapacitiesUnknown) 
     Store store(options());
     store.write_tick(tick(kT0, {known}));
   }
-  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
-  EXPECT_EQ(count("SELECT count(*) FROM objects"), 1);  // the same incarnation goes on
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states WHERE qbytes IS NULL"), 1);
-  EXPECT_EQ(count("SELECT qbytes FROM objects"), 16384);
+  EXPECT_EQ(number("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(number("SELECT count(*) FROM objects"), 1);  // the same incarnation goes on
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states WHERE qbytes IS NULL"), 1);
+  EXPECT_EQ(number("SELECT qbytes FROM objects"), 16384);
   // The stored `created` event went: the view derives it, at the same time, with the same text.
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_events"), 0);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_events"), 0);
   EXPECT_EQ(
       text("SELECT time || ' ' || details FROM object_events WHERE event = 'created'"),
       iso8601_utc(kCtime * 1000) + " key 0x00000010, owner 1000:1000, creator 1000:1000, mode 600");
@@ -394,8 +369,8 @@ TEST_F(ObjectStoreTest, RetentionStepsSweepEverySupersededStateInTurn) {
   std::int64_t later = kT0 + 2 * 3'600'000;
   // Each window takes a step or two (the budget is 10 rows a step); then the sweep starts over.
   for (int t = 0; t < 12; ++t) store.write_tick(tick(later + t * 1000, queues));
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states"), 25);
-  EXPECT_EQ(count("SELECT count(*) FROM ipc_object_states WHERE qnum = 3"), 25);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states"), 25);
+  EXPECT_EQ(number("SELECT count(*) FROM ipc_object_states WHERE qnum = 3"), 25);
   HistoryReader reader(path_);
   EXPECT_EQ(reader.objects_at(later).size(), 25u);
 }

@@ -11,6 +11,7 @@
 #include "storage/history_reader.h"
 #include "storage/schema.h"
 #include "storage/store.h"
+#include "tests/support/history_file_test.h"
 
 namespace ipctrail {
 namespace {
@@ -98,34 +99,7 @@ TickRecord tick(int second, std::vector<IpcObject> arrays, ProcessTickRecord pro
   return record;
 }
 
-class ProcessStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ =
-        fs::temp_directory_path() / ("ipctrail-process-store-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    path_ = dir_ / "history.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  StoreOptions options() const {
-    StoreOptions options;
-    options.path = path_;
-    return options;
-  }
-  std::int64_t number(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getInt64();
-  }
-  std::string text(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    SQLite::Column column = db.execAndGet(sql);
-    return column.isNull() ? "NULL" : column.getString();
-  }
-
-  fs::path dir_;
-  fs::path path_;
-};
+class ProcessStoreTest : public testing::HistoryFileTest {};
 
 TEST_F(ProcessStoreTest, CountsAreNonZeroRowsPerTickUnderOneProcessRow) {
   Store store(options());

@@ -15,6 +15,7 @@
 
 #include "storage/history_reader.h"
 #include "storage/schema.h"
+#include "tests/support/history_file_test.h"
 
 namespace ipctrail {
 namespace {
@@ -24,20 +25,9 @@ namespace fs = std::filesystem;
 constexpr std::int64_t kT0 = 1'795'000'000'000;
 const std::optional<StoredValue> kFive = StoredValue{std::int64_t{5}};
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::HistoryFileTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ipctrail-store-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    path_ = dir_ / "history" / "history.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  StoreOptions options() const {
-    StoreOptions options;
-    options.path = path_;
-    return options;
-  }
+  StoreTest() : HistoryFileTest("history/history.db") {}
 
   static TickRecord tick(std::int64_t ts, std::uint64_t semaphores,
                          std::vector<std::pair<std::string, std::uint64_t>> queues = {},
@@ -55,14 +45,6 @@ class StoreTest : public ::testing::Test {
     record.charts.push_back(std::move(messages));
     return record;
   }
-
-  std::int64_t count(const std::string& sql) {
-    SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getInt64();
-  }
-
-  fs::path dir_;
-  fs::path path_;
 };
 
 TEST_F(StoreTest, KeepsOnlyChangesAndEndsVanishedSeries) {
@@ -72,29 +54,30 @@ TEST_F(StoreTest, KeepsOnlyChangesAndEndsVanishedSeries) {
     store.write_tick(tick(kT0 + 1000, 5, {{"7", 1}, {"8", 0}}));
     store.write_tick(tick(kT0 + 2000, 6, {{"7", 3}}));  // queue 8 vanished
   }
-  EXPECT_EQ(count("SELECT count(*) FROM points"), 3 + 2 + 1);
-  EXPECT_EQ(count("SELECT value FROM history WHERE chart = 'system.ipc_semaphores' AND ts <= " +
-                  std::to_string(kT0 + 1500) + " ORDER BY ts DESC LIMIT 1"),
+  EXPECT_EQ(number("SELECT count(*) FROM points"), 3 + 2 + 1);
+  EXPECT_EQ(number("SELECT value FROM history WHERE chart = 'system.ipc_semaphores' AND ts <= " +
+                   std::to_string(kT0 + 1500) + " ORDER BY ts DESC LIMIT 1"),
             5);
-  EXPECT_EQ(count("SELECT count(*) FROM history WHERE dimension = '8' AND value IS NULL AND ts = " +
-                  std::to_string(kT0 + 2000)),
-            1);
-  EXPECT_EQ(count("SELECT queue_key FROM history WHERE dimension = '7' LIMIT 1"), 42);
-  EXPECT_EQ(count("SELECT owner_uid FROM history WHERE dimension = '7' LIMIT 1"), 1000);
-  EXPECT_EQ(count("SELECT count(*) FROM series WHERE ended_ts IS NOT NULL"), 1);
-  EXPECT_EQ(count("SELECT count(*) FROM spans"), 1);
-  EXPECT_EQ(count("SELECT last_ts FROM spans"), kT0 + 2000);
+  EXPECT_EQ(
+      number("SELECT count(*) FROM history WHERE dimension = '8' AND value IS NULL AND ts = " +
+             std::to_string(kT0 + 2000)),
+      1);
+  EXPECT_EQ(number("SELECT queue_key FROM history WHERE dimension = '7' LIMIT 1"), 42);
+  EXPECT_EQ(number("SELECT owner_uid FROM history WHERE dimension = '7' LIMIT 1"), 1000);
+  EXPECT_EQ(number("SELECT count(*) FROM series WHERE ended_ts IS NOT NULL"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM spans"), 1);
+  EXPECT_EQ(number("SELECT last_ts FROM spans"), kT0 + 2000);
 }
 
 TEST_F(StoreTest, ReusedMsqidWithAnotherKeyIsANewSeries) {
   Store store(options());
   store.write_tick(tick(kT0, 1, {{"7", 1}}, 42));
   store.write_tick(tick(kT0 + 1000, 1, {{"7", 1}}, 43));
-  EXPECT_EQ(count("SELECT count(*) FROM series WHERE dimension = '7'"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM history WHERE dimension = '7' AND queue_key = 42 AND "
-                  "value IS NULL"),
+  EXPECT_EQ(number("SELECT count(*) FROM series WHERE dimension = '7'"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM history WHERE dimension = '7' AND queue_key = 42 AND "
+                   "value IS NULL"),
             1);
-  EXPECT_EQ(count("SELECT value FROM history WHERE dimension = '7' AND queue_key = 43"), 1);
+  EXPECT_EQ(number("SELECT value FROM history WHERE dimension = '7' AND queue_key = 43"), 1);
 }
 
 TEST_F(StoreTest, GapStartsANewSpanThatRestatesEveryValue) {
@@ -108,9 +91,9 @@ TEST_F(StoreTest, GapStartsANewSpanThatRestatesEveryValue) {
     Store reopened(options());  // a restart is a new span too
     reopened.write_tick(tick(kT0 + 11'000, 5, {{"7", 1}}));
   }
-  EXPECT_EQ(count("SELECT count(*) FROM sampling_spans"), 3);
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 10'000)), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 11'000)), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM sampling_spans"), 3);
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 10'000)), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 11'000)), 2);
   HistoryReader reader(path_);
   std::vector<SeriesPoints> grid =
       reader.grid("system.ipc_semaphores", std::nullopt, kT0, kT0 + 10'000, 2000);
@@ -132,7 +115,7 @@ TEST_F(StoreTest, UnchangedValuesAreRestatedWithinTheRefreshPeriod) {
     ASSERT_EQ(snapshot.values.size(), 1u) << at;
     EXPECT_EQ(snapshot.values[0].point.value, kFive);
   }
-  EXPECT_LE(count("SELECT count(*) FROM points"), 6);
+  EXPECT_LE(number("SELECT count(*) FROM points"), 6);
 }
 
 TEST_F(StoreTest, HugeValuesAreClampedToInt64Max) {
@@ -142,7 +125,7 @@ TEST_F(StoreTest, HugeValuesAreClampedToInt64Max) {
   EXPECT_EQ(stored_value(DimensionValue{0.1}), StoredValue{0.1});
   Store store(options());
   store.write_tick(tick(kT0, 18446744073692774399ULL));
-  EXPECT_EQ(count("SELECT value FROM history"), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(number("SELECT value FROM history"), std::numeric_limits<std::int64_t>::max());
 }
 
 TEST_F(StoreTest, FileIs0640AndNewFoldersAre0750) {
@@ -178,13 +161,13 @@ TEST_F(StoreTest, UpgradesAVersion1FileInPlace) {
     Store store(options());
     store.write_tick(tick(kT0 + 1000, 9, {{"7", 2}}));
   }
-  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
-  EXPECT_EQ(count("SELECT count(*) FROM history WHERE ts = " + std::to_string(kT0) +
-                  " AND value = 9 AND queue_key IS NULL"),
+  EXPECT_EQ(number("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(number("SELECT count(*) FROM history WHERE ts = " + std::to_string(kT0) +
+                   " AND value = 9 AND queue_key IS NULL"),
             1);
-  EXPECT_EQ(count("SELECT queue_key FROM history WHERE dimension = '7'"), 42);
-  EXPECT_EQ(count("SELECT count(*) FROM spans"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM alert_log"), 0);  // through version 3 too
+  EXPECT_EQ(number("SELECT queue_key FROM history WHERE dimension = '7'"), 42);
+  EXPECT_EQ(number("SELECT count(*) FROM spans"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM alert_log"), 0);  // through version 3 too
 }
 
 // Up to version 3 the call charts held REAL calls per second; now each tick's calls. A rate held
@@ -214,10 +197,10 @@ TEST_F(StoreTest, UpgradesCallRatesToCountsPerTick) {
              " + 20000, 2, 0.1), (" + t0 + " + 10000, 3, 9)");
   }
   { Store store(options()); }
-  EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(number("PRAGMA user_version"), kSchemaVersion);
   auto value_at = [&](int series, std::int64_t offset) {
-    return count("SELECT value FROM points WHERE series_id = " + std::to_string(series) +
-                 " AND ts = " + std::to_string(kT0 + offset));
+    return number("SELECT value FROM points WHERE series_id = " + std::to_string(series) +
+                  " AND ts = " + std::to_string(kT0 + offset));
   };
   EXPECT_EQ(value_at(1, 0), 2);
   EXPECT_EQ(value_at(1, 10'000), 25);
@@ -226,10 +209,10 @@ TEST_F(StoreTest, UpgradesCallRatesToCountsPerTick) {
   EXPECT_EQ(value_at(1, 100'000), 17);  // 16.6 calls in a 1 s tick: rounded to the nearest call
   EXPECT_EQ(value_at(2, 20'000), 1);
   EXPECT_EQ(value_at(3, 10'000), 9);
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE value IS NULL"), 1) << "end markers stay";
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE typeof(value) = 'real'"), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM charts WHERE units = 'calls'"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM charts WHERE units = 'semaphores'"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE value IS NULL"), 1) << "end markers stay";
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE typeof(value) = 'real'"), 0);
+  EXPECT_EQ(number("SELECT count(*) FROM charts WHERE units = 'calls'"), 2);
+  EXPECT_EQ(number("SELECT count(*) FROM charts WHERE units = 'semaphores'"), 1);
 }
 
 TickRecord call_tick(std::int64_t ts, std::uint64_t semget_calls) {
@@ -257,7 +240,7 @@ TEST_F(StoreTest, StepSumsAddTheCountsOfEveryTickInTheStep) {
     for (std::int64_t tick = 20; tick < 23; ++tick)
       store.write_tick(call_tick(kT0 + tick * 1000, 1));
   }
-  EXPECT_LT(count("SELECT count(*) FROM points"), 13 * 2) << "only changes are stored";
+  EXPECT_LT(number("SELECT count(*) FROM points"), 13 * 2) << "only changes are stored";
   HistoryReader reader(path_);
   std::vector<SeriesSums> sums = reader.step_sums("system.ipc_semaphore_calls",
                                                   std::string("semget"), kT0, kT0 + 24'000, 5000);
@@ -323,8 +306,8 @@ TEST_F(StoreTest, AnEmptySqliteFileOfAnotherApplicationIsRefusedUnchanged) {
   ASSERT_FALSE(before.empty());
   EXPECT_THROW(Store{options()}, HistoryFileError);
   EXPECT_EQ(file_bytes(path_), before);
-  EXPECT_EQ(count("PRAGMA application_id"), 0);
-  EXPECT_EQ(count("PRAGMA auto_vacuum"), 0);
+  EXPECT_EQ(number("PRAGMA application_id"), 0);
+  EXPECT_EQ(number("PRAGMA auto_vacuum"), 0);
 }
 
 // Issue 10 item 8: one writer per file; the refusal names the writer.
@@ -340,7 +323,7 @@ TEST_F(StoreTest, ASecondWriterOnTheSameFileIsRefusedNamingTheFirst) {
         << error.what();
   }
   first.write_tick(tick(kT0 + 1000, 2));
-  EXPECT_EQ(count("SELECT count(*) FROM spans"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM spans"), 1);
 }
 
 // Issue 10 item 7: a chart whose source could not be read is unknown, not empty.
@@ -351,9 +334,9 @@ TEST_F(StoreTest, AChartThatWasNotCollectedKeepsItsSeriesOpen) {
   unknown.charts[1].collected = false;
   store.write_tick(unknown);
   store.write_tick(tick(kT0 + 2000, 1, {{"7", 5}}));
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 1000)), 0);
-  EXPECT_EQ(count("SELECT ended_ts FROM series WHERE dimension = '8'"), kT0 + 2000);
-  EXPECT_EQ(count("SELECT count(*) FROM series WHERE ended_ts IS NOT NULL"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 1000)), 0);
+  EXPECT_EQ(number("SELECT ended_ts FROM series WHERE dimension = '8'"), kT0 + 2000);
+  EXPECT_EQ(number("SELECT count(*) FROM series WHERE ended_ts IS NOT NULL"), 1);
 }
 
 TEST_F(StoreTest, RetentionByAgeKeepsTheValueInEffect) {
@@ -371,9 +354,9 @@ TEST_F(StoreTest, RetentionByAgeKeepsTheValueInEffect) {
     store.write_tick(record);
   }
   std::int64_t cutoff = end - 2 * 3'600'000;
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts < " + std::to_string(cutoff - kRefreshMs)),
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE ts < " + std::to_string(cutoff - kRefreshMs)),
             0);
-  EXPECT_EQ(count("SELECT min(start_ts) FROM sampling_spans"), cutoff);
+  EXPECT_EQ(number("SELECT min(start_ts) FROM sampling_spans"), cutoff);
   HistoryReader reader(path_);
   Snapshot at_cutoff = reader.snapshot_at(cutoff);
   ASSERT_EQ(at_cutoff.values.size(), 1u);
@@ -419,8 +402,8 @@ TEST_F(StoreTest, RetentionGetsPastATickOfMoreRowsThanOneStep) {
     record.interval_ms = 10'000;
     store.write_tick(record);
   }
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0)), 0);
-  EXPECT_GE(count("SELECT min(ts) FROM points"), kT0 + 6 * 3'600'000 - 2 * 3'600'000 - kRefreshMs);
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0)), 0);
+  EXPECT_GE(number("SELECT min(ts) FROM points"), kT0 + 6 * 3'600'000 - 2 * 3'600'000 - kRefreshMs);
 }
 
 // Issue 10 item 12: ended series were deleted while their points stayed behind a stalled or
@@ -439,12 +422,12 @@ TEST_F(StoreTest, RetentionNeverLeavesPointsOfDeletedSeries) {
     record.interval_ms = 10'000;
     store.write_tick(record);
     if (i % 10 == 0) {
-      ASSERT_EQ(count("SELECT count(*) FROM points WHERE series_id NOT IN (SELECT id FROM series)"),
-                0)
+      ASSERT_EQ(
+          number("SELECT count(*) FROM points WHERE series_id NOT IN (SELECT id FROM series)"), 0)
           << "after tick " << i;
     }
   }
-  EXPECT_GT(count("SELECT min(ts) FROM points"), kT0 + 1'800'000);
+  EXPECT_GT(number("SELECT min(ts) FROM points"), kT0 + 1'800'000);
 }
 
 // Issue 10 item 12: under churn the last hour was never deleted (a 10 MB limit reached 84 MB),
@@ -473,8 +456,9 @@ TEST_F(StoreTest, RetentionHoldsTheSizeLimitUnderChurnWithoutOrphans) {
   }
   std::cout << "largest file: " << largest << " bytes for a limit of " << kMaxBytes << "\n";
   EXPECT_LE(largest, kMaxBytes * 5 / 4);
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE series_id NOT IN (SELECT id FROM series)"), 0);
-  EXPECT_GT(count("SELECT min(ts) FROM points"), kT0 + 5 * 60'000);
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE series_id NOT IN (SELECT id FROM series)"),
+            0);
+  EXPECT_GT(number("SELECT min(ts) FROM points"), kT0 + 5 * 60'000);
   // The latest tick is whole: every queue's value is found.
   HistoryReader reader(path_);
   Snapshot last = reader.snapshot_at(ts - 100);
@@ -499,9 +483,9 @@ TEST_F(StoreTest, ALockedDatabaseFailsTheTickAndTheNextOneRecovers) {
     other.exec("ROLLBACK");
   }
   store.write_tick(tick(kT0 + 2000, 3));
-  EXPECT_EQ(count("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 1000)), 0);
-  EXPECT_EQ(count("SELECT value FROM history WHERE ts = " + std::to_string(kT0 + 2000)), 3);
-  EXPECT_EQ(count("SELECT count(*) FROM spans"), 2);  // the lost tick shows as a gap
+  EXPECT_EQ(number("SELECT count(*) FROM points WHERE ts = " + std::to_string(kT0 + 1000)), 0);
+  EXPECT_EQ(number("SELECT value FROM history WHERE ts = " + std::to_string(kT0 + 2000)), 3);
+  EXPECT_EQ(number("SELECT count(*) FROM spans"), 2);  // the lost tick shows as a gap
 }
 
 }  // namespace
