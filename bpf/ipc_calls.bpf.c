@@ -4,7 +4,8 @@
  * the same calls per process and outcome, and sends the creations and removals of objects through
  * a ring buffer: who made the calls (docs/design.md §6).
  * Each call has six programs: a tracepoint pair, an fentry/fexit pair and a kprobe/kretprobe
- * pair; the loader switches off the pairs it does not use, so one object serves every attach mode.
+ * pair; the loader switches off the pairs it does not use, so one object serves every attach mode
+ * (and, with per-process counts, the entry programs that have nothing to remember).
  */
 /* bpf_helpers.h needs the types of linux/bpf.h first. */
 // clang-format off
@@ -279,10 +280,14 @@ static __always_inline void tracepoint_enter(enum ipc_call call,
   }
 }
 
-/* A finished call, counted whole: in the totals and under its process, in this one run. */
+/* A finished call, counted whole: in the totals (one lookup of their slot) and under its process,
+ * in this one run. */
 static __always_inline void count_finished_call(enum ipc_call call, long ret) {
-  count_call(call);
-  count_result(call, ret);
+  struct ipc_call_counts* counts = namespace_counts();
+  if (counts) {
+    __sync_fetch_and_add(&counts->calls[call], 1);
+    if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
+  }
   count_process_call(call, ret);
 }
 
