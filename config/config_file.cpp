@@ -506,6 +506,17 @@ const std::vector<Key>& schema() {
            c.interval = l.duration(i, kMinInterval, kMaxInterval);
          },
          {}},
+        {"namespaces",
+         [](Loader& l, const Item& i, Config& c) {
+           c.namespaces =
+               l.choice(i, {"own", "all"}) == "all" ? NamespaceScope::kAll : NamespaceScope::kOwn;
+         },
+         {}},
+        {"namespaces_rescan",
+         [](Loader& l, const Item& i, Config& c) {
+           c.namespaces_rescan = l.duration(i, kMinNamespacesRescan, kMaxNamespacesRescan);
+         },
+         {}},
         {"database",
          nullptr,
          {

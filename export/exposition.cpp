@@ -53,13 +53,17 @@ class ExpositionWriter {
     header_written_ = false;
   }
 
+  // Labels every following sample gets after its own: another namespace's (none for the own).
+  void namespace_labels(std::span<const Label> labels) { namespace_labels_ = labels; }
+
   template <typename Number>
   void sample(std::initializer_list<Label> labels, Number value) {
     write_header();
     out_ += name_;
-    if (labels.size() > 0) {
-      char separator = '{';
-      for (const Label& label : labels) {
+    char separator = '{';
+    for (std::span<const Label> part :
+         {std::span<const Label>(labels.begin(), labels.size()), namespace_labels_}) {
+      for (const Label& label : part) {
         out_ += separator;
         out_ += label.name;
         out_ += "=\"";
@@ -67,8 +71,8 @@ class ExpositionWriter {
         out_ += '"';
         separator = ',';
       }
-      out_ += '}';
     }
+    if (separator == ',') out_ += '}';
     out_ += ' ';
     append_value(value);
     out_ += '\n';
@@ -105,6 +109,14 @@ class ExpositionWriter {
   std::string out_;
   std::string_view name_, type_, help_;
   bool header_written_ = false;
+  std::span<const Label> namespace_labels_;
+};
+
+// A namespace's sample and the labels its series carry; each family writes every source's
+// samples together, as the format wants a family's samples in one group.
+struct Source {
+  const Sample& sample;
+  std::vector<Label> labels;
 };
 
 // Integer text for milliseconds, so that no float rounding shows in the timestamp.
@@ -115,60 +127,81 @@ std::string unix_seconds_text(std::int64_t unix_ms) {
   return fmt::format("{}{}.{:03}", sign, magnitude / 1000, magnitude % 1000);
 }
 
-void write_charts(ExpositionWriter& out, const Sample& sample) {
-  out.family(metric::kSemaphores);
-  out.sample_if(sample.semaphores);
-  out.family(metric::kSemaphoreArrays);
-  out.sample_if(sample.semaphore_arrays);
+// Calls `write(sample)` for each source with its labels in force, then leaves none in force.
+template <typename Write>
+void for_each_source(ExpositionWriter& out, std::span<const Source> sources, Write write) {
+  for (const Source& source : sources) {
+    out.namespace_labels(source.labels);
+    write(source.sample);
+  }
+  out.namespace_labels({});
+}
 
-  if (sample.queues) {
-    out.family(metric::kMessageQueues);
-    out.sample(sample.queues->size());
-    // Both per-queue families share the label text, formatted once per queue.
-    std::vector<std::pair<std::string, std::string>> labels;
-    labels.reserve(sample.queues->size());
-    for (const MessageQueue& queue : *sample.queues) {
-      labels.emplace_back(std::to_string(queue.msqid),
-                          fmt::format("0x{:08x}", static_cast<std::uint32_t>(queue.key)));
-    }
-    out.family(metric::kQueueMessages);
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      out.sample({{"msqid", labels[i].first}, {"key", labels[i].second}},
-                 (*sample.queues)[i].messages);
-    }
-    out.family(metric::kQueueBytes);
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      out.sample({{"msqid", labels[i].first}, {"key", labels[i].second}},
-                 (*sample.queues)[i].bytes);
-    }
+// Both per-queue families share the label text, formatted once per queue.
+std::vector<std::pair<std::string, std::string>> queue_labels(const Sample& sample) {
+  std::vector<std::pair<std::string, std::string>> labels;
+  if (!sample.queues) return labels;
+  labels.reserve(sample.queues->size());
+  for (const MessageQueue& queue : *sample.queues) {
+    labels.emplace_back(std::to_string(queue.msqid),
+                        fmt::format("0x{:08x}", static_cast<std::uint32_t>(queue.key)));
+  }
+  return labels;
+}
+
+void write_charts(ExpositionWriter& out, std::span<const Source> sources) {
+  out.family(metric::kSemaphores);
+  for_each_source(out, sources, [&](const Sample& s) { out.sample_if(s.semaphores); });
+  out.family(metric::kSemaphoreArrays);
+  for_each_source(out, sources, [&](const Sample& s) { out.sample_if(s.semaphore_arrays); });
+
+  std::vector<std::vector<std::pair<std::string, std::string>>> labels;
+  for (const Source& source : sources) labels.push_back(queue_labels(source.sample));
+  out.family(metric::kMessageQueues);
+  for_each_source(out, sources, [&](const Sample& s) {
+    if (s.queues) out.sample(s.queues->size());
+  });
+  for (const MetricSpec* family : {&metric::kQueueMessages, &metric::kQueueBytes}) {
+    out.family(*family);
+    std::size_t index = 0;
+    for_each_source(out, sources, [&](const Sample& s) {
+      const auto& names = labels[index++];
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        const MessageQueue& queue = (*s.queues)[i];
+        out.sample({{"msqid", names[i].first}, {"key", names[i].second}},
+                   family == &metric::kQueueMessages ? queue.messages : queue.bytes);
+      }
+    });
   }
 
   out.family(metric::kShmSegments);
-  out.sample_if(sample.shm_segments);
+  for_each_source(out, sources, [&](const Sample& s) { out.sample_if(s.shm_segments); });
   out.family(metric::kShmBytes);
-  out.sample_if(sample.shm_bytes);
+  for_each_source(out, sources, [&](const Sample& s) { out.sample_if(s.shm_bytes); });
   out.family(metric::kShmPages);
-  out.sample_if(sample.shm_pages);
+  for_each_source(out, sources, [&](const Sample& s) { out.sample_if(s.shm_pages); });
 
-  if (sample.leak_suspects) {
-    out.family(metric::kLeakedObjects);
+  out.family(metric::kLeakedObjects);
+  for_each_source(out, sources, [&](const Sample& s) {
+    if (!s.leak_suspects) return;
     for (IpcKind kind : kIpcKinds) {
       std::uint64_t suspects = 0;
-      for (const LeakSuspect& suspect : *sample.leak_suspects) suspects += suspect.kind == kind;
+      for (const LeakSuspect& suspect : *s.leak_suspects) suspects += suspect.kind == kind;
       out.sample({{"kind", kind_name(kind)}}, suspects);
     }
-  }
+  });
 }
 
-void write_limits(ExpositionWriter& out, const Limits& limits) {
+void write_limits(ExpositionWriter& out, std::span<const Source> sources) {
   out.family(metric::kLimit);
-  for (const NamedLimit& limit : named_limits(limits)) {
-    if (limit.value) out.sample({{"name", limit.name}}, *limit.value);
-  }
+  for_each_source(out, sources, [&](const Sample& s) {
+    for (const NamedLimit& limit : named_limits(s.limits)) {
+      if (limit.value) out.sample({{"name", limit.name}}, *limit.value);
+    }
+  });
 }
 
 void write_alerts(ExpositionWriter& out, std::span<const AlertStatusSeries> alerts) {
-  out.family(metric::kAlertStatus);
   for (const AlertStatusSeries& alert : alerts) {
     out.sample({{"alert", alert.alert}, {"chart", alert.chart}, {"alert_instance", alert.instance}},
                alert.status);
@@ -217,7 +250,16 @@ std::string render_not_ready_exposition() {
 std::string render_exposition(const ExpositionInput& input) {
   // About 65 bytes per labelled line; the unlabelled families and their help fit in 3 KiB.
   std::size_t series = input.alerts.size();
-  if (input.sample.queues) series += 2 * input.sample.queues->size();
+  std::vector<Source> sources{{input.sample, {}}};
+  for (const NamespaceExposition& other : input.namespaces) {
+    series += 24 + other.alerts.size();
+    Source& source = sources.emplace_back(Source{*other.sample, {}});
+    source.labels.push_back({"ipc_namespace", other.ipc_namespace});
+    if (!other.container.empty()) source.labels.push_back({"container", other.container});
+  }
+  for (const Source& source : sources) {
+    if (source.sample.queues) series += 2 * source.sample.queues->size();
+  }
   if (input.sample.ipc_calls) series += kIpcCallCount * (1 + kErrnoClassCount);
   ExpositionWriter out(3072 + 80 * series);
   write_up(out, 1);
@@ -228,9 +270,15 @@ std::string render_exposition(const ExpositionInput& input) {
   out.sample(std::string_view(timestamp));
   out.family(metric::kProcfsSkippedLines);
   out.sample(input.sample.skipped_lines);
-  write_charts(out, input.sample);
-  write_limits(out, input.sample.limits);
+  write_charts(out, sources);
+  write_limits(out, sources);
+  out.family(metric::kAlertStatus);
   write_alerts(out, input.alerts);
+  for (std::size_t i = 0; i < input.namespaces.size(); ++i) {
+    out.namespace_labels(sources[i + 1].labels);
+    write_alerts(out, input.namespaces[i].alerts);
+  }
+  out.namespace_labels({});
   if (input.sample.ipc_calls) write_syscalls(out, *input.sample.ipc_calls);
   return out.take_text();
 }

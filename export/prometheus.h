@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "model/listen_address.h"
 #include "model/sample.h"
@@ -33,10 +34,21 @@ struct AlertStatusSeries {
   int status = 0;
 };
 
+// Another IPC namespace's sample (docs/design.md §9): its series carry `ipc_namespace` (the
+// namespace's label) and `container` (the container id or pod uid) where known, so the agent's
+// own series keep their label sets.
+struct NamespaceExposition {
+  std::string ipc_namespace;
+  std::string container;  // empty: no container label
+  const Sample* sample = nullptr;
+  std::vector<AlertStatusSeries> alerts;  // its own alert instances
+};
+
 // BPF call counts come from sample.ipc_calls, as cumulative totals (Prometheus derives rates).
 struct ExpositionInput {
   const Sample& sample;
-  std::span<const AlertStatusSeries> alerts = {};  // empty when alerts are off
+  std::span<const AlertStatusSeries> alerts = {};        // empty when alerts are off
+  std::span<const NamespaceExposition> namespaces = {};  // with `namespaces: all`
 };
 
 inline constexpr std::string_view kExpositionContentType =

@@ -36,6 +36,10 @@ struct AlertTransition {
   double warn = 0;  // the thresholds configured when it happened
   std::optional<double> crit;
   std::string summary;  // one line for people: "9 of 10 semaphore arrays in use (90% of semmni)"
+  // The IPC namespace it happened in (docs/design.md §9): 0 and "" for the agent's own; another
+  // namespace's inode and label (each namespace's alerts are instances of their own).
+  std::uint64_t namespace_inode = 0;
+  std::string namespace_label;
 };
 
 struct AlertState {

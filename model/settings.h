@@ -91,11 +91,19 @@ struct AlertConfig {
   friend bool operator==(const AlertConfig&, const AlertConfig&) = default;
 };
 
+// Which IPC namespaces the agent watches (docs/design.md §9): its own, as always and as the
+// packaged service's privileges allow; or every namespace of the host, found again every
+// `namespaces_rescan`, which needs CAP_SYS_PTRACE and CAP_SYS_ADMIN (the opt-in drop-in).
+enum class NamespaceScope { kOwn, kAll };
+
 // Keyed by alert name; a Config holds one entry for each of kAlertNames.
 using AlertConfigs = std::map<std::string, AlertConfig, std::less<>>;
 
 struct Config {
   Duration interval = std::chrono::seconds(1);
+
+  NamespaceScope namespaces = NamespaceScope::kOwn;
+  Duration namespaces_rescan = std::chrono::seconds(30);
 
   struct Database {
     std::string path = "/var/lib/ipctrail/history.db";
@@ -147,5 +155,7 @@ struct Config {
 // Limits the loader enforces, shared with the command-line overrides.
 inline constexpr Duration kMinInterval = std::chrono::milliseconds(100);
 inline constexpr Duration kMaxInterval = std::chrono::hours(1);
+inline constexpr Duration kMinNamespacesRescan = std::chrono::seconds(1);
+inline constexpr Duration kMaxNamespacesRescan = std::chrono::hours(1);
 
 }  // namespace ipctrail

@@ -53,6 +53,30 @@ struct ProcessTickRecord {
   std::uint64_t events_lost = 0;
 };
 
+// An IPC namespace other than the agent's own, as the history and the labels name it
+// (docs/design.md §9).
+struct NamespaceIdentity {
+  std::uint64_t inode = 0;  // of ipc:[<inode>]; reused by the kernel once the namespace is gone
+  std::string label;        // what people call it: "docker:0123456789ab", "ipc:[4026532301]"
+  std::string owner_kind;   // "host", "unit", "docker", ..., "unknown"
+  std::string owner_name;   // empty when unknown
+  std::string container;    // the container id or pod uid, where the cgroup path has one
+  friend bool operator==(const NamespaceIdentity&, const NamespaceIdentity&) = default;
+};
+
+// Another IPC namespace's part of a tick: the same charts and objects as the agent's own.
+struct NamespaceTickRecord {
+  NamespaceIdentity identity;
+  // First seen in this tick: a new namespaces row, even when a row of the same inode is live (the
+  // kernel reused a gone namespace's inode).
+  bool new_incarnation = false;
+  // False when it could not be read this tick (privilege): its series and objects stay as they
+  // were, since a failed read is not a removal.
+  bool sampled = true;
+  std::vector<ChartRecord> charts;
+  IpcInventory objects;
+};
+
 struct TickRecord {
   std::int64_t ts_ms = 0;        // unix milliseconds, wall clock
   std::int64_t interval_ms = 0;  // the agent's sampling interval, recorded with the sampling span
@@ -66,6 +90,9 @@ struct TickRecord {
   std::optional<std::vector<LeakSuspect>> leak_suspects;
   // Empty when BPF did not count per process in this tick (off, unavailable).
   std::optional<ProcessTickRecord> processes;
+  // With `namespaces: all`, every other IPC namespace; one missing that a previous tick had is
+  // gone.
+  std::vector<NamespaceTickRecord> namespaces;
 };
 
 }  // namespace ipctrail

@@ -3,9 +3,11 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "storage/schema.h"
@@ -111,11 +113,42 @@ struct TickGrid {
 // Queue dimensions are msqids: order them as numbers.
 constexpr const char* kSeriesOrder = "ORDER BY s.chart, length(s.dimension), s.dimension, s.id";
 
+// The ids of the namespaces rows `choice` names (a label, an inode, or ipc:[inode]: every
+// incarnation of it); throws std::invalid_argument when none does.
+std::string namespace_rows(SQLite::Database& db, const std::string& choice) {
+  SQLite::Statement query(db,
+                          "SELECT id FROM namespaces WHERE label = ?1 OR CAST(inode AS TEXT) = ?1 "
+                          "OR 'ipc:[' || inode || ']' = ?1 ORDER BY id");
+  query.bind(1, choice);
+  std::vector<std::int64_t> ids;
+  while (query.executeStep()) ids.push_back(query.getColumn(0).getInt64());
+  if (ids.empty()) {
+    throw std::invalid_argument(fmt::format(
+        "the history has no IPC namespace called {} (its namespaces table lists them)", choice));
+  }
+  return fmt::format("{}", fmt::join(ids, ", "));
+}
+
+// Every reader query reads series, ipc_objects and alert_transitions; temporary views of the same
+// names, which SQLite finds before the file's tables, show it the chosen namespace's rows only, so
+// no query repeats the filter. The temp schema is the connection's own: the file stays read-only.
+SQLite::Database open_for_namespace(const std::filesystem::path& path, const std::string& choice) {
+  SQLite::Database db = open_for_reading(path);
+  if (choice == kAllNamespaces) return db;
+  std::string rows = choice == kHostNamespace
+                         ? "namespace_id IS NULL"
+                         : "namespace_id IN (" + namespace_rows(db, choice) + ")";
+  for (const char* table : {"series", "ipc_objects", "alert_transitions"}) {
+    db.exec(fmt::format("CREATE TEMP VIEW {0} AS SELECT * FROM main.{0} WHERE {1}", table, rows));
+  }
+  return db;
+}
+
 }  // namespace
 
 struct HistoryReader::Connection {
-  explicit Connection(const std::filesystem::path& path)
-      : db(open_for_reading(path)),
+  Connection(const std::filesystem::path& path, const std::string& namespace_choice)
+      : db(open_for_namespace(path, namespace_choice)),
         // Every series with a value has a row within kRefreshMs before any time: scanning that
         // window (time is the points table's key) finds the value in effect.
         chart_points(db, fmt::format("SELECT p.series_id, p.ts, p.value FROM points p "
@@ -128,8 +161,8 @@ struct HistoryReader::Connection {
   SQLite::Statement chart_points;
 };
 
-HistoryReader::HistoryReader(const std::filesystem::path& path)
-    : connection_(std::make_unique<Connection>(path)) {}
+HistoryReader::HistoryReader(const std::filesystem::path& path, const std::string& namespace_choice)
+    : connection_(std::make_unique<Connection>(path, namespace_choice)) {}
 
 HistoryReader::~HistoryReader() = default;
 

@@ -176,10 +176,18 @@ std::vector<SeriesCountRuns> count_runs(const std::vector<SeriesPoints>& changes
                                         const std::vector<Span>& spans, std::int64_t since_ms,
                                         std::int64_t until_ms);
 
+// Which IPC namespace's rows a reader sees (docs/design.md §9): the agent's own (kHostNamespace,
+// the host's for the packaged service), every one (kAllNamespaces), or another by its label, inode
+// or ipc:[inode] (every incarnation of that name).
+inline constexpr const char* kHostNamespace = "host";
+inline constexpr const char* kAllNamespaces = "all";
+
 class HistoryReader {
  public:
-  // Throws HistoryFileError when the file is missing or not a current ipctrail history file.
-  explicit HistoryReader(const std::filesystem::path& path);
+  // Throws HistoryFileError when the file is missing or not a current ipctrail history file, and
+  // std::invalid_argument when it has no namespace called `namespace_choice`.
+  explicit HistoryReader(const std::filesystem::path& path,
+                         const std::string& namespace_choice = kHostNamespace);
   ~HistoryReader();
 
   std::vector<ChartInfo> charts();

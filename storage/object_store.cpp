@@ -54,11 +54,13 @@ void bind_if(SQLite::Statement& statement, int index, bool has, std::int64_t val
 
 }  // namespace
 
-ObjectStore::ObjectStore(SQLite::Database& db)
+ObjectStore::ObjectStore(SQLite::Database& db, std::optional<std::int64_t> namespace_id)
     : db_(db),
+      namespace_id_(namespace_id),
       insert_object_(db,
                      "INSERT INTO ipc_objects (kind, ipc_id, key, cuid, cgid, size, cpid, "
-                     "created_ts, first_seen_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                     "created_ts, first_seen_ts, namespace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                     "?)"),
       end_object_(db, "UPDATE ipc_objects SET last_seen_ts = ?, removed_ts = ? WHERE id = ?"),
       insert_state_(db,
                     "INSERT OR REPLACE INTO ipc_object_states (object_id, ts, uid, gid, mode, "
@@ -88,7 +90,8 @@ void ObjectStore::reload() {
       "DESC LIMIT 1), 0), s.qbytes FROM ipc_objects o JOIN ipc_object_states s ON s.object_id = "
       "o.id "
       "AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id) "
-      "WHERE o.removed_ts IS NULL");
+      "WHERE o.removed_ts IS NULL AND o.namespace_id IS ?");
+  if (namespace_id_) live.bind(1, *namespace_id_);
   while (live.executeStep()) {
     std::optional<IpcKind> kind = kind_from_name(live.getColumn(1).getString());
     if (!kind) continue;
@@ -210,6 +213,11 @@ void ObjectStore::start_incarnation(Known& known, const IpcObject& object, std::
   bind_if(insert_object_, 7, shm, object.cpid);
   insert_object_.bind(8, object.ctime * 1000);
   insert_object_.bind(9, ts_ms);
+  if (namespace_id_) {
+    insert_object_.bind(10, *namespace_id_);
+  } else {
+    insert_object_.bind(10);
+  }
   insert_object_.exec();
   known.incarnation = db_.getLastInsertRowid();
   known.first_seen_in = tick_;

@@ -22,7 +22,8 @@ inline constexpr std::int64_t kObjectTimeResolutionSeconds = 60;
 
 class ObjectStore {
  public:
-  explicit ObjectStore(SQLite::Database& db);
+  // The objects of one IPC namespace: the agent's own (nullopt), or another's namespaces row.
+  explicit ObjectStore(SQLite::Database& db, std::optional<std::int64_t> namespace_id = {});
 
   // Rereads the live incarnations from the file (at start, and after a failed tick left memory
   // disagreeing with it).
@@ -76,6 +77,7 @@ class ObjectStore {
                     const std::string& details);
 
   SQLite::Database& db_;
+  std::optional<std::int64_t> namespace_id_;
   SQLite::Statement insert_object_;
   SQLite::Statement end_object_;
   SQLite::Statement insert_state_;

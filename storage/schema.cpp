@@ -177,6 +177,29 @@ CREATE VIEW object_events AS
   FROM ipc_object_events e JOIN ipc_objects o ON o.id = e.object_id;
 )sql";
 
+// The objects view from version 7 on: each incarnation with its latest state. Each later version
+// adds columns (`more_columns`, starting with a comma) and the joins they need (`more_joins`), so
+// the body is written once.
+#define IPCTRAIL_OBJECTS_VIEW(more_columns, more_joins) \
+  "CREATE VIEW objects AS\n"                                                                     \
+  "  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,\n"                \
+  "         printf('0x%08x', o.key & 0xffffffff) AS key_hex,\n"                                  \
+  "         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,\n"                       \
+  "         printf('%03o', s.mode & 511) AS perms, o.size AS size, s.qbytes AS qbytes,\n"        \
+  "         o.cpid AS cpid, o.created_ts AS created_ts,\n"                                       \
+  "         " IPCTRAIL_ISO_TIME("o.created_ts") " AS created_time,\n"                            \
+  "         o.first_seen_ts AS first_seen_ts,\n"                                                 \
+  "         " IPCTRAIL_ISO_TIME("o.first_seen_ts") " AS first_seen_time,\n"                      \
+  "         o.last_seen_ts AS last_seen_ts,\n"                                                   \
+  "         CASE WHEN o.last_seen_ts IS NOT NULL THEN " IPCTRAIL_ISO_TIME("o.last_seen_ts") "\n" \
+  "         END AS last_seen_time,\n"                                                            \
+  "         o.removed_ts AS removed_ts,\n"                                                       \
+  "         CASE WHEN o.removed_ts IS NOT NULL THEN " IPCTRAIL_ISO_TIME("o.removed_ts") "\n"     \
+  "         END AS removed_time" more_columns "\n"                                               \
+  "  FROM ipc_objects o\n"                                                                       \
+  "  JOIN ipc_object_states s ON s.object_id = o.id\n"                                           \
+  "   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id)" more_joins ";\n"
+
 // Version 7: each queue's capacity (msg_qbytes, read with msgctl since procfs does not state it)
 // moves with msgctl(IPC_SET), so it is a state column; the objects view shows the latest one.
 // `created` and `removed` are no longer stored as events: ipc_objects already holds their times,
@@ -210,28 +233,21 @@ CREATE VIEW object_events AS
            'gone since the tick at ' || )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(, o.id
     FROM ipc_objects o WHERE o.removed_ts IS NOT NULL);
 DROP VIEW objects;
-CREATE VIEW objects AS
-  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,
-         printf('0x%08x', o.key & 0xffffffff) AS key_hex,
-         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,
-         printf('%03o', s.mode & 511) AS perms, o.size AS size, s.qbytes AS qbytes, o.cpid AS cpid,
-         o.created_ts AS created_ts, )sql" IPCTRAIL_ISO_TIME("o.created_ts") R"sql( AS created_time,
-         o.first_seen_ts AS first_seen_ts,
-         )sql" IPCTRAIL_ISO_TIME("o.first_seen_ts") R"sql( AS first_seen_time,
-         o.last_seen_ts AS last_seen_ts,
-         CASE WHEN o.last_seen_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(
-         END AS last_seen_time,
-         o.removed_ts AS removed_ts,
-         CASE WHEN o.removed_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.removed_ts") R"sql(
-         END AS removed_time
-  FROM ipc_objects o
-  JOIN ipc_object_states s ON s.object_id = o.id
-   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id);
-)sql";
+)sql" IPCTRAIL_OBJECTS_VIEW("", "");
 
 // The text a person reads for a process: "apache2 (pid 4711, apache2.service)".
 #define IPCTRAIL_PROCESS_TEXT(p) \
   p ".comm || ' (pid ' || " p ".tgid || coalesce(', ' || " p ".unit, '') || ')'"
+
+// Version 8's objects columns: the creator and the remover (processes).
+#define IPCTRAIL_OBJECT_PROCESS_COLUMNS \
+  ",\n         cp.tgid AS creator_pid, cp.comm AS creator_comm, cp.unit AS creator_unit,\n" \
+  "         " IPCTRAIL_PROCESS_TEXT("cp") " AS created_by,\n"                             \
+  "         rp.tgid AS remover_pid, rp.comm AS remover_comm, rp.unit AS remover_unit,\n"  \
+  "         " IPCTRAIL_PROCESS_TEXT("rp") " AS removed_by"
+#define IPCTRAIL_OBJECT_PROCESS_JOINS                          \
+  "\n  LEFT JOIN processes cp ON cp.id = o.creator_process_id" \
+  "\n  LEFT JOIN processes rp ON rp.id = o.remover_process_id"
 
 // Version 8 (docs/design.md §6): who made the IPC calls, from BPF. One row per process seen
 // (processes: pid, comm, cgroup and the name of its owner, first and last seen), so that the counts
@@ -307,29 +323,7 @@ CREATE VIEW process_calls AS
   JOIN ipc_call_names n ON n.code = c.call
   LEFT JOIN errno_classes e ON e.code = c.errno;
 DROP VIEW objects;
-CREATE VIEW objects AS
-  SELECT o.id AS incarnation, o.kind AS kind, o.ipc_id AS id, o.key AS key,
-         printf('0x%08x', o.key & 0xffffffff) AS key_hex,
-         s.uid AS uid, s.gid AS gid, o.cuid AS cuid, o.cgid AS cgid,
-         printf('%03o', s.mode & 511) AS perms, o.size AS size, s.qbytes AS qbytes, o.cpid AS cpid,
-         o.created_ts AS created_ts, )sql" IPCTRAIL_ISO_TIME("o.created_ts") R"sql( AS created_time,
-         o.first_seen_ts AS first_seen_ts,
-         )sql" IPCTRAIL_ISO_TIME("o.first_seen_ts") R"sql( AS first_seen_time,
-         o.last_seen_ts AS last_seen_ts,
-         CASE WHEN o.last_seen_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.last_seen_ts") R"sql(
-         END AS last_seen_time,
-         o.removed_ts AS removed_ts,
-         CASE WHEN o.removed_ts IS NOT NULL THEN )sql" IPCTRAIL_ISO_TIME("o.removed_ts") R"sql(
-         END AS removed_time,
-         cp.tgid AS creator_pid, cp.comm AS creator_comm, cp.unit AS creator_unit,
-         )sql" IPCTRAIL_PROCESS_TEXT("cp") R"sql( AS created_by,
-         rp.tgid AS remover_pid, rp.comm AS remover_comm, rp.unit AS remover_unit,
-         )sql" IPCTRAIL_PROCESS_TEXT("rp") R"sql( AS removed_by
-  FROM ipc_objects o
-  JOIN ipc_object_states s ON s.object_id = o.id
-   AND s.ts = (SELECT max(ts) FROM ipc_object_states WHERE object_id = o.id)
-  LEFT JOIN processes cp ON cp.id = o.creator_process_id
-  LEFT JOIN processes rp ON rp.id = o.remover_process_id;
+)sql" IPCTRAIL_OBJECTS_VIEW(IPCTRAIL_OBJECT_PROCESS_COLUMNS, IPCTRAIL_OBJECT_PROCESS_JOINS) R"sql(
 DROP VIEW object_events;
 CREATE VIEW object_events AS
   SELECT ts, )sql" IPCTRAIL_ISO_TIME("ts") R"sql( AS time, kind, id, key,
@@ -365,6 +359,67 @@ CREATE VIEW object_events AS
     FROM unseen_object_events u JOIN processes p ON p.id = u.process_id);
 )sql";
 
+// Version 9 (docs/design.md §9): every IPC namespace the agent watches with `namespaces: all`.
+// One row per namespace *incarnation* (the kernel reuses a gone namespace's inode for the next
+// one), with its label and owner, and when it was first and last seen and ended. Series, object
+// incarnations and alert transitions carry their namespace's row; NULL is the agent's own
+// namespace (the host's, for the packaged service), so every row of older files is the host's and
+// yesterday's queries find the same rows. The views show the label as `namespace`.
+constexpr const char* kVersion9 = R"sql(
+CREATE TABLE namespaces (
+  id INTEGER PRIMARY KEY,
+  inode INTEGER NOT NULL,
+  label TEXT NOT NULL,
+  owner_kind TEXT NOT NULL,
+  owner_name TEXT,
+  container TEXT,
+  first_seen_ts INTEGER NOT NULL,
+  last_seen_ts INTEGER NOT NULL,
+  ended_ts INTEGER
+);
+CREATE INDEX namespaces_live ON namespaces (inode) WHERE ended_ts IS NULL;
+ALTER TABLE series ADD COLUMN namespace_id INTEGER;
+ALTER TABLE ipc_objects ADD COLUMN namespace_id INTEGER;
+ALTER TABLE alert_transitions ADD COLUMN namespace_id INTEGER;
+DROP VIEW history_by_name;
+DROP VIEW history;
+CREATE VIEW history AS
+  SELECT p.ts AS ts, )sql" IPCTRAIL_ISO_TIME("p.ts") R"sql( AS time,
+         s.chart AS chart, s.dimension AS dimension, p.value AS value,
+         s.queue_key AS queue_key, s.owner_uid AS owner_uid,
+         coalesce(n.label, 'host') AS namespace
+  FROM points p JOIN series s ON s.id = p.series_id
+  LEFT JOIN namespaces n ON n.id = s.namespace_id;
+CREATE VIEW history_by_name AS
+  SELECT h.chart AS name, h.ts AS ts, h.time AS time, h.chart AS chart, h.dimension AS dimension,
+         h.value AS value, h.queue_key AS queue_key, h.owner_uid AS owner_uid,
+         h.namespace AS namespace
+  FROM history h
+  UNION ALL
+  SELECT a.alias AS name, h.ts AS ts, h.time AS time, h.chart AS chart, h.dimension AS dimension,
+         h.value AS value, h.queue_key AS queue_key, h.owner_uid AS owner_uid,
+         h.namespace AS namespace
+  FROM chart_aliases a JOIN history h ON h.chart = a.chart;
+DROP VIEW alert_log;
+CREATE VIEW alert_log AS
+  SELECT a.ts AS ts, )sql" IPCTRAIL_ISO_TIME("a.ts") R"sql( AS time,
+         a.alert AS alert, a.chart AS chart, a.instance AS instance,
+         coalesce(o.name, a.old_status) AS old_status, coalesce(n.name, a.new_status) AS new_status,
+         a.old_value AS old_value, a.new_value AS new_value, a.warn AS warn, a.crit AS crit,
+         a.summary AS summary, a.old_status AS old_status_code, a.new_status AS new_status_code,
+         coalesce(ns.label, 'host') AS namespace
+  FROM alert_transitions a
+  LEFT JOIN alert_statuses o ON o.code = a.old_status
+  LEFT JOIN alert_statuses n ON n.code = a.new_status
+  LEFT JOIN namespaces ns ON ns.id = a.namespace_id;
+DROP VIEW objects;
+)sql" IPCTRAIL_OBJECTS_VIEW(
+    IPCTRAIL_OBJECT_PROCESS_COLUMNS ",\n         coalesce(ns.label, 'host') AS namespace",
+    IPCTRAIL_OBJECT_PROCESS_JOINS "\n  LEFT JOIN namespaces ns ON ns.id = o.namespace_id");
+
+#undef IPCTRAIL_OBJECT_PROCESS_JOINS
+#undef IPCTRAIL_OBJECT_PROCESS_COLUMNS
+#undef IPCTRAIL_OBJECTS_VIEW
 #undef IPCTRAIL_PROCESS_TEXT
 #undef IPCTRAIL_ISO_TIME
 
@@ -430,6 +485,7 @@ constexpr std::array<Migration, kSchemaVersion> kMigrations = {
     [](SQLite::Database& db) { db.exec(kVersion6); },
     [](SQLite::Database& db) { db.exec(kVersion7); },
     [](SQLite::Database& db) { db.exec(kVersion8); },
+    [](SQLite::Database& db) { db.exec(kVersion9); },
 };
 
 struct FileIdentity {

@@ -12,7 +12,7 @@
 
 namespace ipctrail {
 
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 inline constexpr std::int32_t kApplicationId = 0x69707472;  // "iptr"
 
 // Every series that has a value gets a row at least this often, even when the value does not

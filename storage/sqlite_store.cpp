@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -53,6 +54,14 @@ void bind_optional(SQLite::Statement& statement, int index, std::optional<Number
 
 // Spreads refresh rows over time: each series refreshes after between half and all of
 // kRefreshMs, at its own fixed phase, so that they never come in one burst.
+void bind_text_or_null(SQLite::Statement& statement, int index, const std::string& text) {
+  if (text.empty()) {
+    statement.bind(index);
+  } else {
+    statement.bind(index, text);
+  }
+}
+
 std::int64_t refresh_after_ms(std::int64_t series_id) {
   auto phase = static_cast<std::int64_t>(static_cast<std::uint64_t>(series_id) *
                                          0x9E3779B97F4A7C15ULL % (kRefreshMs / 2));
@@ -112,10 +121,10 @@ SqliteStore::SqliteStore(StoreOptions options)
       insert_point_(db_, "INSERT OR REPLACE INTO points (ts, series_id, value) VALUES (?, ?, ?)"),
       find_series_(db_,
                    "SELECT id FROM series WHERE chart = ? AND dimension = ? AND queue_key IS ? "
-                   "AND owner_uid IS ? ORDER BY id DESC LIMIT 1"),
+                   "AND owner_uid IS ? AND namespace_id IS ? ORDER BY id DESC LIMIT 1"),
       insert_series_(db_,
-                     "INSERT INTO series (chart, dimension, queue_key, owner_uid) "
-                     "VALUES (?, ?, ?, ?)"),
+                     "INSERT INTO series (chart, dimension, queue_key, owner_uid, namespace_id) "
+                     "VALUES (?, ?, ?, ?, ?)"),
       reopen_series_(db_, "UPDATE series SET ended_ts = NULL WHERE id = ?"),
       end_series_(db_, "UPDATE series SET ended_ts = ? WHERE id = ?"),
       insert_chart_(
@@ -130,8 +139,13 @@ SqliteStore::SqliteStore(StoreOptions options)
       extend_span_(db_, "UPDATE sampling_spans SET last_ts = ? WHERE id = ?"),
       insert_alert_transition_(db_,
                                "INSERT INTO alert_transitions (ts, alert, chart, instance, "
-                               "old_status, new_status, old_value, new_value, warn, crit, summary) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                               "old_status, new_status, old_value, new_value, warn, crit, summary, "
+                               "namespace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      insert_namespace_(db_,
+                        "INSERT INTO namespaces (inode, label, owner_kind, owner_name, container, "
+                        "first_seen_ts, last_seen_ts) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      seen_namespace_(db_, "UPDATE namespaces SET last_seen_ts = ? WHERE id = ?"),
+      end_namespace_(db_, "UPDATE namespaces SET ended_ts = ? WHERE id = ?"),
       objects_(db_),
       processes_(db_),
       retention_(db_, options_.retention) {
@@ -141,15 +155,25 @@ SqliteStore::SqliteStore(StoreOptions options)
 
 void SqliteStore::reload_state() {
   charts_.clear();
+  chart_ids_.clear();
+  live_namespaces_.clear();
+  namespace_objects_.clear();
   span_id_.reset();
   SQLite::Statement charts(db_, "SELECT id FROM charts");
-  while (charts.executeStep()) charts_[charts.getColumn(0).getString()];
-  SQLite::Statement open(db_,
-                         "SELECT id, chart, dimension, queue_key, owner_uid FROM series "
-                         "WHERE ended_ts IS NULL ORDER BY id");
+  while (charts.executeStep()) chart_ids_.insert(charts.getColumn(0).getString());
+  SQLite::Statement namespaces(db_, "SELECT inode, id FROM namespaces WHERE ended_ts IS NULL");
+  while (namespaces.executeStep()) {
+    live_namespaces_[static_cast<std::uint64_t>(namespaces.getColumn(0).getInt64())] =
+        namespaces.getColumn(1).getInt64();
+  }
+  SQLite::Statement open(
+      db_,
+      "SELECT id, chart, dimension, queue_key, owner_uid, "
+      "coalesce(namespace_id, 0) FROM series WHERE ended_ts IS NULL ORDER BY id");
   while (open.executeStep()) {
     auto [entry, added] =
-        charts_[open.getColumn(1).getString()].series.try_emplace(open.getColumn(2).getString());
+        charts_[open.getColumn(5).getInt64()][open.getColumn(1).getString()].series.try_emplace(
+            open.getColumn(2).getString());
     OpenSeries& series = entry->second;
     series.dimension = &entry->first;
     series.id = open.getColumn(0).getInt64();
@@ -171,7 +195,8 @@ void SqliteStore::write_tick(const TickRecord& tick) {
     write_span(tick, starts_span);
     bool keyframe = starts_span || retention_.wants_keyframe();
     rows_in_tick_ = 0;
-    for (const ChartRecord& record : tick.charts) write_chart(record, tick.ts_ms, keyframe);
+    for (const ChartRecord& record : tick.charts) write_chart(record, tick.ts_ms, keyframe, 0);
+    write_namespaces(tick, keyframe);
     end_vanished_series(tick.ts_ms);
     for (const AlertTransition& transition : tick.alert_transitions) {
       write_alert_transition(transition);
@@ -191,8 +216,14 @@ void SqliteStore::write_tick(const TickRecord& tick) {
     retention_.committed();
     // Between ticks the page cache only holds memory: the next tick touches a handful of pages
     // at the end of the time-ordered tree, which the OS page cache serves. Dropping it keeps the
-    // agent's resident size flat instead of growing to the cache bound.
+    // agent's resident size flat instead of growing to the cache bound; the pages go back to the
+    // C heap, between the tick's longer-lived allocations, and malloc_trim gives the whole free
+    // pages among them back to the OS (at most once a second: it walks every free chunk).
     sqlite3_db_release_memory(db_.getHandle());
+    if (auto now = std::chrono::steady_clock::now(); now - last_trim_ >= std::chrono::seconds(1)) {
+      ::malloc_trim(0);
+      last_trim_ = now;
+    }
   } catch (...) {
     // SQLite may already have rolled back (SQLITE_FULL during commit does).
     if (sqlite3_get_autocommit(db_.getHandle()) == 0) {
@@ -217,10 +248,12 @@ void SqliteStore::keep_files_beside_on_close() noexcept {
 void SqliteStore::reset_statements() noexcept {
   for (SQLite::Statement* statement :
        {&insert_point_, &find_series_, &insert_series_, &reopen_series_, &end_series_,
-        &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_}) {
+        &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_, &insert_namespace_,
+        &seen_namespace_, &end_namespace_}) {
     statement->tryReset();
   }
   objects_.reset_statements();
+  for (auto& [id, objects] : namespace_objects_) objects.reset_statements();
   processes_.reset_statements();
   retention_.rolled_back();
 }
@@ -247,19 +280,82 @@ void SqliteStore::write_span(const TickRecord& tick, bool& starts_span) {
   span_last_ts_ = tick.ts_ms;
 }
 
-SqliteStore::ChartState& SqliteStore::chart_state(const Chart& chart) {
-  auto found = charts_.find(std::string(chart.id));
-  if (found != charts_.end()) return found->second;
-  insert_chart_.reset();
-  bind_chart(insert_chart_, chart.id, chart.units, find_chart(chart.id));
-  insert_chart_.exec();
-  return charts_[std::string(chart.id)];
+SqliteStore::ChartState& SqliteStore::chart_state(const Chart& chart, std::int64_t namespace_id) {
+  auto& charts = charts_[namespace_id];
+  auto found = charts.find(std::string(chart.id));
+  if (found != charts.end()) return found->second;
+  if (chart_ids_.insert(std::string(chart.id)).second) {
+    insert_chart_.reset();
+    bind_chart(insert_chart_, chart.id, chart.units, find_chart(chart.id));
+    insert_chart_.exec();
+  }
+  return charts[std::string(chart.id)];
 }
 
-void SqliteStore::write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe) {
+void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
+  std::unordered_map<std::uint64_t, std::int64_t> live;
+  for (const NamespaceTickRecord& record : tick.namespaces) {
+    const NamespaceIdentity& identity = record.identity;
+    auto found = live_namespaces_.find(identity.inode);
+    std::int64_t id = 0;
+    if (found != live_namespaces_.end() && !record.new_incarnation) {
+      id = found->second;
+      seen_namespace_.reset();
+      seen_namespace_.bind(1, tick.ts_ms);
+      seen_namespace_.bind(2, id);
+      seen_namespace_.exec();
+    } else {
+      // A reused inode is another namespace: the old row ends, its series with it (below).
+      if (found != live_namespaces_.end()) end_namespace(found->second, tick.ts_ms);
+      insert_namespace_.reset();
+      insert_namespace_.bind(1, static_cast<std::int64_t>(identity.inode));
+      insert_namespace_.bind(2, identity.label);
+      insert_namespace_.bind(3, identity.owner_kind);
+      bind_text_or_null(insert_namespace_, 4, identity.owner_name);
+      bind_text_or_null(insert_namespace_, 5, identity.container);
+      insert_namespace_.bind(6, tick.ts_ms);
+      insert_namespace_.bind(7, tick.ts_ms);
+      insert_namespace_.exec();
+      id = db_.getLastInsertRowid();
+    }
+    live[identity.inode] = id;
+    if (!record.sampled) {
+      for (auto& [chart, state] : charts_[id]) state.unknown_in_tick = tick_number_;
+      continue;
+    }
+    for (const ChartRecord& chart : record.charts) write_chart(chart, tick.ts_ms, keyframe, id);
+    objects_of(id).write(record.objects, tick.ts_ms);
+  }
+  // Gone since the last tick: the row ends, and end_vanished_series ends its series, as a removed
+  // queue's. One that was not sampled this tick is in the tick, with its charts not collected.
+  for (const auto& [inode, id] : live_namespaces_) {
+    if (!live.contains(inode)) end_namespace(id, tick.ts_ms);
+  }
+  live_namespaces_ = std::move(live);
+}
+
+ObjectStore& SqliteStore::objects_of(std::int64_t namespace_id) {
+  auto [entry, added] = namespace_objects_.try_emplace(namespace_id, db_, namespace_id);
+  if (added) entry->second.reload();
+  return entry->second;
+}
+
+void SqliteStore::end_namespace(std::int64_t namespace_id, std::int64_t ts_ms) {
+  // Its objects went with it: every kind read, none left.
+  IpcInventory none{std::vector<IpcObject>{}, std::vector<IpcObject>{}, std::vector<IpcObject>{}};
+  objects_of(namespace_id).write(none, ts_ms);
+  namespace_objects_.erase(namespace_id);
+  end_namespace_.reset();
+  end_namespace_.bind(1, ts_ms);
+  end_namespace_.bind(2, namespace_id);
+  end_namespace_.exec();
+}
+
+void SqliteStore::write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe,
+                              std::int64_t namespace_id) {
   static const SeriesLabels kNoLabels;
   const Chart& chart = record.chart;
-  ChartState& state = chart_state(chart);
+  ChartState& state = chart_state(chart, namespace_id);
   if (!record.collected) {
     // Unknown is not empty: the series stay open with their last values.
     state.unknown_in_tick = tick_number_;
@@ -282,7 +378,7 @@ void SqliteStore::write_chart(const ChartRecord& record, std::int64_t ts_ms, boo
       series = &found->second;
     }
     if (series == nullptr || series->labels != labels) {
-      series = &open_series(state, series, chart, dimension, labels, ts_ms);
+      series = &open_series(state, series, chart, dimension, labels, namespace_id, ts_ms);
       write_point(*series, ts_ms, value);
     } else if (keyframe || series->value != value ||
                ts_ms - series->written_ts >= series->refresh_after_ms) {
@@ -299,7 +395,8 @@ void SqliteStore::write_chart(const ChartRecord& record, std::int64_t ts_ms, boo
 
 SqliteStore::OpenSeries& SqliteStore::open_series(ChartState& state, OpenSeries* found,
                                                   const Chart& chart, const Dimension& dimension,
-                                                  const SeriesLabels& labels, std::int64_t ts_ms) {
+                                                  const SeriesLabels& labels,
+                                                  std::int64_t namespace_id, std::int64_t ts_ms) {
   // The same msqid now names another queue (other key or owner): end the old queue's series.
   if (found != nullptr) end_series(found->id, ts_ms);
   OpenSeries& series = found != nullptr ? *found : [&]() -> OpenSeries& {
@@ -307,7 +404,7 @@ SqliteStore::OpenSeries& SqliteStore::open_series(ChartState& state, OpenSeries*
     entry->second.dimension = &entry->first;
     return entry->second;
   }();
-  series.id = series_id_for(chart.id, dimension.name, labels);
+  series.id = series_id_for(chart.id, dimension.name, labels, namespace_id);
   series.labels = labels;
   series.value.reset();
   series.seen_in_tick = 0;
@@ -316,12 +413,15 @@ SqliteStore::OpenSeries& SqliteStore::open_series(ChartState& state, OpenSeries*
 }
 
 std::int64_t SqliteStore::series_id_for(std::string_view chart, const std::string& dimension,
-                                        const SeriesLabels& labels) {
+                                        const SeriesLabels& labels, std::int64_t namespace_id) {
+  std::optional<std::int64_t> namespace_column;
+  if (namespace_id != 0) namespace_column = namespace_id;
   find_series_.reset();
   find_series_.bind(1, std::string(chart));
   find_series_.bind(2, dimension);
   bind_optional(find_series_, 3, labels.queue_key);
   bind_optional(find_series_, 4, labels.owner_uid);
+  bind_optional(find_series_, 5, namespace_column);
   if (find_series_.executeStep()) {
     std::int64_t id = find_series_.getColumn(0).getInt64();
     find_series_.reset();
@@ -335,6 +435,7 @@ std::int64_t SqliteStore::series_id_for(std::string_view chart, const std::strin
   insert_series_.bind(2, dimension);
   bind_optional(insert_series_, 3, labels.queue_key);
   bind_optional(insert_series_, 4, labels.owner_uid);
+  bind_optional(insert_series_, 5, namespace_column);
   insert_series_.exec();
   return db_.getLastInsertRowid();
 }
@@ -370,19 +471,27 @@ void SqliteStore::insert_point(std::int64_t series_id, std::int64_t ts_ms,
 }
 
 void SqliteStore::end_vanished_series(std::int64_t ts_ms) {
-  for (auto& [id, state] : charts_) {
-    if (state.unknown_in_tick == tick_number_) continue;
-    bool chart_seen = state.seen_in_tick == tick_number_;
-    if (chart_seen && state.seen_count == state.series.size()) continue;
-    if (!chart_seen) state.last_order.clear();
-    for (auto it = state.series.begin(); it != state.series.end();) {
-      if (chart_seen && it->second.seen_in_tick == tick_number_) {
-        ++it;
-        continue;
+  for (auto namespace_charts = charts_.begin(); namespace_charts != charts_.end();) {
+    for (auto& [id, state] : namespace_charts->second) {
+      if (state.unknown_in_tick == tick_number_) continue;
+      bool chart_seen = state.seen_in_tick == tick_number_;
+      if (chart_seen && state.seen_count == state.series.size()) continue;
+      if (!chart_seen) state.last_order.clear();
+      for (auto it = state.series.begin(); it != state.series.end();) {
+        if (chart_seen && it->second.seen_in_tick == tick_number_) {
+          ++it;
+          continue;
+        }
+        end_series(it->second.id, ts_ms);
+        it = state.series.erase(it);
       }
-      end_series(it->second.id, ts_ms);
-      it = state.series.erase(it);
     }
+    // A namespace that ended has nothing open any more: its charts go with it.
+    bool ended =
+        namespace_charts->first != 0 &&
+        std::none_of(live_namespaces_.begin(), live_namespaces_.end(),
+                     [&](const auto& live) { return live.second == namespace_charts->first; });
+    namespace_charts = ended ? charts_.erase(namespace_charts) : std::next(namespace_charts);
   }
 }
 
@@ -400,6 +509,12 @@ void SqliteStore::write_alert_transition(const AlertTransition& transition) {
   insert.bind(9, transition.warn);
   bind_optional(insert, 10, transition.crit);
   insert.bind(11, transition.summary);
+  auto in_namespace = live_namespaces_.find(transition.namespace_inode);
+  if (transition.namespace_inode != 0 && in_namespace != live_namespaces_.end()) {
+    insert.bind(12, in_namespace->second);
+  } else {
+    insert.bind(12);  // the agent's own namespace
+  }
   insert.exec();
 }
 

@@ -4,10 +4,13 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/object_store.h"
@@ -63,13 +66,20 @@ class SqliteStore {
 
   void reload_state();
   void write_span(const TickRecord& tick, bool& starts_span);
-  ChartState& chart_state(const Chart& chart);
-  void write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe);
+  // `namespace_id` is the namespaces row of another IPC namespace, 0 for the agent's own.
+  ChartState& chart_state(const Chart& chart, std::int64_t namespace_id);
+  void write_chart(const ChartRecord& record, std::int64_t ts_ms, bool keyframe,
+                   std::int64_t namespace_id);
   OpenSeries& open_series(ChartState& state, OpenSeries* found, const Chart& chart,
                           const Dimension& dimension, const SeriesLabels& labels,
-                          std::int64_t ts_ms);
+                          std::int64_t namespace_id, std::int64_t ts_ms);
   std::int64_t series_id_for(std::string_view chart, const std::string& dimension,
-                             const SeriesLabels& labels);
+                             const SeriesLabels& labels, std::int64_t namespace_id);
+  // Other namespaces: a row per incarnation, their charts and objects; a namespace missing from
+  // the tick is gone: its row, series and objects end.
+  void write_namespaces(const TickRecord& tick, bool keyframe);
+  void end_namespace(std::int64_t namespace_id, std::int64_t ts_ms);
+  ObjectStore& objects_of(std::int64_t namespace_id);
   void write_point(OpenSeries& series, std::int64_t ts_ms, const StoredValue& value);
   void end_series(std::int64_t series_id, std::int64_t ts_ms);
   void insert_point(std::int64_t series_id, std::int64_t ts_ms,
@@ -90,12 +100,20 @@ class SqliteStore {
   SQLite::Statement insert_span_;
   SQLite::Statement extend_span_;
   SQLite::Statement insert_alert_transition_;
+  SQLite::Statement insert_namespace_;
+  SQLite::Statement seen_namespace_;
+  SQLite::Statement end_namespace_;
   ObjectStore objects_;
   ProcessStore processes_;
   Retention retention_;
 
-  std::unordered_map<std::string, ChartState> charts_;  // every chart in the file, by id
+  // The open charts by namespace (0: the agent's own), then by chart id.
+  std::map<std::int64_t, std::unordered_map<std::string, ChartState>> charts_;
+  std::unordered_set<std::string> chart_ids_;  // every chart in the charts table
+  std::unordered_map<std::uint64_t, std::int64_t> live_namespaces_;  // inode -> namespaces row
+  std::map<std::int64_t, ObjectStore> namespace_objects_;  // by namespaces row, made on first use
   std::uint64_t tick_number_ = 0;
+  std::chrono::steady_clock::time_point last_trim_;  // see write_tick
   std::int64_t rows_in_tick_ = 0;  // points written by the tick being written, for retention
   std::optional<std::int64_t> span_id_;
   std::int64_t span_last_ts_ = 0;

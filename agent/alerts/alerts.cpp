@@ -276,7 +276,9 @@ void AlertEngine::evaluate_leaks(const Sample& sample, std::vector<AlertTransiti
                                     .new_value = std::nullopt,
                                     .warn = 0,
                                     .crit = std::nullopt,
-                                    .summary = alert.summary});
+                                    .summary = alert.summary,
+                                    .namespace_inode = 0,
+                                    .namespace_label = {}});
       alert.status = AlertStatus::kRemoved;
       alert.suspects = 0;
       alert.since_ms = sample.ts_ms;
@@ -312,7 +314,9 @@ void AlertEngine::evaluate_leaks(const Sample& sample, std::vector<AlertTransiti
         .new_value = static_cast<double>(suspects),
         .warn = 0,
         .crit = std::nullopt,
-        .summary = summary});
+        .summary = summary,
+        .namespace_inode = 0,
+        .namespace_label = {}});
     alert.status = status;
     alert.suspects = suspects;
     alert.since_ms = sample.ts_ms;
@@ -404,8 +408,19 @@ void AlertEngine::change(Alert& alert, const std::string& name, Instance& instan
     warn = std::chrono::duration<double>(alert.config.warn_within).count();
     crit = std::chrono::duration<double>(alert.config.crit_within).count();
   }
-  out.push_back(AlertTransition{ts_ms, alert.name, alert.chart, name, old_status, status, old_value,
-                                value, warn, crit, summary(alert, name, instance)});
+  out.push_back(AlertTransition{ts_ms,
+                                alert.name,
+                                alert.chart,
+                                name,
+                                old_status,
+                                status,
+                                old_value,
+                                value,
+                                warn,
+                                crit,
+                                summary(alert, name, instance),
+                                0,
+                                {}});
 }
 
 void AlertEngine::change_text(Alert& alert, const std::string& name, Instance& instance,

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,18 @@ int run_history_command(std::string_view command, const CommandAction& body) {
     std::cerr << "ipctrail " << command << ": " << error.what() << '\n';
   } catch (const HistoryFileError& error) {
     std::cerr << "ipctrail " << command << ": " << error.what() << '\n';
+  } catch (const std::invalid_argument& error) {  // a --namespace the history does not have
+    std::cerr << "ipctrail " << command << ": " << error.what() << '\n';
   }
   return kExitUsage;
+}
+
+void add_namespace_option(CLI::App& command, std::string& choice) {
+  command
+      .add_option("--namespace", choice,
+                  "Which IPC namespace's history: host (the agent's own), a namespace's label "
+                  "(docker:1badc0deaaaa), its inode (or ipc:[N]), or all")
+      ->capture_default_str();
 }
 
 int run_cli(int argc, char** argv) {

@@ -27,6 +27,8 @@ AgentOptions agent_options(const Config& config) {
   // (msg_qbytes) included, which its alert uses too.
   agent.collector.inventory = true;
   agent.collector.leaks = config.leaks;
+  agent.namespaces = config.namespaces;
+  agent.namespaces_rescan = config.namespaces_rescan;
   agent.bpf.enabled = config.bpf.enabled;
   agent.bpf.mode = config.bpf.mode;
   agent.alerts = config.alerts;

@@ -19,6 +19,7 @@ namespace {
 
 struct AlertsOptions {
   std::string db = "/var/lib/ipctrail/history.db";
+  std::string namespace_choice = kHostNamespace;
   std::string since = "-24h";
   bool active = false;
   std::string format = "table";
@@ -116,7 +117,7 @@ int run_alerts(const AlertsOptions& options) {
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   std::int64_t since = parse_time(options.since, now);
-  HistoryReader reader(options.db);
+  HistoryReader reader(options.db, options.namespace_choice);
   if (options.active) {
     std::vector<AlertRecord> states =
         reader.alert_states_at(std::numeric_limits<std::int64_t>::max());
@@ -150,6 +151,7 @@ void add_alerts_command(CLI::App& app, CommandAction& run) {
   CLI::App* command = app.add_subcommand(
       "alerts", "Print the stored alert transitions, or (--active) the alerts raised now");
   command->add_option("--db", options->db, "History file")->capture_default_str();
+  add_namespace_option(*command, options->namespace_choice);
   CLI::Option* since =
       command->add_option("--since", options->since, "From: -24h, -15m, 2026-11-26T03:00:00Z, ...")
           ->capture_default_str();

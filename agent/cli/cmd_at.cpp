@@ -18,6 +18,7 @@ namespace {
 
 struct AtOptions {
   std::string db = "/var/lib/ipctrail/history.db";
+  std::string namespace_choice = kHostNamespace;
   std::string time;
   std::string format = "table";
 };
@@ -108,7 +109,7 @@ int run_at(const AtOptions& options) {
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   std::int64_t when = parse_time(options.time, now);
-  HistoryReader reader(options.db);
+  HistoryReader reader(options.db, options.namespace_choice);
   Snapshot snapshot = reader.snapshot_at(when);
   if (options.format == "json") {
     print_json(snapshot);
@@ -128,6 +129,7 @@ void add_at_command(CLI::App& app, CommandAction& run) {
   command->add_option("time", options->time, "When: -1h, 2026-11-26T03:00:00Z, 2026-11-26 03:00")
       ->required();
   command->add_option("--db", options->db, "History file")->capture_default_str();
+  add_namespace_option(*command, options->namespace_choice);
   command->add_option("--format", options->format, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

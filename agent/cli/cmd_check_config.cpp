@@ -40,6 +40,9 @@ std::string bpf_text(const Config::Bpf& bpf) {
 std::string summary(const Config& config) {
   std::string out;
   out += fmt::format("interval  {}\n", format_duration(config.interval));
+  out += fmt::format("namespaces {} (rescan {})\n",
+                     config.namespaces == NamespaceScope::kAll ? "all" : "own",
+                     format_duration(config.namespaces_rescan));
   out += fmt::format("database  {} (retention {}, max size {})\n", config.database.path,
                      format_duration(config.database.retention),
                      format_size(config.database.max_size));

@@ -21,6 +21,7 @@ namespace {
 
 struct ObjectsOptions {
   std::string db = "/var/lib/ipctrail/history.db";
+  std::string namespace_choice = kHostNamespace;
   std::string at = "now";
   std::optional<std::string> kind;
   bool events = false;
@@ -263,7 +264,7 @@ int run_objects(const ObjectsOptions& options) {
   if (options.events) {
     std::int64_t since = parse_time(options.since, now);
     std::int64_t until = parse_time(options.until, now);
-    HistoryReader reader(options.db);
+    HistoryReader reader(options.db, options.namespace_choice);
     std::vector<ObjectEvent> events = reader.object_events(since, until);
     if (only_kind)
       std::erase_if(events, [&](const ObjectEvent& e) { return e.kind != *only_kind; });
@@ -272,7 +273,7 @@ int run_objects(const ObjectsOptions& options) {
   }
 
   std::int64_t at = parse_time(options.at, now);
-  HistoryReader reader(options.db);
+  HistoryReader reader(options.db, options.namespace_choice);
   std::vector<StoredObject> objects = reader.objects_at(at);
   if (options.leaked) {
     std::erase_if(objects, [](const StoredObject& stored) { return !stored.leak_reason; });
@@ -310,6 +311,7 @@ void add_objects_command(CLI::App& app, CommandAction& run) {
   CLI::App* command = app.add_subcommand(
       "objects", "Print every IPC object as it was at a moment (like ipcs -a), or their lifecycle");
   command->add_option("--db", options->db, "History file")->capture_default_str();
+  add_namespace_option(*command, options->namespace_choice);
   CLI::Option* at =
       command->add_option("--at", options->at, "When: now, -1h, 2026-11-26T03:00:00Z, ...")
           ->capture_default_str();

@@ -27,6 +27,7 @@ namespace {
 
 struct QueryOptions {
   std::string db = "/var/lib/ipctrail/history.db";
+  std::string namespace_choice = kHostNamespace;
   std::string chart;
   std::optional<std::string> dimension;
   std::string since = "-1h";
@@ -393,7 +394,7 @@ int run_query(const QueryOptions& options) {
   std::string chart(canonical_chart_id(options.chart));
   std::optional<ChartLimit> limit;
   if (options.with_limit) limit = chart_limit(chart);
-  HistoryReader reader(options.db);
+  HistoryReader reader(options.db, options.namespace_choice);
   std::vector<ChartInfo> charts = reader.charts();
   if (std::none_of(charts.begin(), charts.end(),
                    [&](const ChartInfo& known) { return known.id == chart; })) {
@@ -432,6 +433,7 @@ void add_query_command(CLI::App& app, CommandAction& run) {
   CLI::App* command = app.add_subcommand(
       "query", "Print one chart's history: its changes, or values on a regular grid (--step)");
   command->add_option("--db", options->db, "History file")->capture_default_str();
+  add_namespace_option(*command, options->namespace_choice);
   command
       ->add_option("--chart", options->chart,
                    "Chart id, e.g. system.ipc_semaphores (or Netdata's name for it)")

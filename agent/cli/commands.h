@@ -15,6 +15,9 @@ using CommandAction = std::function<int()>;
 // For the history readers: runs `body`; a bad time (TimeTextError) or a file that is not a
 // usable history (HistoryFileError) becomes one line "ipctrail <command>: ..." and kExitUsage.
 int run_history_command(std::string_view command, const CommandAction& body);
+
+// `--namespace NAME|INODE|all` of the commands that read the history (default: the host's rows).
+void add_namespace_option(CLI::App& command, std::string& choice);
 void add_sample_command(CLI::App& app, CommandAction& run);
 void add_agent_command(CLI::App& app, CommandAction& run);
 void add_query_command(CLI::App& app, CommandAction& run);

@@ -5,10 +5,12 @@
 
 #include <cerrno>
 #include <ctime>
+#include <map>
 #include <memory>
 
 #include "agent/alerts/alerts.h"
 #include "agent/daemon/history_charts.h"
+#include "agent/daemon/namespace_watch.h"
 #include "agent/daemon/process_record.h"
 #include "agent/notify/notification_delay.h"
 #include "export/prometheus.h"
@@ -144,10 +146,11 @@ void log_transitions(const std::vector<AlertTransition>& transitions) {
   for (const AlertTransition& transition : transitions) {
     bool trouble = transition.new_status == AlertStatus::kWarning ||
                    transition.new_status == AlertStatus::kCritical;
-    spdlog::log(trouble ? spdlog::level::warn : spdlog::level::info, "alert {}{}{}: {} -> {}: {}",
-                transition.alert, transition.instance.empty() ? "" : " ", transition.instance,
-                status_name(transition.old_status), status_name(transition.new_status),
-                transition.summary);
+    spdlog::log(
+        trouble ? spdlog::level::warn : spdlog::level::info, "alert {}{}{}{}{}: {} -> {}: {}",
+        transition.alert, transition.instance.empty() ? "" : " ", transition.instance,
+        transition.namespace_label.empty() ? "" : " in ", transition.namespace_label,
+        status_name(transition.old_status), status_name(transition.new_status), transition.summary);
   }
 }
 
@@ -162,12 +165,14 @@ class Components {
       : writer_(std::make_unique<HistoryWriter>(options)),
         collector_(std::make_unique<Collector>(options.collector)),
         calls_(std::make_unique<IpcCallCollector>(options.bpf)),
+        alerts_(options.alerts),
         engine_(std::make_unique<AlertEngine>(options.alerts)),
         delays_(std::make_unique<NotificationDelay>(options.alerts)),
         notifier_(std::make_unique<Notifier>(options.notify)),
         processes_(std::make_unique<ProcessRecorder>()) {
     if (options.prometheus_listen) server_ = start_server(options);
     if (options.textfile_path) textfile_ = std::make_unique<TextfileWriter>(*options.textfile_path);
+    namespaces_ = watch_namespaces(options);
   }
 
   // Moves from `current` to `next`. Throws, having changed nothing, when a new part cannot start:
@@ -202,12 +207,19 @@ class Components {
     if (calls) calls_ = std::move(calls);  // the old programs detach here
     if (next.alerts != current.alerts) {
       engine_->reconfigure(next.alerts);
+      for (auto& [inode, engine] : namespace_engines_) engine->reconfigure(next.alerts);
+      alerts_ = next.alerts;
       delays_->reconfigure(next.alerts);
     }
     if (next.notify != current.notify) notifier_->reconfigure(next.notify);
     if (new_server) {
       server_ = std::move(server);
       if (same_port) rebind(next);
+    }
+    if (next.namespaces != current.namespaces ||
+        next.namespaces_rescan != current.namespaces_rescan ||
+        next.collector != current.collector) {
+      namespaces_ = watch_namespaces(next);
     }
     if (next.textfile_path != current.textfile_path) {
       textfile_.reset();
@@ -219,15 +231,20 @@ class Components {
             TickRecord& tick) {
     collector_->collect(sample);
     calls_->collect(sample);
+    std::vector<WatchedNamespace> others;
+    if (namespaces_) others = namespaces_->sample(scheduled);
     std::vector<AlertTransition> transitions = engine_->evaluate(sample, scheduled);
+    evaluate_namespaces(others, scheduled, transitions);
     log_transitions(transitions);
     fill_tick_record(sample, interval_ms, tick);
     processes_->fill(sample, tick);
+    tick.namespaces.clear();
+    for (WatchedNamespace& other : others) tick.namespaces.push_back(namespace_tick_record(other));
     tick.alert_transitions = transitions;
     writer_->write(tick);  // throws HistoryFileError: the file is not ours
     delays_->add(transitions, scheduled);
     notifier_->notify(delays_->take_due(scheduled));
-    publish(sample);
+    publish(sample, others);
   }
 
   const HistoryWriter& writer() const { return *writer_; }
@@ -235,6 +252,35 @@ class Components {
   std::size_t held_notifications() const { return delays_->held(); }
 
  private:
+  // Each other namespace's alerts against its own limits, by an engine of its own, so that an
+  // alert walk in one namespace raises only its instance. An engine lives as long as its namespace
+  // incarnation; one not sampled this tick evaluates nothing (its statuses stay).
+  void evaluate_namespaces(std::vector<WatchedNamespace>& others, Clock::time_point scheduled,
+                           std::vector<AlertTransition>& transitions) {
+    std::map<std::uint64_t, std::unique_ptr<AlertEngine>> engines;
+    for (WatchedNamespace& other : others) {
+      auto found = namespace_engines_.find(other.identity.inode);
+      std::unique_ptr<AlertEngine> engine =
+          found != namespace_engines_.end() && !other.new_incarnation
+              ? std::move(found->second)
+              : std::make_unique<AlertEngine>(alerts_);
+      if (other.sample) {
+        for (AlertTransition& transition : engine->evaluate(*other.sample, scheduled)) {
+          transition.namespace_inode = other.identity.inode;
+          transition.namespace_label = other.identity.label;
+          transitions.push_back(std::move(transition));
+        }
+      }
+      engines.emplace(other.identity.inode, std::move(engine));
+    }
+    namespace_engines_ = std::move(engines);
+  }
+
+  static std::unique_ptr<NamespaceWatch> watch_namespaces(const AgentOptions& options) {
+    if (options.namespaces != NamespaceScope::kAll) return nullptr;
+    return std::make_unique<NamespaceWatch>(options.collector, options.namespaces_rescan);
+  }
+
   // The port was ours a moment ago, so only a process that took it in between makes this fail.
   void rebind(const AgentOptions& next) {
     try {
@@ -245,14 +291,28 @@ class Components {
   }
 
   // Each tick's exposition to the Prometheus server and the textfile, when configured.
-  void publish(const Sample& sample) {
+  // Other namespaces' series and alerts carry their ipc_namespace and container labels.
+  void publish(const Sample& sample, const std::vector<WatchedNamespace>& others) {
     if (!server_ && !textfile_) return;
     std::vector<AlertStatusSeries> alerts;
     for (const AlertState& state : engine_->states()) {
       alerts.push_back({std::string(state.alert), std::string(state.chart), state.instance,
                         static_cast<int>(state.status)});
     }
-    std::string text = render_exposition({.sample = sample, .alerts = alerts});
+    std::vector<NamespaceExposition> namespaces;
+    for (const WatchedNamespace& other : others) {
+      if (!other.sample) continue;
+      NamespaceExposition& exposed = namespaces.emplace_back(
+          NamespaceExposition{other.identity.label, other.identity.container, &*other.sample, {}});
+      auto engine = namespace_engines_.find(other.identity.inode);
+      if (engine == namespace_engines_.end()) continue;
+      for (const AlertState& state : engine->second->states()) {
+        exposed.alerts.push_back({std::string(state.alert), std::string(state.chart),
+                                  state.instance, static_cast<int>(state.status)});
+      }
+    }
+    std::string text =
+        render_exposition({.sample = sample, .alerts = alerts, .namespaces = namespaces});
     if (textfile_) textfile_->write(text);
     if (server_) server_->publish(std::move(text));
   }
@@ -260,12 +320,15 @@ class Components {
   std::unique_ptr<HistoryWriter> writer_;
   std::unique_ptr<Collector> collector_;
   std::unique_ptr<IpcCallCollector> calls_;
+  AlertConfigs alerts_;  // for the engines of namespaces seen later
   std::unique_ptr<AlertEngine> engine_;
+  std::map<std::uint64_t, std::unique_ptr<AlertEngine>> namespace_engines_;  // by inode
   std::unique_ptr<NotificationDelay> delays_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<ProcessRecorder> processes_;
   std::unique_ptr<MetricsServer> server_;
   std::unique_ptr<TextfileWriter> textfile_;
+  std::unique_ptr<NamespaceWatch> namespaces_;  // with `namespaces: all` only
 };
 
 // A SIGHUP's reload in progress: the readings so far and when to take the next (kReloadSettle).

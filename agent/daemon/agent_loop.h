@@ -25,6 +25,8 @@ struct AgentOptions {
   std::chrono::milliseconds interval{1000};
   RetentionOptions retention;
   CollectorOptions collector;
+  NamespaceScope namespaces = NamespaceScope::kOwn;  // all: every other namespace too (§9)
+  std::chrono::milliseconds namespaces_rescan{30000};
   BpfOptions bpf;
   AlertConfigs alerts = Config::default_alerts();
   NotifierOptions notify;

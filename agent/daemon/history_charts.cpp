@@ -18,12 +18,7 @@ bool collected(std::string_view id, const Sample::SourceFaults& faults) {
   return true;
 }
 
-}  // namespace
-
-void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord& tick) {
-  tick.ts_ms = sample.ts_ms;
-  tick.interval_ms = interval_ms;
-  tick.charts.clear();
+void add_chart_records(const Sample& sample, std::vector<ChartRecord>& records) {
   for (Chart& chart : charts_of(sample)) {
     ChartRecord record{std::move(chart), {}};
     record.collected = collected(record.chart.id, sample.faults);
@@ -35,15 +30,36 @@ void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord
         record.labels.push_back({queue.key, queue.uid});
       }
     }
-    tick.charts.push_back(std::move(record));
+    records.push_back(std::move(record));
   }
   Chart limits{chart::kLimits.id, chart::kLimits.units, {}};
   for (const NamedLimit& limit : named_limits(sample.limits)) {
     if (limit.value) limits.dimensions.push_back({std::string(limit.name), *limit.value});
   }
-  tick.charts.push_back({std::move(limits), {}});
+  records.push_back({std::move(limits), {}});
+}
+
+}  // namespace
+
+void fill_tick_record(const Sample& sample, std::int64_t interval_ms, TickRecord& tick) {
+  tick.ts_ms = sample.ts_ms;
+  tick.interval_ms = interval_ms;
+  tick.charts.clear();
+  add_chart_records(sample, tick.charts);
   tick.objects = sample.objects;
   tick.leak_suspects = sample.leak_suspects;
+}
+
+NamespaceTickRecord namespace_tick_record(WatchedNamespace& watched) {
+  NamespaceTickRecord record;
+  record.identity = watched.identity;
+  record.new_incarnation = watched.new_incarnation;
+  record.sampled = watched.sample.has_value();
+  if (watched.sample) {
+    add_chart_records(*watched.sample, record.charts);
+    record.objects = std::move(watched.sample->objects);
+  }
+  return record;
 }
 
 }  // namespace ipctrail

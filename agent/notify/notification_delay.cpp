@@ -19,7 +19,8 @@ void NotificationDelay::add(const std::vector<AlertTransition>& transitions,
   for (const AlertTransition& transition : transitions) {
     auto configured = alerts_.find(transition.alert);
     NotifyDelay delay = configured == alerts_.end() ? NotifyDelay{} : configured->second.delay;
-    Instance& instance = instances_[{std::string(transition.alert), transition.instance}];
+    Instance& instance = instances_[{std::string(transition.alert), transition.instance,
+                                     transition.namespace_inode}];
     if (!instance.delayed_until || now > *instance.delayed_until) {
       instance.up = delay.up;
       instance.down = delay.down;

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -53,7 +54,8 @@ class NotificationDelay {
   };
 
   AlertConfigs alerts_;
-  std::map<std::pair<std::string, std::string>, Instance> instances_;
+  // By alert, instance and IPC namespace inode (0: the agent's own).
+  std::map<std::tuple<std::string, std::string, std::uint64_t>, Instance> instances_;
   std::uint64_t added_ = 0;
 };
 

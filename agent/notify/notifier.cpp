@@ -193,6 +193,7 @@ std::vector<std::string> notification_environment(const AlertTransition& t) {
       fmt::format("IPCTRAIL_ALERT={}", t.alert),
       fmt::format("IPCTRAIL_CHART={}", t.chart),
       fmt::format("IPCTRAIL_INSTANCE={}", t.instance),
+      fmt::format("IPCTRAIL_NAMESPACE={}", t.namespace_label.empty() ? "host" : t.namespace_label),
       fmt::format("IPCTRAIL_OLD_STATUS={}", status_name(t.old_status)),
       fmt::format("IPCTRAIL_NEW_STATUS={}", status_name(t.new_status)),
       fmt::format("IPCTRAIL_OLD_STATUS_CODE={}", static_cast<int>(t.old_status)),

@@ -671,5 +671,25 @@ TEST(ParseConfig, LeakRules) {
   EXPECT_THROW(parse_config("leaks:\n  enabled: sometimes\n", "k.yaml"), ConfigError);
 }
 
+TEST(ParseConfig, Namespaces) {
+  EXPECT_EQ(Config{}.namespaces, NamespaceScope::kOwn);
+  EXPECT_EQ(Config{}.namespaces_rescan, std::chrono::seconds(30));
+  Config config = parse_config("namespaces: all\nnamespaces_rescan: 2m\n", "n.yaml");
+  EXPECT_EQ(config.namespaces, NamespaceScope::kAll);
+  EXPECT_EQ(config.namespaces_rescan, std::chrono::minutes(2));
+  EXPECT_EQ(parse_config("namespaces: own\n", "n.yaml").namespaces, NamespaceScope::kOwn);
+  try {
+    parse_config("namespaces: al\n", "n.yaml");
+    ADD_FAILURE() << "accepted 'al'";
+  } catch (const ConfigError& error) {
+    EXPECT_STREQ(error.what(),
+                 "n.yaml:1:13: namespaces: expected own or all, got 'al'; did you mean 'all'?");
+  }
+  EXPECT_THROW(parse_config("namespaces_rescan: 100ms\n", "n.yaml"), ConfigError);
+  EXPECT_THROW(parse_config("namespaces_rescan: 2h\n", "n.yaml"), ConfigError);
+  auto shown = testing::run_ipctrail(std::string("check-config ") + IPCTRAIL_SHIPPED_CONFIG);
+  EXPECT_NE(shown.output.find("namespaces own (rescan 30s)"), std::string::npos) << shown.output;
+}
+
 }  // namespace
 }  // namespace ipctrail

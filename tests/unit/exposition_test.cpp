@@ -129,6 +129,46 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   EXPECT_EQ(check.output, "") << text;
 }
 
+// With `namespaces: all` (docs/design.md §9): another namespace's series carry ipc_namespace and
+// container, in the same families as the host's, whose series keep their label sets.
+TEST(Exposition, OtherNamespacesCarryTheirLabels) {
+  Sample host = synthetic_sample(1);
+  std::string alone = render_exposition({.sample = host});
+  Sample container = synthetic_sample(2);
+  container.semaphores = 7;
+  Sample unnamed = synthetic_sample(0);
+  unnamed.semaphores = 9;
+  std::vector<NamespaceExposition> namespaces = {
+      {"docker:1badc0deaaaa", "1badc0de", &container, {{"semaphores_used", "c", "", 3}}},
+      {"ipc:[4026532305]", "", &unnamed, {}}};
+  std::string text = render_exposition({.sample = host, .namespaces = namespaces});
+
+  EXPECT_EQ(series_value(text, "ipctrail_semaphores"), series_value(alone, "ipctrail_semaphores"));
+  EXPECT_EQ(series_value(text, R"(ipctrail_semaphores{ipc_namespace="docker:1badc0deaaaa",)"
+                               R"(container="1badc0de"})"),
+            "7");
+  EXPECT_EQ(series_value(text, R"(ipctrail_semaphores{ipc_namespace="ipc:[4026532305]"})"), "9");
+  EXPECT_EQ(series_value(text, R"(ipctrail_limit{name="semmni",ipc_namespace="ipc:[4026532305]"})"),
+            "32000");
+  EXPECT_EQ(series_value(text, R"(ipctrail_message_queue_bytes{msqid="101",key="0x00001001",)"
+                               R"(ipc_namespace="docker:1badc0deaaaa",container="1badc0de"})"),
+            "10");
+  EXPECT_EQ(series_value(text, R"(ipctrail_alert_status{alert="semaphores_used",chart="c",)"
+                               R"(alert_instance="",ipc_namespace="docker:1badc0deaaaa",)"
+                               R"(container="1badc0de"})"),
+            "3");
+  // Every host line of the exposition without namespaces is still there, as it was.
+  std::istringstream lines(alone);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("ipctrail_message_queues ")) continue;  // other queue counts follow it
+    EXPECT_NE(text.find(line + "\n"), std::string::npos) << line;
+  }
+  families_of(text);  // each family stays in one group
+  testing::CommandResult check = promtool_check_metrics(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+}
+
 TEST(Exposition, ValuesAreExact) {
   Sample sample = synthetic_sample(3);
   IpcCallCounts totals;

@@ -83,6 +83,7 @@ TEST_F(NotifierTest, AScriptSeesEveryDetailInItsEnvironment) {
                 std::string(host) +
                 "\n"
                 "IPCTRAIL_INSTANCE=\n"
+                "IPCTRAIL_NAMESPACE=host\n"
                 "IPCTRAIL_NEW_STATUS=WARNING\n"
                 "IPCTRAIL_NEW_STATUS_CODE=3\n"
                 "IPCTRAIL_NEW_VALUE=90\n"
@@ -98,6 +99,19 @@ TEST_F(NotifierTest, AScriptSeesEveryDetailInItsEnvironment) {
   EXPECT_EQ(stats.started, 1u);
   EXPECT_EQ(stats.succeeded, 1u);
   EXPECT_EQ(stats.failed, 0u);
+}
+
+// Another IPC namespace's alert names it (docs/design.md §9).
+TEST_F(NotifierTest, AnotherNamespacesTransitionNamesIt) {
+  std::string program = script("ns.sh", "echo \"$IPCTRAIL_NAMESPACE\" >> \"$1\"\n");
+  std::string output = (dir_ / "ns.txt").string();
+  Notifier notifier({.command = {program, output}});
+  AlertTransition in_container = warning_transition();
+  in_container.namespace_inode = 4026532305;
+  in_container.namespace_label = "docker:1badc0deaaaa";
+  notifier.notify({in_container});
+  notifier.wait_idle();
+  EXPECT_EQ(read("ns.txt"), "docker:1badc0deaaaa\n");
 }
 
 TEST_F(NotifierTest, RunsOncePerTransitionInOrder) {

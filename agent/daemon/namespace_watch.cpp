@@ -1,0 +1,101 @@
+#include "agent/daemon/namespace_watch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <system_error>
+
+#include "agent/namespaces/namespace_owner.h"
+
+namespace ipctrail {
+
+namespace {
+
+bool shares_a_process(const std::vector<pid_t>& before, const std::vector<pid_t>& now) {
+  return std::any_of(before.begin(), before.end(), [&](pid_t pid) {
+    return std::find(now.begin(), now.end(), pid) != now.end();
+  });
+}
+
+NamespaceIdentity identity_of(const IpcNamespaceRef& ref) {
+  NamespaceOwner owner = namespace_owner(ref);
+  NamespaceIdentity identity;
+  identity.inode = ref.inode;
+  identity.label = namespace_label(ref, owner);
+  identity.owner_kind = owner.kind;
+  identity.owner_name = owner.name;
+  identity.container = owner.container_id.empty() ? owner.pod_uid : owner.container_id;
+  return identity;
+}
+
+}  // namespace
+
+NamespaceWatch::NamespaceWatch(CollectorOptions collector, std::chrono::milliseconds rescan_period)
+    : rescan_period_(rescan_period), sampler_(std::move(collector)) {}
+
+void NamespaceWatch::rescan() {
+  const NamespaceScan* scan = nullptr;
+  try {
+    scan = &scanner_.rescan();
+  } catch (const std::system_error& error) {
+    // /proc or our own link unreadable: keep the namespaces of the last scan, try again later.
+    spdlog::error("cannot list IPC namespaces: {}", error.what());
+    return;
+  }
+  std::map<std::uint64_t, Known> found;
+  std::set<std::uint64_t> same_incarnation;
+  for (const IpcNamespaceRef& ref : scan->namespaces) {
+    if (ref.own) continue;
+    auto previous = known_.find(ref.inode);
+    if (previous != known_.end() && shares_a_process(previous->second.pids, ref.pids)) {
+      Known same = std::move(previous->second);
+      same.pids = ref.pids;
+      found.emplace(ref.inode, std::move(same));
+      same_incarnation.insert(ref.inode);
+      continue;
+    }
+    Known fresh{identity_of(ref), ref.pids, false};
+    spdlog::info("IPC namespace ipc:[{}] ({}) appeared", ref.inode, fresh.identity.label);
+    found.emplace(ref.inode, std::move(fresh));
+  }
+  for (const auto& [inode, known] : known_) {
+    if (!same_incarnation.contains(inode)) {
+      spdlog::info("IPC namespace ipc:[{}] ({}) is gone", inode, known.identity.label);
+    }
+  }
+  known_ = std::move(found);
+}
+
+std::vector<WatchedNamespace> NamespaceWatch::sample(Clock::time_point now) {
+  if (!next_rescan_ || now >= *next_rescan_) {
+    rescan();
+    next_rescan_ = now + rescan_period_;
+  }
+  std::vector<IpcNamespaceRef> targets;
+  for (const auto& [inode, known] : known_) {
+    targets.push_back({.inode = inode, .pids = known.pids, .processes = known.pids.size()});
+  }
+  std::vector<NamespaceSampleResult> results = sampler_.sample(targets);
+
+  std::vector<WatchedNamespace> watched;
+  for (NamespaceSampleResult& result : results) {
+    auto known = known_.find(result.inode);
+    if (result.failure == NamespaceFailure::kGone) {
+      spdlog::info("IPC namespace ipc:[{}] ({}) is gone", result.inode,
+                   known->second.identity.label);
+      known_.erase(known);
+      continue;
+    }
+    watched.push_back({known->second.identity, !known->second.reported, std::move(result.sample)});
+    known->second.reported = true;
+  }
+  std::string shortfall = privilege_shortfall(scanner_.last(), results);
+  if (shortfall != shortfall_) {
+    if (!shortfall.empty()) spdlog::warn("{}", shortfall);
+    shortfall_ = std::move(shortfall);
+  }
+  return watched;
+}
+
+}  // namespace ipctrail
