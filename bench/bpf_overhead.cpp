@@ -8,6 +8,7 @@
 // comparison as little as they can.
 // Needs root. Usage: bpf_overhead [rounds]
 #include <fmt/format.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -103,10 +105,45 @@ std::string bpftrace_script(bool by_comm) {
       enter, key, exit, key);
 }
 
+// bpftrace's output, read line by line with a deadline: bpftrace has been seen never to print
+// from BEGIN (or never to exit after SIGINT) on this loaded machine, and a benchmark must fail
+// such a row, not hang.
 struct Bpftrace {
   pid_t pid = -1;
-  FILE* output = nullptr;
+  int output = -1;
+  std::string unread;
 };
+
+constexpr auto kBpftraceDeadline = std::chrono::seconds(60);
+
+// The next line of bpftrace's output; nullopt at its end or when `deadline` passed.
+std::optional<std::string> next_line(Bpftrace& bpftrace,
+                                     std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    if (std::size_t end = bpftrace.unread.find('\n'); end != std::string::npos) {
+      std::string line = bpftrace.unread.substr(0, end);
+      bpftrace.unread.erase(0, end + 1);
+      return line;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd readable{bpftrace.output, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0) {
+      return std::nullopt;
+    }
+    char buffer[4096];
+    ssize_t got = ::read(bpftrace.output, buffer, sizeof buffer);
+    if (got <= 0) return std::nullopt;
+    bpftrace.unread.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+// Ends bpftrace for good (after a deadline passed) and reaps it.
+void end_bpftrace(Bpftrace& bpftrace) {
+  ::kill(bpftrace.pid, SIGKILL);
+  ::waitpid(bpftrace.pid, nullptr, 0);
+  ::close(bpftrace.output);
+}
 
 // Starts bpftrace and returns once it printed from BEGIN, i.e. after it attached its probes.
 std::optional<Bpftrace> start_bpftrace(bool by_comm, std::string& failure) {
@@ -122,14 +159,15 @@ std::optional<Bpftrace> start_bpftrace(bool by_comm, std::string& failure) {
     ::_exit(127);
   }
   ::close(pipe_fds[1]);
-  Bpftrace bpftrace{pid, ::fdopen(pipe_fds[0], "r")};
-  char line[512];
-  while (std::fgets(line, sizeof line, bpftrace.output) != nullptr) {
-    if (std::string_view(line).starts_with("ready")) return bpftrace;
+  Bpftrace bpftrace{pid, pipe_fds[0], ""};
+  auto deadline = std::chrono::steady_clock::now() + kBpftraceDeadline;
+  while (auto line = next_line(bpftrace, deadline)) {
+    if (line->starts_with("ready")) return bpftrace;
   }
-  failure = "bpftrace exited before attaching (is the bpftrace package installed?)";
-  ::waitpid(pid, nullptr, 0);
-  std::fclose(bpftrace.output);
+  failure =
+      "bpftrace did not report attaching (exited, or silent for 60 s; is the bpftrace package "
+      "installed?)";
+  end_bpftrace(bpftrace);
   return std::nullopt;
 }
 
@@ -142,17 +180,16 @@ constexpr unsigned long long kCallsPerRound =
 // must fail, never print figures.
 std::optional<std::string> stop_bpftrace(Bpftrace& bpftrace) {
   ::kill(bpftrace.pid, SIGINT);
-  char line[512];
   unsigned long long msgsnd = 0;
-  while (std::fgets(line, sizeof line, bpftrace.output) != nullptr) {
-    std::string_view text(line);
-    std::size_t probe = text.find("sys_enter_msgsnd]: ");
-    if (text.starts_with("@calls[") && probe != std::string_view::npos) {
-      msgsnd += std::strtoull(line + probe + std::strlen("sys_enter_msgsnd]: "), nullptr, 10);
+  constexpr std::string_view kMsgsnd = "sys_enter_msgsnd]: ";
+  auto deadline = std::chrono::steady_clock::now() + kBpftraceDeadline;
+  while (auto line = next_line(bpftrace, deadline)) {
+    std::size_t probe = line->find(kMsgsnd);
+    if (line->starts_with("@calls[") && probe != std::string::npos) {
+      msgsnd += std::strtoull(line->c_str() + probe + kMsgsnd.size(), nullptr, 10);
     }
   }
-  ::waitpid(bpftrace.pid, nullptr, 0);
-  std::fclose(bpftrace.output);
+  end_bpftrace(bpftrace);
   if (msgsnd < kCallsPerRound) {
     return fmt::format("bpftrace counted {} of the {} msgsnd calls", msgsnd, kCallsPerRound);
   }

@@ -108,10 +108,15 @@ struct ProgramConstants {
   std::uint64_t agent_pid_namespace_device = 0;
   std::uint64_t agent_pid_namespace_inode = 0;
   std::uint32_t agent_tgid = 0;
+  bool agent_in_initial_pid_namespace = false;
   bool track_processes = false;
   std::uint32_t process_map_entries = 0;
   std::uint32_t ring_buffer_bytes = 0;
 };
+
+// The inode of the initial pid namespace (PROC_PID_INIT_INO, include/linux/proc_ns.h): fixed,
+// whatever the host. There, a task's tgid is the one the programs see.
+constexpr ino_t kInitialPidNamespaceInode = 0xEFFFFFFCU;
 
 // The grace period read_processes() waits for: membarrier(MEMBARRIER_CMD_GLOBAL) is
 // synchronize_rcu(), after which every BPF program that started before it has returned.
@@ -161,6 +166,15 @@ int call_of_program(std::string_view program, std::string_view kind) {
   return found == kIpcCallNames.end() ? -1 : static_cast<int>(found - kIpcCallNames.begin());
 }
 
+// Whether a call's entry program remembers its arguments for a lifecycle event: the gets
+// (IPC_CREAT) and the ctls (IPC_RMID).
+bool remembers_arguments(int call) {
+  IpcCall ipc_call = static_cast<IpcCall>(call);
+  return ipc_call == IpcCall::kSemget || ipc_call == IpcCall::kMsgget ||
+         ipc_call == IpcCall::kShmget || ipc_call == IpcCall::kSemctl ||
+         ipc_call == IpcCall::kMsgctl || ipc_call == IpcCall::kShmctl;
+}
+
 // Attaches the kprobe/kretprobe programs to `functions`, keeping each link in the skeleton (which
 // destroys them with itself). libbpf cannot attach a bare SEC("kprobe") by itself.
 bool attach_kprobes(ipc_calls* skeleton, const std::vector<std::string>& functions,
@@ -172,7 +186,7 @@ bool attach_kprobes(ipc_calls* skeleton, const std::vector<std::string>& functio
     int entry = call_of_program(name, "kprobe");
     int exit = call_of_program(name, "kretprobe");
     int call = std::max(entry, exit);
-    if (call < 0) continue;
+    if (call < 0 || !bpf_program__autoload(program)) continue;
     const std::string& function = functions[static_cast<std::size_t>(call)];
     bpf_link* link = bpf_program__attach_kprobe(program, exit >= 0, function.c_str());
     if (!link) {
@@ -198,6 +212,8 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
   skeleton->rodata->agent_pid_namespace_device = constants.agent_pid_namespace_device;
   skeleton->rodata->agent_pid_namespace_inode = constants.agent_pid_namespace_inode;
   skeleton->rodata->agent_tgid = constants.agent_tgid;
+  skeleton->rodata->agent_in_initial_pid_namespace =
+      constants.agent_in_initial_pid_namespace ? 1 : 0;
   skeleton->rodata->track_processes = constants.track_processes ? 1 : 0;
   if (mode == BpfMode::kFentry || mode == BpfMode::kKprobe) {
     skeleton->rodata->fentry_arguments = fentry_arguments_of(functions.front());
@@ -216,18 +232,26 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
     failure = libbpf_failure("sizing the lifecycle ring buffer", -error, mode);
     return nullptr;
   }
+  // With per-process counts the exit programs count each call whole; an entry program is only
+  // needed where a lifecycle event needs the arguments (fexit has them itself).
+  auto entry_wanted = [&constants](int call) {
+    return call >= 0 && (!constants.track_processes || remembers_arguments(call));
+  };
   bpf_program* program = nullptr;
   bpf_object__for_each_program(program, skeleton->obj) {
     std::string_view name = bpf_program__name(program);
     bool wanted = false;
     if (mode == BpfMode::kTracepoint) {
-      wanted = call_of_program(name, "tp_enter") >= 0 || call_of_program(name, "tp_exit") >= 0;
+      wanted =
+          entry_wanted(call_of_program(name, "tp_enter")) || call_of_program(name, "tp_exit") >= 0;
     } else if (mode == BpfMode::kKprobe) {
-      wanted = call_of_program(name, "kprobe") >= 0 || call_of_program(name, "kretprobe") >= 0;
+      wanted =
+          entry_wanted(call_of_program(name, "kprobe")) || call_of_program(name, "kretprobe") >= 0;
       bpf_program__set_autoattach(program, false);
     } else {
-      int call = std::max(call_of_program(name, "fentry"), call_of_program(name, "fexit"));
-      if (call >= 0) {
+      int entry = call_of_program(name, "fentry");
+      int call = std::max(entry, call_of_program(name, "fexit"));
+      if (call >= 0 && (entry < 0 || !constants.track_processes)) {
         wanted = true;
         int error = bpf_program__set_attach_target(
             program, 0, functions[static_cast<std::size_t>(call)].c_str());
@@ -313,6 +337,7 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
   constants.agent_pid_namespace_device = own_pid->st_dev;
   constants.agent_pid_namespace_inode = own_pid->st_ino;
   constants.agent_tgid = static_cast<std::uint32_t>(::getpid());
+  constants.agent_in_initial_pid_namespace = own_pid->st_ino == kInitialPidNamespaceInode;
   constants.track_processes = options.per_process;
   constants.process_map_entries = options.process_map_entries;
   constants.ring_buffer_bytes = options.ring_buffer_bytes;
@@ -460,7 +485,7 @@ ProcessActivity IpcCallCounter::read_processes() {
     ProcessCallCount call;
     call.process = {static_cast<std::int32_t>(old.tgid),
                     std::string(old.comm, ::strnlen(old.comm, sizeof old.comm)), old.cgroup,
-                    old.ipc_namespace};
+                    namespace_inode_};
     call.call = static_cast<IpcCall>(old.call);
     if (old.outcome != IPC_OUTCOME_SUCCESS) call.error = static_cast<ErrnoClass>(old.outcome - 1);
     call.count = count;

@@ -4,7 +4,8 @@
  * the same calls per process and outcome, and sends the creations and removals of objects through
  * a ring buffer: who made the calls (docs/design.md §6).
  * Each call has six programs: a tracepoint pair, an fentry/fexit pair and a kprobe/kretprobe
- * pair; the loader switches off the pairs it does not use, so one object serves every attach mode.
+ * pair; the loader switches off the pairs it does not use, so one object serves every attach mode
+ * (and, with per-process counts, the entry programs that have nothing to remember).
  */
 /* bpf_helpers.h needs the types of linux/bpf.h first. */
 // clang-format off
@@ -28,13 +29,19 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before loading (the skeleton's rodata), so the verifier sees constants:
  * the watched namespace's inode, and the agent's tgid as seen from its own pid namespace (named by
- * the device and inode of its /proc/self/ns/pid). */
+ * the device and inode of its /proc/self/ns/pid). An agent in the initial pid namespace is
+ * recognised by a plain tgid comparison, without the pid namespace helper on every call. */
 const volatile __u32 watched_ipc_namespace = 0;
 const volatile __u64 agent_pid_namespace_device = 0;
 const volatile __u64 agent_pid_namespace_inode = 0;
 const volatile __u32 agent_tgid = 0;
+const volatile __u32 agent_in_initial_pid_namespace = 0;
 /* Whether to count per process and send lifecycle events (off: only the namespace totals, as the
- * benchmark's baseline); and where the fexit programs find the syscall's arguments. */
+ * benchmark's baseline); and where the fexit programs find the syscall's arguments.
+ * With per-process counts, a call is counted whole at its exit, the totals and its process in
+ * one program run: the two always agree, and the entry programs are loaded only where a
+ * lifecycle event needs the arguments (the gets and ctls of the tracepoint and kprobe modes).
+ * Without, calls are counted at their entry, as before per-process counts existed. */
 const volatile __u32 track_processes = 0;
 const volatile __u32 fentry_arguments = FENTRY_ARGUMENTS_UNKNOWN; /* enum fentry_arguments */
 
@@ -88,6 +95,7 @@ struct {
 } lifecycle_events SEC(".maps");
 
 static __always_inline int is_agent(void) {
+  if (agent_in_initial_pid_namespace) return (bpf_get_current_pid_tgid() >> 32) == agent_tgid;
   struct bpf_pidns_info caller = {};
   /* Fails for a task of another pid namespace: not the agent. */
   if (bpf_get_ns_current_pid_tgid(agent_pid_namespace_device, agent_pid_namespace_inode, &caller,
@@ -154,10 +162,10 @@ static __always_inline void count_result(enum ipc_call call, long ret) {
 static __always_inline void count_process_call(enum ipc_call call, long ret) {
   struct process_call_key key;
   __builtin_memset(&key, 0, sizeof key);
-  key.epoch = *(volatile __u32*)&counting_epoch;
+  __u32 epoch = *(volatile __u32*)&counting_epoch;
+  key.epoch = epoch;
   key.tgid = bpf_get_current_pid_tgid() >> 32;
   key.cgroup = bpf_get_current_cgroup_id();
-  key.ipc_namespace = watched_ipc_namespace;
   key.call = call;
   key.outcome = ret >= 0 ? IPC_OUTCOME_SUCCESS : 1 + errno_class(-ret);
   bpf_get_current_comm(key.comm, sizeof key.comm);
@@ -260,22 +268,37 @@ static __always_inline void finish_lifecycle(enum ipc_call call, long ret) {
   if (asked.call == call && ret >= 0) send_lifecycle(call, asked.key_or_id, asked.flags, ret);
 }
 
+/* With per-process counts, loaded for the gets and ctls only: they remember their arguments. */
 static __always_inline void tracepoint_enter(enum ipc_call call,
                                              struct syscall_enter_context* ctx) {
   if (!is_watched()) return;
-  count_call(call);
-  if (track_processes && (is_get(call) || is_ctl(call))) {
+  if (!track_processes) {
+    count_call(call);
+  } else if (is_get(call) || is_ctl(call)) {
     remember_lifecycle(call, ctx->args[0],
                        (unsigned int)ctx->args[flags_or_command_argument(call)]);
   }
 }
 
+/* A finished call, counted whole: in the totals (one lookup of their slot) and under its process,
+ * in this one run. */
+static __always_inline void count_finished_call(enum ipc_call call, long ret) {
+  struct ipc_call_counts* counts = namespace_counts();
+  if (counts) {
+    __sync_fetch_and_add(&counts->calls[call], 1);
+    if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
+  }
+  count_process_call(call, ret);
+}
+
 /* Also the kretprobe's exit: both see only the result, the arguments were remembered. */
 static __always_inline void tracepoint_exit(enum ipc_call call, long ret) {
   if (!is_watched()) return;
-  count_result(call, ret);
-  if (!track_processes) return;
-  count_process_call(call, ret);
+  if (!track_processes) {
+    count_result(call, ret);
+    return;
+  }
+  count_finished_call(call, ret);
   if (is_get(call) || is_ctl(call)) finish_lifecycle(call, ret);
 }
 
@@ -302,6 +325,7 @@ static __always_inline int syscall_argument(void* ctx, int n, unsigned long* val
   return argument_in_regs((const struct pt_regs*)raw, n, value);
 }
 
+/* Loaded without per-process counts only: fexit then counts the whole call. */
 static __always_inline void fentry_enter(enum ipc_call call) {
   if (is_watched()) count_call(call);
 }
@@ -311,9 +335,11 @@ static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
   if (!is_watched()) return;
   __u64 ret = 0;
   bpf_get_func_ret(ctx, &ret);
-  count_result(call, (long)ret);
-  if (!track_processes) return;
-  count_process_call(call, (long)ret);
+  if (!track_processes) {
+    count_result(call, (long)ret);
+    return;
+  }
+  count_finished_call(call, (long)ret);
   if (!is_get(call) && !is_ctl(call)) return;
   unsigned long key_or_id = 0;
   unsigned long flags_or_cmd = 0;
@@ -331,8 +357,11 @@ static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
  * Like the tracepoint, the entry remembers what the exit (kretprobe) needs. */
 static __always_inline void kprobe_enter(enum ipc_call call, struct pt_regs* ctx) {
   if (!is_watched()) return;
-  count_call(call);
-  if (!track_processes || !(is_get(call) || is_ctl(call))) return;
+  if (!track_processes) {
+    count_call(call);
+    return;
+  }
+  if (!(is_get(call) || is_ctl(call))) return;
   const struct pt_regs* user_regs = (const struct pt_regs*)ctx->di;
   unsigned long key_or_id = 0;
   unsigned long flags_or_cmd = 0;

@@ -53,15 +53,15 @@ enum fentry_arguments {
 #define IPC_OUTCOME_SUCCESS 0
 
 /* One process's calls to one call with one outcome, in one counting epoch (a hash map key; the
- * program zeroes it whole, padding included, because the kernel hashes every byte). */
+ * program zeroes it whole, padding included, because the kernel hashes every byte). The IPC
+ * namespace is not in it: every key is the watched namespace's. 32 bytes, hashed on each call. */
 struct process_call_key {
-  unsigned int epoch;         /* 0 or 1: user space reads the epoch the programs left */
-  unsigned int tgid;          /* the process id in the initial pid namespace */
-  unsigned long long cgroup;  /* bpf_get_current_cgroup_id: cgroup v2 directory inode */
-  unsigned int ipc_namespace; /* inode of the caller's IPC namespace */
-  unsigned char call;         /* enum ipc_call */
-  unsigned char outcome;      /* IPC_OUTCOME_SUCCESS or 1 + enum ipc_errno_class */
-  unsigned short padding;
+  unsigned long long cgroup; /* bpf_get_current_cgroup_id: cgroup v2 directory inode */
+  unsigned int tgid;         /* the process id in the initial pid namespace */
+  unsigned char epoch;       /* 0 or 1: user space reads the epoch the programs left */
+  unsigned char call;        /* enum ipc_call */
+  unsigned char outcome;     /* IPC_OUTCOME_SUCCESS or 1 + enum ipc_errno_class */
+  unsigned char padding;
   char comm[16];
 };
 
