@@ -30,11 +30,10 @@ constexpr const char* kNoAttributionText = "per-process attribution: not recorde
 constexpr const char* kHostile =
     "<script>alert('x')</script><img src=http://evil.example/x.png> & \"quoted\"\x1b[2J";
 
-class ReportRender : public ::testing::Test {
+// The report of the scripted incident's five minutes, written as `script` says.
+class RenderedIncident : public ::testing::Test {
  protected:
-  void SetUp() override {
-    testing::IncidentOptions script;
-    script.hostile_summary = kHostile;
+  void analyse(const testing::IncidentOptions& script) {
     testing::write_incident_history(path_, script);
     HistoryReader reader(path_);
     report_ = analyse_history(reader, path_.string(), at(0), at(300));
@@ -43,6 +42,15 @@ class ReportRender : public ::testing::Test {
   testing::ScratchDirectory scratch_;
   std::filesystem::path path_ = scratch_.path() / "history.db";
   Report report_;
+};
+
+class ReportRender : public RenderedIncident {
+ protected:
+  void SetUp() override {
+    testing::IncidentOptions script;
+    script.hostile_summary = kHostile;
+    analyse(script);
+  }
 };
 
 std::size_t count_of(const std::string& text, const std::string& needle) {
@@ -144,19 +152,13 @@ TEST_F(ReportRender, HtmlHasAPlotPerResourceWithLimitBandsAndFailureBars) {
 // newline, an escape sequence, a byte that is not UTF-8. Each layout carries it safely.
 constexpr const char* kHostileComm = "<script>\"'\n\x1b&\xff";
 
-class ReportRenderProcesses : public ::testing::Test {
+class ReportRenderProcesses : public RenderedIncident {
  protected:
   void SetUp() override {
     testing::IncidentOptions script;
     script.leaker_comm = kHostileComm;
-    testing::write_incident_history(path_, script);
-    HistoryReader reader(path_);
-    report_ = analyse_history(reader, path_.string(), at(0), at(300));
+    analyse(script);
   }
-
-  testing::ScratchDirectory scratch_;
-  std::filesystem::path path_ = scratch_.path() / "history.db";
-  Report report_;
 };
 
 TEST_F(ReportRenderProcesses, TextJsonAndHtmlNameTheFailingProcessAndTheCreators) {
