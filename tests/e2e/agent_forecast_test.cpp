@@ -110,7 +110,7 @@ TEST_F(FailureAndForecastAlerts, ALeakIsForecastAMinuteAheadAndItsFailuresPage) 
   ASSERT_TRUE(testing::eventually([&] {
     return log_column("new_status", "alert = 'semaphore_arrays_exhaustion'") == "CLEAR";
   })) << testing::read_text(log_);
-  ASSERT_NE(testing::read_text(log_).find("counting IPC system calls with BPF"), std::string::npos)
+  ASSERT_NE(testing::read_text(log_).find("BPF attached"), std::string::npos)
       << testing::read_text(log_);
 
   int report[2];
