@@ -119,16 +119,6 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   vacuum_some();
 }
 
-void Retention::committed() noexcept {
-  const std::int64_t spacing_ms =
-      std::max<std::int64_t>(options_.every.count(), options_.max_age.count() / 1024);
-  if (keyframe_pending_ && keyframes_.size() >= 2 &&
-      keyframes_.back() - keyframes_[keyframes_.size() - 2] < spacing_ms) {
-    keyframes_.erase(keyframes_.end() - 2);
-  }
-  keyframe_pending_ = false;
-}
-
 void Retention::rolled_back() noexcept {
   if (keyframe_pending_) keyframes_.pop_back();
   keyframe_pending_ = false;

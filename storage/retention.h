@@ -38,11 +38,8 @@ class Retention {
   // retention keeps pace with any rate the agent writes at.
   void step(std::int64_t now_ms, std::int64_t rows, bool keyframe);
 
-  // The tick's transaction committed. Of two keyframes closer than max(every, max_age / 1024), only
-  // the later is kept: retention deletes up to the last keyframe before a cutoff, so the earlier
-  // one would move that point by less than the spacing, and a host whose ticks keep starting new
-  // sampling spans (each one a keyframe) would otherwise grow the list by one entry per tick.
-  void committed() noexcept;
+  // The tick's transaction committed.
+  void committed() noexcept { keyframe_pending_ = false; }
   // After a failed tick: forgets its keyframe, and the error a failed statement would report again.
   void rolled_back() noexcept;
 
