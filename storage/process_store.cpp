@@ -53,6 +53,7 @@ void ProcessStore::reload() {
   processes_.clear();
   pending_created_.clear();
   pending_removed_.clear();
+  recent_endings_.clear();
   span_id_.reset();
 }
 
@@ -91,15 +92,25 @@ std::int64_t ProcessStore::write(const std::optional<ProcessTickRecord>& record,
       set_late_unit_.bind(2, static_cast<std::int64_t>(cgroup_id));
       set_late_unit_.exec();
     }
+    std::erase_if(recent_endings_, [&](const EndingEvent& ending) {
+      return ending.arrived_in + 1 < objects.tick();
+    });
     for (const LifecycleEvent& event : record->events) {
       PendingEvent pending{event, process_id(event.process, unit_of(event.process), ts_ms),
-                           objects.tick()};
-      auto& queue = event.action == LifecycleAction::kCreated ? pending_created_ : pending_removed_;
-      queue.push_back(std::move(pending));
+                           objects.tick(), ++sequence_};
+      bool creation = event.action == LifecycleAction::kCreated;
+      if (!creation || surely_created(event)) {
+        recent_endings_.push_back(
+            {event.kind, event.id, event.ts_ms, pending.arrived_in, pending.sequence});
+      }
+      (creation ? pending_created_ : pending_removed_).push_back(std::move(pending));
+    }
+    while (recent_endings_.size() > 2 * kMaxPendingLifecycleEvents) {
+      recent_endings_.erase(recent_endings_.begin());
     }
   }
   match_removals(objects);
-  match_creations(objects);
+  match_creations(objects, ts_ms);
   if (processes_.size() > kMaxCachedProcesses) {
     std::erase_if(processes_, [this](const auto& entry) { return entry.second.seen_in != tick_; });
   }
@@ -178,9 +189,11 @@ void ProcessStore::write_span(bool present, std::int64_t ts_ms, bool starts_span
 }
 
 // An IPC_RMID names the remover of the incarnation at its id that ends after it: in the tick that
-// read it, or later (a segment still attached lives on until its last detach). One that no
-// incarnation seen before it can have been (the object was made after the previous tick) is kept
-// as an unseen removal.
+// read it, or later for a segment still attached (it lives on until its last detach). An array or
+// a queue goes at once, so one still listed by the tick after the one that read the removal is
+// another incarnation that took the id again (ids are reused): the removal is not kept waiting to
+// be pinned on it. One that no incarnation seen before it can have been (the object was made after
+// the previous tick, or the id was taken again before the next) is kept as an unseen removal.
 void ProcessStore::match_removals(const ObjectStore& objects) {
   for (const ObjectStore::Incarnation& ended : objects.ended_in_tick()) {
     auto found = std::find_if(
@@ -194,7 +207,11 @@ void ProcessStore::match_removals(const ObjectStore& objects) {
   std::erase_if(pending_removed_, [&](const PendingEvent& pending) {
     std::optional<ObjectStore::Incarnation> live =
         objects.live(pending.event.kind, pending.event.id);
-    if (live && live->first_seen_in <= pending.arrived_in) return false;  // not gone yet
+    bool goes_at_once = pending.event.kind != IpcKind::kSharedMemory;
+    if (live && live->first_seen_in <= pending.arrived_in &&
+        (!goes_at_once || objects.tick() == pending.arrived_in)) {
+      return false;  // not gone yet
+    }
     insert_unseen(pending);
     return true;
   });
@@ -208,14 +225,22 @@ void ProcessStore::match_removals(const ObjectStore& objects) {
 // already: the call found it), and, unless the call surely made a new object (IPC_PRIVATE,
 // IPC_EXCL), when the kernel's ctime is the event's second (give or take one). The earliest such
 // event wins. One whose object no tick saw (removed before the next tick) is kept as an unseen
-// creation; one whose object a tick saw before is dropped: the call found an existing object.
-void ProcessStore::match_creations(const ObjectStore& objects) {
+// creation; one whose object a tick saw before is dropped: the call found an existing object. An
+// event whose object was surely gone before the inventory that first saw the incarnation (a later
+// removal or sure creation at the same id came before it) did not make that incarnation, which
+// took the id again: it is an unseen creation too.
+void ProcessStore::match_creations(const ObjectStore& objects, std::int64_t ts_ms) {
   std::stable_sort(
       pending_created_.begin(), pending_created_.end(),
       [](const PendingEvent& a, const PendingEvent& b) { return a.event.ts_ms < b.event.ts_ms; });
   std::erase_if(pending_created_, [&](const PendingEvent& pending) {
     const LifecycleEvent& event = pending.event;
     std::optional<ObjectStore::Incarnation> live = objects.live(event.kind, event.id);
+    if (live && live->first_seen_in >= pending.arrived_in &&
+        ended_before_inventory(pending, objects, ts_ms)) {
+      insert_unseen(pending);
+      return true;
+    }
     if (live && live->first_seen_in >= pending.arrived_in) {
       if (surely_created(event) || ctime_fits(live->ctime, event.ts_ms)) {
         attribute("creator", live->incarnation, pending.process_id);
@@ -230,6 +255,20 @@ void ProcessStore::match_creations(const ObjectStore& objects) {
   while (pending_created_.size() > kMaxPendingLifecycleEvents) {
     pending_created_.erase(pending_created_.begin());
   }
+}
+
+// Whether an ending event of the creation's id came after it and before this tick's inventory:
+// read by an earlier tick, or stamped before this tick's time (taken before its inventory is read).
+bool ProcessStore::ended_before_inventory(const PendingEvent& creation, const ObjectStore& objects,
+                                          std::int64_t ts_ms) const {
+  const LifecycleEvent& event = creation.event;
+  return std::any_of(
+      recent_endings_.begin(), recent_endings_.end(), [&](const EndingEvent& ending) {
+        bool later = ending.ts_ms > event.ts_ms ||
+                     (ending.ts_ms == event.ts_ms && ending.sequence > creation.sequence);
+        return ending.kind == event.kind && ending.id == event.id && later &&
+               (ending.arrived_in < objects.tick() || ending.ts_ms < ts_ms);
+      });
 }
 
 void ProcessStore::attribute(const char* column, std::int64_t incarnation,

@@ -55,13 +55,25 @@ class ProcessStore {
     LifecycleEvent event;
     std::int64_t process_id = 0;
     std::uint64_t arrived_in = 0;  // ObjectStore's tick number when it was read
+    std::uint64_t sequence = 0;    // the order BPF sent it in, across ticks
+  };
+  // What a later event of the same id tells about a waiting creation: a removal, or a creation
+  // that surely made a new object, ends whatever the waiting one made.
+  struct EndingEvent {
+    IpcKind kind = IpcKind::kSemaphore;
+    int id = 0;
+    std::int64_t ts_ms = 0;
+    std::uint64_t arrived_in = 0;
+    std::uint64_t sequence = 0;
   };
 
   std::int64_t process_id(const ProcessIdentity& process, const std::string* unit,
                           std::int64_t ts_ms);
   void write_span(bool present, std::int64_t ts_ms, bool starts_span);
   void match_removals(const ObjectStore& objects);
-  void match_creations(const ObjectStore& objects);
+  void match_creations(const ObjectStore& objects, std::int64_t ts_ms);
+  bool ended_before_inventory(const PendingEvent& creation, const ObjectStore& objects,
+                              std::int64_t ts_ms) const;
   void attribute(const char* column, std::int64_t incarnation, std::int64_t process_id);
   void insert_unseen(const PendingEvent& pending);
 
@@ -83,6 +95,9 @@ class ProcessStore {
   std::unordered_map<std::string, CachedProcess> processes_;
   std::vector<PendingEvent> pending_created_;
   std::vector<PendingEvent> pending_removed_;
+  // The ending events of this tick and the previous one: a creation waits at most that long.
+  std::vector<EndingEvent> recent_endings_;
+  std::uint64_t sequence_ = 0;
   std::optional<std::int64_t> span_id_;
   std::uint64_t tick_ = 0;
   std::int64_t rows_ = 0;

@@ -225,6 +225,40 @@ TEST_F(ProcessStoreTest, AnObjectMadeAndRemovedBetweenTwoTicksStillHasItsEvents)
   EXPECT_EQ(events[1].process->pid, 612);
 }
 
+// Ids are reused (at once with /proc/sys/kernel/sem_next_id, as checkpoint/restore does): an array
+// made and removed after one inventory, its id taken again before the next, must not give its
+// maker to the array the next inventory sees.
+TEST_F(ProcessStoreTest, ACreationWaitingForItsArrayIsNotMatchedToALaterArrayAtTheSameId) {
+  Store store(options());
+  store.write_tick(
+      tick(0, {},
+           with_events({created(3, kT0 + 10, apache(4711)), removed(3, kT0 + 20, logind()),
+                        created(3, kT0 + 30, apache(4800))})));
+  store.write_tick(tick(1, {array(3, kT0 / 1000)}));
+  EXPECT_EQ(number("SELECT creator_pid FROM objects WHERE id = 3"), 4800);
+  EXPECT_EQ(text("SELECT group_concat(event || ' ' || pid, '; ') FROM (SELECT * FROM "
+                 "object_events WHERE incarnation IS NULL ORDER BY ts)"),
+            "created 4711; removed 612");
+}
+
+// The same when the removal and the second creation are read by the tick whose inventory shows
+// the second array (they came before that inventory: before the tick's time), and the removal is
+// not kept waiting to be pinned on the second array when it goes.
+TEST_F(ProcessStoreTest, ARemovalReadWithALaterArrayAtTheSameIdIsNotPinnedOnIt) {
+  Store store(options());
+  store.write_tick(tick(0, {}, with_events({created(3, kT0 + 10, apache(4711))})));
+  store.write_tick(
+      tick(1, {array(3, kT0 / 1000)},
+           with_events({removed(3, kT0 + 500, logind()), created(3, kT0 + 600, apache(4800))})));
+  EXPECT_EQ(number("SELECT creator_pid FROM objects WHERE id = 3"), 4800);
+  store.write_tick(tick(2, {array(3, kT0 / 1000)}));
+  store.write_tick(tick(3, {}));  // gone, its IPC_RMID not seen
+  EXPECT_EQ(text("SELECT removed_by FROM objects WHERE id = 3"), "NULL");
+  EXPECT_EQ(text("SELECT group_concat(event || ' ' || pid, '; ') FROM (SELECT * FROM "
+                 "object_events WHERE incarnation IS NULL ORDER BY ts)"),
+            "created 4711; removed 612");
+}
+
 TEST_F(ProcessStoreTest, AnOwnerNamedLaterFillsInTheProcessesStoredWithoutOne) {
   Store store(options());
   ProcessTickRecord unnamed = with_calls({count(logind(), IpcCall::kSemctl, std::nullopt, 1)});
