@@ -6,11 +6,6 @@ namespace ipctrail {
 
 namespace {
 
-std::string cache_key(const ProcessIdentity& process) {
-  return std::to_string(process.tgid) + '/' + std::to_string(process.cgroup_id) + '/' +
-         process.comm;
-}
-
 // The kernel's ctime (whole seconds) of an object made by a call at `event_ms`: the same second,
 // give or take one for the conversion of BPF's clock to wall-clock time.
 bool ctime_fits(std::int64_t ctime, std::int64_t event_ms) {
@@ -19,6 +14,12 @@ bool ctime_fits(std::int64_t ctime, std::int64_t event_ms) {
 }
 
 }  // namespace
+
+std::size_t ProcessStore::ProcessKeyHash::operator()(const ProcessKey& key) const noexcept {
+  std::size_t hash = std::hash<std::string>{}(key.comm);
+  hash = hash * 31 + std::hash<std::uint64_t>{}(key.cgroup_id);
+  return hash * 31 + std::hash<std::int32_t>{}(key.tgid);
+}
 
 ProcessStore::ProcessStore(SQLite::Database& db)
     : db_(db),
@@ -119,7 +120,8 @@ std::int64_t ProcessStore::write(const std::optional<ProcessTickRecord>& record,
 
 std::int64_t ProcessStore::process_id(const ProcessIdentity& process, const std::string* unit,
                                       std::int64_t ts_ms) {
-  auto [entry, added] = processes_.try_emplace(cache_key(process));
+  auto [entry, added] =
+      processes_.try_emplace(ProcessKey{process.tgid, process.cgroup_id, process.comm});
   CachedProcess& cached = entry->second;
   if (added) {
     find_process_.reset();

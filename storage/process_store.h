@@ -45,6 +45,17 @@ class ProcessStore {
   void reset_statements() noexcept;
 
  private:
+  // A process row's identity. The command name (at most 15 characters from BPF) fits the string's
+  // own storage: a cached process costs no allocation beyond its map node.
+  struct ProcessKey {
+    std::int32_t tgid = 0;
+    std::uint64_t cgroup_id = 0;
+    std::string comm;
+    friend bool operator==(const ProcessKey&, const ProcessKey&) = default;
+  };
+  struct ProcessKeyHash {
+    std::size_t operator()(const ProcessKey& key) const noexcept;
+  };
   struct CachedProcess {
     std::int64_t id = 0;
     std::int64_t last_seen_written = 0;
@@ -91,8 +102,7 @@ class ProcessStore {
   SQLite::Statement set_remover_;
   SQLite::Statement insert_unseen_;
 
-  // By (tgid, cgroup id, comm).
-  std::unordered_map<std::string, CachedProcess> processes_;
+  std::unordered_map<ProcessKey, CachedProcess, ProcessKeyHash> processes_;
   std::vector<PendingEvent> pending_created_;
   std::vector<PendingEvent> pending_removed_;
   // The ending events of this tick and the previous one: a creation waits at most that long.
