@@ -63,12 +63,7 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
 void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   rows_since_step_ += rows;
   std::uint64_t used = used_bytes();
-  if (keyframe) {
-    keyframes_.push_back(now_ms);
-    keyframe_pending_ = true;
-    used_at_keyframe_ = used;
-    wants_keyframe_ = false;
-  }
+  if (keyframe) remember_keyframe(now_ms, used);
   used_at_keyframe_ = std::min(used_at_keyframe_, used);
   if (used > used_at_keyframe_ + options_.max_bytes / 8) wants_keyframe_ = true;
 
@@ -107,6 +102,10 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
 
   delete_old_objects(cutoff_ms, budget);
   processes_.delete_before(cutoff_ms, budget);
+  // A later cutoff is never earlier (unless the clock is stepped back, and then deletion only keeps
+  // more): of the keyframes at or before this one, only the latest can still be the one it
+  // deletes up to.
+  while (keyframes_.size() > 1 && keyframes_[1] <= cutoff_ms) keyframes_.pop_front();
 
   oldest_point_.reset();
   if (oldest_point_.executeStep() && !oldest_point_.getColumn(0).isNull()) {
@@ -117,6 +116,30 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
   }
   oldest_point_.reset();
   vacuum_some();
+}
+
+std::int64_t Retention::keyframe_spacing() const {
+  return std::max<std::int64_t>(options_.every.count(), options_.max_age.count() / 1024);
+}
+
+// A keyframe retention asked for is always remembered: the size limit moves its cutoff to it, and
+// without it would find nothing to delete up to. Any other is remembered only keyframe_spacing()
+// after the last: the earlier one stays, so that a keyframe a cutoff already points at is never
+// replaced by a later one (replacing it would move the cutoff's anchor out of reach for as long as
+// keyframes keep coming).
+void Retention::remember_keyframe(std::int64_t now_ms, std::uint64_t used) {
+  bool wanted = wants_keyframe_;
+  wants_keyframe_ = false;
+  if (!keyframes_.empty() && now_ms >= keyframes_.back() &&
+      now_ms - keyframes_.back() < keyframe_spacing() && !wanted) {
+    return;
+  }
+  // The clock went back: a keyframe after now is in a future the ticks left, and the list stays
+  // sorted (deletion then keeps more, never less).
+  while (!keyframes_.empty() && keyframes_.back() > now_ms) keyframes_.pop_back();
+  keyframes_.push_back(now_ms);
+  keyframe_pending_ = true;
+  used_at_keyframe_ = used;
 }
 
 void Retention::rolled_back() noexcept {

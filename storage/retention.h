@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -36,12 +37,22 @@ class Retention {
   // per `every` of tick time, and on every tick while the file is over 7/8 of max_bytes; each
   // deletes up to rows_per_step rows plus twice what the ticks wrote since the last step, so
   // retention keeps pace with any rate the agent writes at.
+  //
+  // Not every keyframe is remembered: one retention asked for (wants_keyframe) always is, and
+  // otherwise one per keyframe_spacing(); a keyframe already remembered is never dropped for a
+  // later one, since a cutoff may point at it, until a later one at or before the cutoff (or the
+  // oldest point) supersedes it. A host whose every tick starts a span (ticks that overrun) thus
+  // keeps at most about max_age / keyframe_spacing() + 1 of them, plus those the size limit asked
+  // for, instead of one per tick.
   void step(std::int64_t now_ms, std::int64_t rows, bool keyframe);
 
   // The tick's transaction committed.
   void committed() noexcept { keyframe_pending_ = false; }
   // After a failed tick: forgets its keyframe, and the error a failed statement would report again.
   void rolled_back() noexcept;
+
+  // How many keyframes are remembered: for the tests of the bound above.
+  std::size_t keyframes_held() const noexcept { return keyframes_.size(); }
 
  private:
   // The IPC object inventory: incarnations removed before the cutoff go with their states and
@@ -50,6 +61,10 @@ class Retention {
   // windows taken in turn by a cursor over the incarnations' ids: each step's work is bounded
   // however many states the file holds.
   void delete_old_objects(std::int64_t cutoff_ms, std::int64_t budget);
+  // max(every, max_age / 1024): deleting up to a remembered keyframe at most this much before the
+  // age cutoff keeps at most 0.1% of max_age (or one step's worth) more than the cutoff asks.
+  std::int64_t keyframe_spacing() const;
+  void remember_keyframe(std::int64_t now_ms, std::uint64_t used);
   std::int64_t deletable_before(std::int64_t cutoff_ms) const;
   void advance_size_cutoff(std::int64_t now_ms, std::int64_t oldest_ms);
   void vacuum_some();
@@ -73,9 +88,10 @@ class Retention {
   std::int64_t last_step_ms_ = 0;
   std::int64_t size_cutoff_ms_ = 0;
   std::int64_t rows_since_step_ = 0;
-  std::deque<std::int64_t> keyframes_;  // ticks that restated every open series, oldest first
+  // Remembered ticks that restated every open series, oldest first (see step).
+  std::deque<std::int64_t> keyframes_;
   bool keyframe_pending_ = false;       // keyframes_.back() is in the uncommitted transaction
-  std::uint64_t used_at_keyframe_ = 0;  // used bytes after the last keyframe (or the low since)
+  std::uint64_t used_at_keyframe_ = 0;  // used bytes after the last one (or the low since)
   bool wants_keyframe_ = false;
 };
 
