@@ -246,11 +246,10 @@ std::pair<unsigned long long, unsigned long long> own_program_runs() {
   unsigned long long time_ns = 0, runs = 0;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fdinfo")) {
     std::ifstream info(entry.path());
-    std::string name;
-    unsigned long long value = 0;
-    while (info >> name >> value) {
-      if (name == "run_time_ns:") time_ns += value;
-      if (name == "run_cnt:") runs += value;
+    for (std::string line; std::getline(info, line);) {
+      if (line.starts_with("run_time_ns:"))
+        time_ns += std::strtoull(line.c_str() + 12, nullptr, 10);
+      if (line.starts_with("run_cnt:")) runs += std::strtoull(line.c_str() + 8, nullptr, 10);
     }
   }
   return {time_ns, runs};

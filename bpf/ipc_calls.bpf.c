@@ -113,8 +113,9 @@ struct {
   __uint(max_entries, 256 * 1024);
 } lifecycle_events SEC(".maps");
 
-static __always_inline int is_agent(void) {
-  if (agent_in_initial_pid_namespace) return (bpf_get_current_pid_tgid() >> 32) == agent_tgid;
+/* pid_tgid: bpf_get_current_pid_tgid(), which the caller also needs for its key. */
+static __always_inline int is_agent_task(__u64 pid_tgid) {
+  if (agent_in_initial_pid_namespace) return (pid_tgid >> 32) == agent_tgid;
   struct bpf_pidns_info caller = {};
   /* Fails for a task of another pid namespace: not the agent. */
   if (bpf_get_ns_current_pid_tgid(agent_pid_namespace_device, agent_pid_namespace_inode, &caller,
@@ -122,6 +123,10 @@ static __always_inline int is_agent(void) {
     return 0;
   }
   return caller.tgid == agent_tgid;
+}
+
+static __always_inline int is_agent(void) {
+  return is_agent_task(bpf_get_current_pid_tgid());
 }
 
 /* The inode of the current task's IPC namespace. */
@@ -183,16 +188,19 @@ static __always_inline void count_result(enum ipc_call call, long ret) {
 /* One more call of this process with this outcome, under the current epoch. A new key is inserted
  * with BPF_NOEXIST, never replacing an element another CPU may be adding to; a full map (E2BIG)
  * or a busy bucket (EBUSY) counts the call as not attributed. */
-static __always_inline void count_process_call(enum ipc_call call, long ret) {
+static __always_inline void count_process_call(enum ipc_call call, long ret, __u64 pid_tgid) {
   struct process_call_key key;
   __builtin_memset(&key, 0, sizeof key);
   __u32 epoch = *(volatile __u32*)&counting_epoch;
   key.epoch = epoch;
-  key.tgid = bpf_get_current_pid_tgid() >> 32;
+  key.tgid = pid_tgid >> 32;
   key.cgroup = bpf_get_current_cgroup_id();
   key.call = call;
   key.outcome = ret >= 0 ? IPC_OUTCOME_SUCCESS : 1 + errno_class(-ret);
-  bpf_get_current_comm(key.comm, sizeof key.comm);
+  /* Read straight from the task: what bpf_get_current_comm copies (the kernel keeps comm
+   * NUL-padded, strscpy_pad in __set_task_comm), without the helper's call and string copy. */
+  struct task_struct* task = bpf_get_current_task_btf();
+  __builtin_memcpy(key.comm, task->comm, sizeof key.comm);
   __u64* count = bpf_map_lookup_elem(&process_calls, &key);
   if (!count) {
     __u64 one = 1;
@@ -306,13 +314,13 @@ static __always_inline void tracepoint_enter(enum ipc_call call,
 
 /* A finished call, counted whole: in the totals (one lookup of their slot) and under its process,
  * in this one run. */
-static __always_inline void count_finished_call(enum ipc_call call, long ret) {
+static __always_inline void count_finished_call(enum ipc_call call, long ret, __u64 pid_tgid) {
   struct ipc_call_counts* counts = namespace_counts();
   if (counts) {
     __sync_fetch_and_add(&counts->calls[call], 1);
     if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
   }
-  count_process_call(call, ret);
+  count_process_call(call, ret, pid_tgid);
 }
 
 /* A finished call of another namespace, counted whole in that namespace's counts under the
@@ -334,26 +342,29 @@ static __always_inline void count_other_namespace_call(__u32 ipc_namespace, enum
   if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
 }
 
-/* At a call's exit: whether it is the watched namespace's to count. Another namespace's call is
- * counted here, with every namespace counted (never the agent's: its sampler thread visits every
- * namespace and calls semctl there). */
-static __always_inline int watched_at_exit(enum ipc_call call, long ret) {
+/* At a call's exit: whether it is the watched namespace's to count, with the caller's pid_tgid
+ * (read once: the per-process key needs it too). Another namespace's call is counted here, with
+ * every namespace counted (never the agent's: its sampler thread visits every namespace and calls
+ * semctl there). */
+static __always_inline int watched_at_exit(enum ipc_call call, long ret, __u64* pid_tgid) {
   __u32 ipc_namespace = current_ipc_namespace();
   if (ipc_namespace != watched_ipc_namespace) {
     if (count_other_namespaces && !is_agent()) count_other_namespace_call(ipc_namespace, call, ret);
     return 0;
   }
-  return !is_agent();
+  *pid_tgid = bpf_get_current_pid_tgid();
+  return !is_agent_task(*pid_tgid);
 }
 
 /* Also the kretprobe's exit: both see only the result, the arguments were remembered. */
 static __always_inline void tracepoint_exit(enum ipc_call call, long ret) {
-  if (!watched_at_exit(call, ret)) return;
+  __u64 pid_tgid = 0;
+  if (!watched_at_exit(call, ret, &pid_tgid)) return;
   if (!track_processes) {
     count_result(call, ret);
     return;
   }
-  count_finished_call(call, ret);
+  count_finished_call(call, ret, pid_tgid);
   if (is_get(call) || is_ctl(call)) finish_lifecycle(call, ret);
 }
 
@@ -389,12 +400,13 @@ static __always_inline void fentry_enter(enum ipc_call call) {
 static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
   __u64 ret = 0;
   bpf_get_func_ret(ctx, &ret);
-  if (!watched_at_exit(call, (long)ret)) return;
+  __u64 pid_tgid = 0;
+  if (!watched_at_exit(call, (long)ret, &pid_tgid)) return;
   if (!track_processes) {
     count_result(call, (long)ret);
     return;
   }
-  count_finished_call(call, (long)ret);
+  count_finished_call(call, (long)ret, pid_tgid);
   if (!is_get(call) && !is_ctl(call)) return;
   unsigned long key_or_id = 0;
   unsigned long flags_or_cmd = 0;
