@@ -15,11 +15,15 @@ void log_attached(const IpcCallCounter& counter, std::string_view when) {
                100 * tax.ratio());
 }
 
+IpcCallCounterOptions counter_options(const BpfOptions& options) {
+  return {.mode = options.mode, .every_namespace = options.every_namespace};
+}
+
 }  // namespace
 
 IpcCallCollector::IpcCallCollector(BpfOptions options) : options_(options) {
   if (options_.enabled == BpfEnabled::kOff) return;
-  IpcCallCounterOpening opening = IpcCallCounter::open({.mode = options_.mode});
+  IpcCallCounterOpening opening = IpcCallCounter::open(counter_options(options_));
   if (!opening.counter && options_.enabled == BpfEnabled::kOn) {
     throw BpfUnavailable("BPF is required (bpf.enabled true, --bpf on) but cannot be used: " +
                          opening.failure);
@@ -41,12 +45,33 @@ void IpcCallCollector::try_attach() {
   auto now = std::chrono::steady_clock::now();
   if (now < next_attempt_) return;
   next_attempt_ = now + options_.retry_interval;
-  IpcCallCounterOpening opening = IpcCallCounter::open({.mode = options_.mode});
+  IpcCallCounterOpening opening = IpcCallCounter::open(counter_options(options_));
   if (!opening.counter) return;
   counter_ = std::move(opening.counter);
-  previous_.reset();
+  forget_readings();
   failure_logged_ = false;
   log_attached(*counter_, ", counting IPC system calls from now on");
+}
+
+void IpcCallCollector::forget_readings() {
+  previous_.reset();
+  namespace_interval_.clear();
+  interval_.reset();
+  namespace_totals_.clear();
+}
+
+std::optional<IpcCallActivity> IpcCallCollector::namespace_calls(std::uint32_t inode,
+                                                                 bool new_incarnation) {
+  if (!counter_ || !counter_->counts_every_namespace()) return std::nullopt;
+  namespaces_asked_.insert(inode);
+  auto interval = namespace_interval_.find(inode);
+  IpcCallCounts counts = interval == namespace_interval_.end() ? IpcCallCounts{} : interval->second;
+  auto totals = namespace_totals_.try_emplace(inode, counts).first;
+  if (new_incarnation) totals->second = counts;
+  IpcCallActivity activity{to_string(counter_->attached_mode()), totals->second, std::nullopt,
+                           std::nullopt, losses_};
+  if (interval_) activity.since_previous = IpcCallInterval{counts, *interval_};
+  return activity;
 }
 
 void IpcCallCollector::collect(Sample& sample) {
@@ -58,24 +83,38 @@ void IpcCallCollector::collect(Sample& sample) {
 
   Reading reading{{}, std::chrono::steady_clock::now()};
   std::optional<ProcessActivity> processes;
+  NamespaceCallCounts other_namespaces;
   try {
     reading.counts = counter_->read();
-    if (counter_->tracks_processes()) processes = counter_->read_processes();
+    if (counter_->tracks_processes()) processes = counter_->read_processes(&other_namespaces);
+    losses_ = counter_->losses();
   } catch (const std::system_error& error) {
     // Never seen in practice; dropping the counter makes the next ticks attach anew.
     if (!failure_logged_) spdlog::warn("IPC system calls are not counted: {}", error.what());
     failure_logged_ = true;
     counter_.reset();
-    previous_.reset();
+    forget_readings();
     return;
   }
   IpcCallActivity activity{to_string(counter_->attached_mode()), reading.counts, std::nullopt,
-                           counter_->syscall_tax()};
+                           counter_->syscall_tax(), losses_};
+  interval_.reset();
   if (previous_) {
-    activity.since_previous = IpcCallInterval{ipc_calls_between(previous_->counts, reading.counts),
-                                              reading.at - previous_->at};
+    interval_ = reading.at - previous_->at;
+    activity.since_previous =
+        IpcCallInterval{ipc_calls_between(previous_->counts, reading.counts), *interval_};
   }
   previous_ = reading;
+  // The namespaces asked for since the previous reading keep their totals; the others went.
+  std::erase_if(namespace_totals_,
+                [this](const auto& entry) { return !namespaces_asked_.contains(entry.first); });
+  namespaces_asked_.clear();
+  for (auto& [inode, totals] : namespace_totals_) {
+    if (auto counted = other_namespaces.find(inode); counted != other_namespaces.end()) {
+      totals += counted->second;
+    }
+  }
+  namespace_interval_ = std::move(other_namespaces);
   sample.ipc_calls = std::move(activity);
   sample.processes = std::move(processes);
 }

@@ -110,8 +110,10 @@ struct ProgramConstants {
   std::uint32_t agent_tgid = 0;
   bool agent_in_initial_pid_namespace = false;
   bool track_processes = false;
+  bool count_other_namespaces = false;
   std::uint32_t process_map_entries = 0;
   std::uint32_t ring_buffer_bytes = 0;
+  std::uint32_t namespace_map_entries = 0;
 };
 
 // The inode of the initial pid namespace (PROC_PID_INIT_INO, include/linux/proc_ns.h): fixed,
@@ -215,6 +217,7 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
   skeleton->rodata->agent_in_initial_pid_namespace =
       constants.agent_in_initial_pid_namespace ? 1 : 0;
   skeleton->rodata->track_processes = constants.track_processes ? 1 : 0;
+  skeleton->rodata->count_other_namespaces = constants.count_other_namespaces ? 1 : 0;
   if (mode == BpfMode::kFentry || mode == BpfMode::kKprobe) {
     skeleton->rodata->fentry_arguments = fentry_arguments_of(functions.front());
   }
@@ -230,6 +233,12 @@ Skeleton open_in_mode(BpfMode mode, const std::vector<std::string>& functions,
   if (int error = bpf_map__set_max_entries(skeleton->maps.lifecycle_events, ring_bytes);
       error != 0) {
     failure = libbpf_failure("sizing the lifecycle ring buffer", -error, mode);
+    return nullptr;
+  }
+  std::uint32_t namespaces = constants.count_other_namespaces ? constants.namespace_map_entries : 1;
+  if (int error = bpf_map__set_max_entries(skeleton->maps.other_namespace_counts, namespaces);
+      error != 0) {
+    failure = libbpf_failure("sizing the map of every namespace", -error, mode);
     return nullptr;
   }
   // With per-process counts the exit programs count each call whole; an entry program is only
@@ -347,6 +356,13 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
         "membarrier(MEMBARRIER_CMD_GLOBAL) (nohz_full?), which reading them exactly needs");
     constants.track_processes = false;
   }
+  if (options.every_namespace && !constants.track_processes) {
+    spdlog::warn(
+        "the calls of other IPC namespaces are not counted: reading them exactly needs the "
+        "per-process counting's grace period, which is off");
+  }
+  constants.count_other_namespaces = options.every_namespace && constants.track_processes;
+  constants.namespace_map_entries = options.namespace_map_entries;
 
   std::vector<BpfMode> modes = {options.mode};
   if (options.mode == BpfMode::kAuto) {
@@ -366,8 +382,9 @@ IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options)
         spdlog::debug("BPF {} mode unavailable: {}", to_string(modes[tried]), failures[tried]);
       }
       tax.after_ns = unrelated_syscall_ns();
-      opening.counter.reset(new IpcCallCounter(
-          skeleton.release(), mode, constants.watched_ipc_namespace, constants.track_processes));
+      opening.counter.reset(
+          new IpcCallCounter(skeleton.release(), mode, constants.watched_ipc_namespace,
+                             constants.track_processes, constants.count_other_namespaces));
       if (constants.track_processes && !opening.counter->lifecycle_events_) {
         opening.counter.reset();
         failures.push_back(libbpf_failure("opening the lifecycle ring buffer", errno, mode));
@@ -432,11 +449,12 @@ std::int64_t unix_ms_of_boot_ns(std::int64_t boot_ns, std::int64_t realtime_minu
 }  // namespace
 
 IpcCallCounter::IpcCallCounter(ipc_calls* skeleton, BpfMode mode, std::uint32_t namespace_inode,
-                               bool tracking_processes)
+                               bool tracking_processes, bool counting_every_namespace)
     : skeleton_(skeleton),
       mode_(mode),
       namespace_inode_(namespace_inode),
-      tracking_processes_(tracking_processes) {
+      tracking_processes_(tracking_processes),
+      counting_every_namespace_(counting_every_namespace) {
   if (tracking_processes_) {
     lifecycle_events_ = ring_buffer__new(bpf_map__fd(skeleton_->maps.lifecycle_events),
                                          keep_lifecycle_record, &pending_events_, nullptr);
@@ -448,7 +466,70 @@ IpcCallCounter::~IpcCallCounter() {
   ipc_calls__destroy(skeleton_);
 }
 
-ProcessActivity IpcCallCounter::read_processes() {
+namespace {
+
+// The old epoch's keys of a map whose keys carry an `epoch` member: quiescent after the grace
+// period (the programs insert only new-epoch keys meanwhile, which the iteration skips).
+template <typename Key>
+std::vector<Key> keys_of_epoch(int map, std::uint32_t epoch) {
+  std::vector<Key> keys;
+  Key key{};
+  Key next{};
+  const Key* previous = nullptr;
+  while (bpf_map_get_next_key(map, previous, &next) == 0) {
+    if (next.epoch == epoch) keys.push_back(next);
+    key = next;
+    previous = &key;
+  }
+  return keys;
+}
+
+// The program's counters as the model's (the layouts differ: C arrays against std::array).
+IpcCallCounts counts_of(const ipc_call_counts& counts) {
+  IpcCallCounts model;
+  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+    model.calls[call] = counts.calls[call];
+    for (std::size_t error_class = 0; error_class < kErrnoClassCount; ++error_class) {
+      model.failures[call][error_class] = counts.failures[call][error_class];
+    }
+  }
+  return model;
+}
+
+}  // namespace
+
+void IpcCallCounter::take_other_namespaces(std::uint32_t old_epoch, NamespaceCallCounts* into) {
+  int map = bpf_map__fd(skeleton_->maps.other_namespace_counts);
+  for (const namespace_call_key& old : keys_of_epoch<namespace_call_key>(map, old_epoch)) {
+    ipc_call_counts counts{};
+    if (bpf_map_lookup_elem(map, &old, &counts) != 0) {
+      throw std::system_error(errno, std::generic_category(), "reading a namespace's counts");
+    }
+    if (bpf_map_delete_elem(map, &old) != 0) {
+      throw std::system_error(errno, std::generic_category(), "deleting a namespace's counts");
+    }
+    if (into) (*into)[old.ipc_namespace] += counts_of(counts);
+  }
+}
+
+IpcCallLosses IpcCallCounter::losses() const {
+  IpcCallLosses losses;
+  const bpf_object_skeleton* programs = skeleton_->skeleton;
+  for (int index = 0; index < programs->prog_cnt; ++index) {
+    bpf_program* program = *programs->progs[index].prog;
+    if (!bpf_program__autoload(program)) continue;
+    bpf_prog_info info{};
+    std::uint32_t length = sizeof info;
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(program), &info, &length) != 0) {
+      throw std::system_error(errno, std::generic_category(), "describing a BPF program");
+    }
+    losses.recursion_misses += info.recursion_misses;
+  }
+  losses.other_namespace_calls = std::atomic_ref(skeleton_->bss->other_namespace_calls_lost).load();
+  return losses;
+}
+
+ProcessActivity IpcCallCounter::read_processes(NamespaceCallCounts* other_namespaces) {
   ProcessActivity activity;
   if (!tracking_processes_) return activity;
 
@@ -460,18 +541,10 @@ ProcessActivity IpcCallCounter::read_processes() {
     throw std::system_error(errno, std::generic_category(), "waiting for an RCU grace period");
   }
 
-  // The old epoch's keys are quiescent: collect them (the programs insert only new-epoch keys
-  // meanwhile, which the iteration skips), then read and delete each.
+  // The old epoch's keys are quiescent: read and delete each.
+  if (counting_every_namespace_) take_other_namespaces(old_epoch, other_namespaces);
   int map = bpf_map__fd(skeleton_->maps.process_calls);
-  std::vector<process_call_key> old_keys;
-  process_call_key key{};
-  process_call_key next{};
-  const process_call_key* previous = nullptr;
-  while (bpf_map_get_next_key(map, previous, &next) == 0) {
-    if (next.epoch == old_epoch) old_keys.push_back(next);
-    key = next;
-    previous = &key;
-  }
+  std::vector<process_call_key> old_keys = keys_of_epoch<process_call_key>(map, old_epoch);
   activity.calls.reserve(old_keys.size());
   for (const process_call_key& old : old_keys) {
     std::uint64_t count = 0;
@@ -517,14 +590,7 @@ IpcCallCounts IpcCallCounter::read() const {
   if (error != 0) {
     throw std::system_error(-error, std::generic_category(), "reading the BPF call counters");
   }
-  for (const ipc_call_counts& cpu : per_cpu) {
-    for (std::size_t call = 0; call < kIpcCallCount; ++call) {
-      totals.calls[call] += cpu.calls[call];
-      for (std::size_t error_class = 0; error_class < kErrnoClassCount; ++error_class) {
-        totals.failures[call][error_class] += cpu.failures[call][error_class];
-      }
-    }
-  }
+  for (const ipc_call_counts& cpu : per_cpu) totals += counts_of(cpu);
   return totals;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,7 +41,18 @@ struct IpcCallCounterOptions {
   // The lifecycle ring buffer, in bytes: a power of two, a multiple of the page size. Events that
   // do not fit are counted in ProcessActivity::events_lost.
   std::uint32_t ring_buffer_bytes = 256 * 1024;
+  // Also count the calls of every other IPC namespace, by namespace (`namespaces: all`,
+  // docs/design.md §9); needs per_process (its grace period reads them exactly). Off, the other
+  // namespaces' calls cost what they always did.
+  bool every_namespace = false;
+  // Namespaces the kernel holds counts for between two readings (two per namespace while a
+  // reading flips the epoch); calls beyond it are counted in IpcCallLosses::other_namespace_calls.
+  std::uint32_t namespace_map_entries = 1024;
 };
+
+// The calls of the other IPC namespaces made between two readings, by namespace inode; only the
+// namespaces that made calls.
+using NamespaceCallCounts = std::map<std::uint32_t, IpcCallCounts>;
 
 // Nanoseconds per call of an unrelated syscall (getppid): the median over rounds of a few thousand
 // calls each, so that a preemption in one round does not move it. About 10 ms.
@@ -72,19 +84,33 @@ class IpcCallCounter {
   // std::system_error if the kernel refuses to read the map.
   IpcCallCounts read() const;
 
+  // What the programs could not count since open() (cumulative): the kernel's recursion misses of
+  // every attached program (bpf_prog_info), and other namespaces' calls beyond their map. Throws
+  // std::system_error if the kernel refuses to describe a program.
+  IpcCallLosses losses() const;
+
+  // Whether read_processes() also gives the other namespaces' calls (every_namespace asked for,
+  // and per-process counts on).
+  bool counts_every_namespace() const { return counting_every_namespace_; }
+
   // Whether read_processes() has anything to give (per_process asked for, and the kernel offers
   // the grace period it needs: membarrier(MEMBARRIER_CMD_GLOBAL), refused under nohz_full).
   bool tracks_processes() const { return tracking_processes_; }
 
   // The per-process counts made since the previous call (each exactly once: the counting epoch is
   // flipped and the old epoch's keys read and deleted after an RCU grace period, a few ms), and
-  // the lifecycle events waiting in the ring buffer, oldest first. Throws std::system_error if
-  // the kernel refuses to read the maps.
-  ProcessActivity read_processes();
+  // the lifecycle events waiting in the ring buffer, oldest first. With every namespace counted,
+  // the other namespaces' calls of the same interval, read in the same grace period, go to
+  // `other_namespaces` (when given; they are taken from the kernel either way). Throws
+  // std::system_error if the kernel refuses to read the maps.
+  ProcessActivity read_processes(NamespaceCallCounts* other_namespaces = nullptr);
 
  private:
   IpcCallCounter(ipc_calls* skeleton, BpfMode mode, std::uint32_t namespace_inode,
-                 bool tracking_processes);
+                 bool tracking_processes, bool counting_every_namespace);
+
+  // Reads and deletes the old epoch's counts of the other namespaces (after the grace period).
+  void take_other_namespaces(std::uint32_t old_epoch, NamespaceCallCounts* into);
 
   ipc_calls* skeleton_;
   ring_buffer* lifecycle_events_ = nullptr;
@@ -93,6 +119,7 @@ class IpcCallCounter {
   SyscallTax syscall_tax_;
   std::uint32_t namespace_inode_;
   bool tracking_processes_;
+  bool counting_every_namespace_;
 };
 
 }  // namespace ipctrail

@@ -2,7 +2,8 @@
  * watched, leaving out the calls of the agent itself (its collector's semctl/msgctl calls would
  * otherwise be most of the counts on a quiet host). Beside those exact namespace totals it counts
  * the same calls per process and outcome, and sends the creations and removals of objects through
- * a ring buffer: who made the calls (docs/design.md §6).
+ * a ring buffer: who made the calls (docs/design.md §6). With `namespaces: all` it also counts the
+ * calls of every other IPC namespace, by namespace (docs/design.md §9).
  * Each call has six programs: a tracepoint pair, an fentry/fexit pair and a kprobe/kretprobe
  * pair; the loader switches off the pairs it does not use, so one object serves every attach mode
  * (and, with per-process counts, the entry programs that have nothing to remember).
@@ -43,6 +44,10 @@ const volatile __u32 agent_in_initial_pid_namespace = 0;
  * lifecycle event needs the arguments (the gets and ctls of the tracepoint and kprobe modes).
  * Without, calls are counted at their entry, as before per-process counts existed. */
 const volatile __u32 track_processes = 0;
+/* Whether to count the calls of the other IPC namespaces too (`namespaces: all`; only with
+ * track_processes, whose epoch and grace period read them exactly). Off, a call of another
+ * namespace costs what it always did: one comparison. */
+const volatile __u32 count_other_namespaces = 0;
 const volatile __u32 fentry_arguments = FENTRY_ARGUMENTS_UNKNOWN; /* enum fentry_arguments */
 
 /* Written by user space through the skeleton's memory-mapped .bss. The programs put their
@@ -54,6 +59,10 @@ __u32 counting_epoch = 0;
  * reach the ring buffer (full, or the remembered arguments missing). Cumulative; atomic adds. */
 __u64 calls_not_attributed = 0;
 __u64 events_lost = 0;
+/* Calls of other namespaces that found the namespace map full; cumulative, never silent. */
+__u64 other_namespace_calls_lost = 0;
+/* Never written: the zeroed value a new namespace's counts start from (too large for the stack). */
+struct ipc_call_counts no_calls = {};
 
 /* One slot per CPU, allocated when the map is created: the programs never allocate (a run-time
  * allocation from a tracing program warns before kernel 6.1 and is refused on PREEMPT_RT), and
@@ -73,6 +82,16 @@ struct {
   __type(key, struct process_call_key);
   __type(value, __u64);
 } process_calls SEC(".maps");
+
+/* The other namespaces' counts, by namespace and epoch, preallocated; every tick user space reads
+ * and deletes the old epoch's. max_entries is set by the loader (1024 by default, 1 when only the
+ * watched namespace is counted): about 1.2 KiB per entry. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, struct namespace_call_key);
+  __type(value, struct ipc_call_counts);
+} other_namespace_counts SEC(".maps");
 
 /* What a *get or *ctl(IPC_RMID) asked for, from its entry to its exit, per thread. */
 struct pending_lifecycle {
@@ -94,8 +113,9 @@ struct {
   __uint(max_entries, 256 * 1024);
 } lifecycle_events SEC(".maps");
 
-static __always_inline int is_agent(void) {
-  if (agent_in_initial_pid_namespace) return (bpf_get_current_pid_tgid() >> 32) == agent_tgid;
+/* pid_tgid: bpf_get_current_pid_tgid(), which the caller also needs for its key. */
+static __always_inline int is_agent_task(__u64 pid_tgid) {
+  if (agent_in_initial_pid_namespace) return (pid_tgid >> 32) == agent_tgid;
   struct bpf_pidns_info caller = {};
   /* Fails for a task of another pid namespace: not the agent. */
   if (bpf_get_ns_current_pid_tgid(agent_pid_namespace_device, agent_pid_namespace_inode, &caller,
@@ -105,10 +125,19 @@ static __always_inline int is_agent(void) {
   return caller.tgid == agent_tgid;
 }
 
+static __always_inline int is_agent(void) {
+  return is_agent_task(bpf_get_current_pid_tgid());
+}
+
+/* The inode of the current task's IPC namespace. */
+static __always_inline __u32 current_ipc_namespace(void) {
+  struct task_struct* task = bpf_get_current_task_btf();
+  return task->nsproxy->ipc_ns->ns.inum;
+}
+
 /* Whether the current task's call is counted: in the watched namespace, and not the agent's. */
 static __always_inline int is_watched(void) {
-  struct task_struct* task = bpf_get_current_task_btf();
-  return task->nsproxy->ipc_ns->ns.inum == watched_ipc_namespace && !is_agent();
+  return current_ipc_namespace() == watched_ipc_namespace && !is_agent();
 }
 
 /* The counters of the watched namespace. */
@@ -159,16 +188,19 @@ static __always_inline void count_result(enum ipc_call call, long ret) {
 /* One more call of this process with this outcome, under the current epoch. A new key is inserted
  * with BPF_NOEXIST, never replacing an element another CPU may be adding to; a full map (E2BIG)
  * or a busy bucket (EBUSY) counts the call as not attributed. */
-static __always_inline void count_process_call(enum ipc_call call, long ret) {
+static __always_inline void count_process_call(enum ipc_call call, long ret, __u64 pid_tgid) {
   struct process_call_key key;
   __builtin_memset(&key, 0, sizeof key);
   __u32 epoch = *(volatile __u32*)&counting_epoch;
   key.epoch = epoch;
-  key.tgid = bpf_get_current_pid_tgid() >> 32;
+  key.tgid = pid_tgid >> 32;
   key.cgroup = bpf_get_current_cgroup_id();
   key.call = call;
   key.outcome = ret >= 0 ? IPC_OUTCOME_SUCCESS : 1 + errno_class(-ret);
-  bpf_get_current_comm(key.comm, sizeof key.comm);
+  /* Read straight from the task: what bpf_get_current_comm copies (the kernel keeps comm
+   * NUL-padded, strscpy_pad in __set_task_comm), without the helper's call and string copy. */
+  struct task_struct* task = bpf_get_current_task_btf();
+  __builtin_memcpy(key.comm, task->comm, sizeof key.comm);
   __u64* count = bpf_map_lookup_elem(&process_calls, &key);
   if (!count) {
     __u64 one = 1;
@@ -282,23 +314,57 @@ static __always_inline void tracepoint_enter(enum ipc_call call,
 
 /* A finished call, counted whole: in the totals (one lookup of their slot) and under its process,
  * in this one run. */
-static __always_inline void count_finished_call(enum ipc_call call, long ret) {
+static __always_inline void count_finished_call(enum ipc_call call, long ret, __u64 pid_tgid) {
   struct ipc_call_counts* counts = namespace_counts();
   if (counts) {
     __sync_fetch_and_add(&counts->calls[call], 1);
     if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
   }
-  count_process_call(call, ret);
+  count_process_call(call, ret, pid_tgid);
+}
+
+/* A finished call of another namespace, counted whole in that namespace's counts under the
+ * current epoch. A new key is inserted with BPF_NOEXIST (never replacing counts another CPU adds
+ * to); a full map (E2BIG) or a busy bucket loses the call, counted. */
+static __always_inline void count_other_namespace_call(__u32 ipc_namespace, enum ipc_call call,
+                                                       long ret) {
+  struct namespace_call_key key = {ipc_namespace, *(volatile __u32*)&counting_epoch};
+  struct ipc_call_counts* counts = bpf_map_lookup_elem(&other_namespace_counts, &key);
+  if (!counts) {
+    long error = bpf_map_update_elem(&other_namespace_counts, &key, &no_calls, BPF_NOEXIST);
+    if (error == 0 || error == -EEXIST) counts = bpf_map_lookup_elem(&other_namespace_counts, &key);
+  }
+  if (!counts) {
+    __sync_fetch_and_add(&other_namespace_calls_lost, 1);
+    return;
+  }
+  __sync_fetch_and_add(&counts->calls[call], 1);
+  if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
+}
+
+/* At a call's exit: whether it is the watched namespace's to count, with the caller's pid_tgid
+ * (read once: the per-process key needs it too). Another namespace's call is counted here, with
+ * every namespace counted (never the agent's: its sampler thread visits every namespace and calls
+ * semctl there). */
+static __always_inline int watched_at_exit(enum ipc_call call, long ret, __u64* pid_tgid) {
+  __u32 ipc_namespace = current_ipc_namespace();
+  if (ipc_namespace != watched_ipc_namespace) {
+    if (count_other_namespaces && !is_agent()) count_other_namespace_call(ipc_namespace, call, ret);
+    return 0;
+  }
+  *pid_tgid = bpf_get_current_pid_tgid();
+  return !is_agent_task(*pid_tgid);
 }
 
 /* Also the kretprobe's exit: both see only the result, the arguments were remembered. */
 static __always_inline void tracepoint_exit(enum ipc_call call, long ret) {
-  if (!is_watched()) return;
+  __u64 pid_tgid = 0;
+  if (!watched_at_exit(call, ret, &pid_tgid)) return;
   if (!track_processes) {
     count_result(call, ret);
     return;
   }
-  count_finished_call(call, ret);
+  count_finished_call(call, ret, pid_tgid);
   if (is_get(call) || is_ctl(call)) finish_lifecycle(call, ret);
 }
 
@@ -332,14 +398,15 @@ static __always_inline void fentry_enter(enum ipc_call call) {
 
 /* fexit sees the arguments and the result together: no need to remember anything. */
 static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
-  if (!is_watched()) return;
   __u64 ret = 0;
   bpf_get_func_ret(ctx, &ret);
+  __u64 pid_tgid = 0;
+  if (!watched_at_exit(call, (long)ret, &pid_tgid)) return;
   if (!track_processes) {
     count_result(call, (long)ret);
     return;
   }
-  count_finished_call(call, (long)ret);
+  count_finished_call(call, (long)ret, pid_tgid);
   if (!is_get(call) && !is_ctl(call)) return;
   unsigned long key_or_id = 0;
   unsigned long flags_or_cmd = 0;

@@ -36,7 +36,8 @@ enum ipc_errno_class {
   IPC_ERRNO_CLASS_COUNT,
 };
 
-/* The watched IPC namespace's counters on one CPU. */
+/* The watched IPC namespace's counters on one CPU; also one other namespace's counters (shared by
+ * every CPU, atomic adds) in the map of every namespace. */
 struct ipc_call_counts {
   unsigned long long calls[IPC_CALL_COUNT];
   unsigned long long failures[IPC_CALL_COUNT][IPC_ERRNO_CLASS_COUNT];
@@ -63,6 +64,14 @@ struct process_call_key {
   unsigned char outcome;     /* IPC_OUTCOME_SUCCESS or 1 + enum ipc_errno_class */
   unsigned char padding;
   char comm[16];
+};
+
+/* Another IPC namespace's counts in one counting epoch (`namespaces: all`): read and deleted each
+ * tick, like the per-process counts, so the map holds only the namespaces that made calls since
+ * the previous reading. */
+struct namespace_call_key {
+  unsigned int ipc_namespace; /* inode */
+  unsigned int epoch;         /* 0 or 1 */
 };
 
 enum lifecycle_action {

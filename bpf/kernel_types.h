@@ -18,6 +18,7 @@ struct nsproxy {
 
 struct task_struct {
   struct nsproxy* nsproxy;
+  char comm[16];
 } __attribute__((preserve_access_index));
 
 /* x86-64 registers: those an x86-64 syscall function (__x64_sys_<name>) receives its arguments

@@ -228,6 +228,10 @@ void write_syscalls(ExpositionWriter& out, const IpcCallActivity& activity) {
     out.family(metric::kBpfSyscallTax);
     out.sample({{"mode", activity.attach_mode}}, activity.syscall_tax->ratio());
   }
+  // Always both, also at 0: a loss must show, and a series that appears late is easily missed.
+  out.family(metric::kBpfCallsLost);
+  out.sample({{"reason", "recursion"}}, activity.losses.recursion_misses);
+  out.sample({{"reason", "namespace_map_full"}}, activity.losses.other_namespace_calls);
 }
 
 }  // namespace

@@ -94,10 +94,15 @@ inline constexpr MetricSpec kBpfSyscallTax{
     "ipctrail_bpf_syscall_tax_ratio", "gauge",
     "Cost the BPF programs added to an unrelated syscall (getppid) when they attached, as a "
     "fraction of its cost before (0.3 is +30%), by attach mode."};
+inline constexpr MetricSpec kBpfCallsLost{
+    "ipctrail_bpf_calls_lost_total", "counter",
+    "IPC system calls the BPF programs could not count since they were attached, by reason: "
+    "recursion (the kernel skipped a program because a BPF program was already running on that "
+    "CPU), namespace_map_full (calls of other IPC namespaces beyond the map)."};
 }  // namespace metric
 
 // Every metric family, in the order of the exposition.
-inline constexpr std::array<const MetricSpec*, 18> kMetrics{
+inline constexpr std::array<const MetricSpec*, 19> kMetrics{
     &metric::kUp,
     &metric::kBuildInfo,
     &metric::kLastSampleTimestamp,
@@ -116,6 +121,7 @@ inline constexpr std::array<const MetricSpec*, 18> kMetrics{
     &metric::kSyscalls,
     &metric::kSyscallErrors,
     &metric::kBpfSyscallTax,
+    &metric::kBpfCallsLost,
 };
 
 namespace chart {

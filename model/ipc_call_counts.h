@@ -73,6 +73,15 @@ struct IpcCallTable {
   Value failures_of(IpcCall call, ErrnoClass error) const {
     return failures[index_of(call)][index_of(error)];
   }
+  IpcCallTable& operator+=(const IpcCallTable& more) {
+    for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+      calls[call] += more.calls[call];
+      for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
+        failures[call][error] += more.failures[call][error];
+      }
+    }
+    return *this;
+  }
   bool operator==(const IpcCallTable&) const = default;
 };
 
@@ -94,6 +103,17 @@ struct IpcCallInterval {
   std::chrono::nanoseconds elapsed{0};
 };
 
+// Calls the BPF programs could not count, cumulative since they were attached; never silent.
+struct IpcCallLosses {
+  // Program runs the kernel skipped because a BPF program was already running on that CPU
+  // (bpf_prog_info.recursion_misses, summed over the attached programs): each is a call, or its
+  // entry, counted nowhere, in no namespace and no process.
+  std::uint64_t recursion_misses = 0;
+  // Calls of other namespaces (`namespaces: all`) that found the namespace map full.
+  std::uint64_t other_namespace_calls = 0;
+  bool operator==(const IpcCallLosses&) const = default;
+};
+
 struct IpcCallActivity {
   std::string_view attach_mode;  // "tracepoint", "fentry" or "kprobe"
   IpcCallCounts totals;
@@ -101,6 +121,8 @@ struct IpcCallActivity {
   std::optional<IpcCallInterval> since_previous;
   // What attaching cost unrelated syscalls (measured once, when the programs attached).
   std::optional<SyscallTax> syscall_tax;
+  // Of the whole attachment, not of one namespace: another namespace's activity carries the same.
+  IpcCallLosses losses;
 };
 
 }  // namespace ipctrail

@@ -82,6 +82,8 @@ void write_ipc_calls_json(std::string& out, const IpcCallActivity& activity) {
                    activity.syscall_tax->before_ns, activity.syscall_tax->after_ns,
                    activity.syscall_tax->ratio());
   }
+  fmt::format_to(Out(out), ",\"calls_lost\":{{\"recursion\":{},\"namespace_map_full\":{}}}",
+                 activity.losses.recursion_misses, activity.losses.other_namespace_calls);
   out += '}';
 }
 
@@ -215,6 +217,10 @@ std::string ipc_calls_table(const IpcCallActivity& activity) {
     out += fmt::format("  attaching cost unrelated syscalls: {:.0f} ns -> {:.0f} ns ({:+.0f}%)\n",
                        tax.before_ns, tax.after_ns, 100 * tax.ratio());
   }
+  out += fmt::format(
+      "  calls not counted: {} skipped by the kernel (a BPF program already running on the CPU), "
+      "{} of other namespaces (map full)\n",
+      activity.losses.recursion_misses, activity.losses.other_namespace_calls);
   return out;
 }
 

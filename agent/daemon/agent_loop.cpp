@@ -65,6 +65,13 @@ class Signals {
   sigset_t previous_{};
 };
 
+// With every namespace watched, BPF counts every namespace's calls too (docs/design.md §9).
+BpfOptions bpf_options(const AgentOptions& options) {
+  BpfOptions bpf = options.bpf;
+  bpf.every_namespace = options.namespaces == NamespaceScope::kAll;
+  return bpf;
+}
+
 StoreOptions store_options(const AgentOptions& options) {
   StoreOptions store;
   store.path = options.db_path;
@@ -165,7 +172,7 @@ class Components {
   explicit Components(const AgentOptions& options)
       : writer_(std::make_unique<HistoryWriter>(options)),
         collector_(std::make_unique<Collector>(options.collector)),
-        calls_(std::make_unique<IpcCallCollector>(options.bpf)),
+        calls_(std::make_unique<IpcCallCollector>(bpf_options(options))),
         alerts_(options.alerts),
         engine_(std::make_unique<AlertEngine>(options.alerts)),
         delays_(std::make_unique<NotificationDelay>(options.alerts)),
@@ -187,7 +194,9 @@ class Components {
       collector = std::make_unique<Collector>(next.collector);
     // The new BPF programs attach beside the old ones for a moment; each counts into its own maps.
     std::unique_ptr<IpcCallCollector> calls;
-    if (next.bpf != current.bpf) calls = std::make_unique<IpcCallCollector>(next.bpf);
+    if (bpf_options(next) != bpf_options(current)) {
+      calls = std::make_unique<IpcCallCollector>(bpf_options(next));
+    }
     // stale_after follows the interval, so a new interval means a new server too.
     bool new_server = next.prometheus_listen != current.prometheus_listen ||
                       (next.prometheus_listen && next.interval != current.interval);
@@ -235,6 +244,11 @@ class Components {
     array_creators_.learn(sample);
     std::vector<WatchedNamespace> others;
     if (namespaces_) others = namespaces_->sample(scheduled);
+    for (WatchedNamespace& other : others) {
+      auto calls = calls_->namespace_calls(static_cast<std::uint32_t>(other.identity.inode),
+                                           other.new_incarnation);
+      if (other.sample) other.sample->ipc_calls = std::move(calls);
+    }
     std::vector<AlertTransition> transitions = engine_->evaluate(sample, scheduled);
     evaluate_namespaces(others, scheduled, transitions);
     log_transitions(transitions);

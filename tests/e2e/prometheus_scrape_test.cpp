@@ -161,7 +161,7 @@ TEST_F(PrometheusScrape, QueriesReturnTheNamespacesValues) {
   IpcCallCounts totals;
   totals.calls_of(IpcCall::kSemget) = 12;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 2;
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, std::nullopt};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, std::nullopt, {}};
 
   MetricsServer server({.address = {.host = "127.0.0.1", .port = 0}});
   server.publish(render_exposition({.sample = sample, .alerts = alerts}));

@@ -89,7 +89,8 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   totals.calls_of(IpcCall::kMsgsnd) = 7;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 2;
   totals.failures_of(IpcCall::kMsgsnd, ErrnoClass::kEAGAIN) = 5;
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, SyscallTax{200, 250}};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, SyscallTax{200, 250},
+                                     IpcCallLosses{.recursion_misses = 3}};
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
   std::map<std::string, FamilyCount> families = families_of(text);
@@ -111,6 +112,7 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
       {"ipctrail_syscalls_total", 12},  // every call, counted or not
       {"ipctrail_syscall_errors_total", 2},
       {"ipctrail_bpf_syscall_tax_ratio", 1},
+      {"ipctrail_bpf_calls_lost_total", 2},  // both reasons, also at 0
   };
   ASSERT_EQ(families.size(), expected_samples.size()) << text;
   for (const auto& [name, samples] : expected_samples) {
@@ -121,6 +123,10 @@ TEST(Exposition, EveryFamilyOnceWithHelpAndType) {
   EXPECT_NE(text.find("# TYPE ipctrail_syscalls_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE ipctrail_semaphores gauge\n"), std::string::npos);
   EXPECT_NE(text.find("\nipctrail_bpf_syscall_tax_ratio{mode=\"tracepoint\"} 0.25\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\nipctrail_bpf_calls_lost_total{reason=\"recursion\"} 3\n"
+                      "ipctrail_bpf_calls_lost_total{reason=\"namespace_map_full\"} 0\n"),
             std::string::npos)
       << text;
 
@@ -174,7 +180,7 @@ TEST(Exposition, ValuesAreExact) {
   IpcCallCounts totals;
   totals.calls_of(IpcCall::kSemget) = 18446744073709551615ULL;
   totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 9007199254740993ULL;  // 2^53 + 1
-  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, std::nullopt};
+  sample.ipc_calls = IpcCallActivity{"tracepoint", totals, std::nullopt, std::nullopt, {}};
   std::vector<AlertStatusSeries> alerts = {{"a", "c", "i", -2}};
   std::string text = render_exposition({.sample = sample, .alerts = alerts});
 
