@@ -184,5 +184,44 @@ TEST_F(NamespaceStoreTest, HistoryCommandsReadTheHostsRowsUnlessToldOtherwise) {
   }
 }
 
+// `report --namespace` analyses the chosen namespace's rows only: each of two namespaces and the
+// host has its own peak, and a namespace the history does not have is a usage error.
+TEST_F(NamespaceStoreTest, ReportReadsTheChosenNamespacesRows) {
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, 5, {in_namespace(11, 3), in_namespace(12, 7)}));
+    store.write_tick(tick(kT0 + 1000, 5, {in_namespace(11, 4), in_namespace(12, 6)}));
+    store.write_tick(tick(kT0 + 2000, 5, {in_namespace(11, 2), in_namespace(12, 6)}));
+  }
+  auto report = [&](const std::string& choice, const std::string& format) {
+    return testing::run_shell(
+        "{ " + std::string(IPCTRAIL_BINARY) +
+        " report --since 2026-11-18T11:06:00Z --until 2026-11-18T11:08:00Z --format " + format +
+        " --db " + path_.string() + (choice.empty() ? "" : " --namespace " + choice) +
+        " 2>/dev/null; }");
+  };
+  auto semaphores_peak = [&](const std::string& choice) -> nlohmann::json {
+    testing::CommandResult result = report(choice, "json");
+    if (result.exit_code != 0) return result.exit_code;
+    nlohmann::json document = nlohmann::json::parse(result.output, nullptr, false);
+    for (const nlohmann::json& resource : document["resources"]) {
+      if (resource["id"] == "semaphores") {
+        return nlohmann::json::array({document["namespace"], resource["peak"]});
+      }
+    }
+    return nullptr;
+  };
+  EXPECT_EQ(semaphores_peak(""), nlohmann::json::array({"host", 5}));
+  EXPECT_EQ(semaphores_peak("host"), nlohmann::json::array({"host", 5}));
+  EXPECT_EQ(semaphores_peak("ns11"), nlohmann::json::array({"ns11", 4}));
+  EXPECT_EQ(semaphores_peak("12"), nlohmann::json::array({"12", 7}));
+  EXPECT_EQ(semaphores_peak("nope"), 2);
+  testing::CommandResult text = report("ns12", "text");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("IPC namespace: ns12\n"), std::string::npos) << text.output;
+  testing::CommandResult html = report("ns12", "html");
+  EXPECT_NE(html.output.find("IPC namespace <code>ns12</code>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ipctrail
