@@ -75,6 +75,8 @@ struct NamespaceTickRecord {
   bool sampled = true;
   std::vector<ChartRecord> charts;
   IpcInventory objects;
+  // Its own leak suspects, found by its collector's leak rules, as TickRecord::leak_suspects.
+  std::optional<std::vector<LeakSuspect>> leak_suspects;
 };
 
 struct TickRecord {

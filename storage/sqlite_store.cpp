@@ -324,7 +324,13 @@ void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
       continue;
     }
     for (const ChartRecord& chart : record.charts) write_chart(chart, tick.ts_ms, keyframe, id);
-    objects_of(id).write(record.objects, tick.ts_ms);
+    ObjectStore& objects = objects_of(id);
+    objects.write(record.objects, tick.ts_ms);
+    if (record.leak_suspects) {
+      objects.write_leak_suspects(*record.leak_suspects, tick.ts_ms);
+    } else {
+      objects.clear_leak_suspects(tick.ts_ms);
+    }
   }
   // Gone since the last tick: the row ends, and end_vanished_series ends its series, as a removed
   // queue's. One that was not sampled this tick is in the tick, with its charts not collected.
