@@ -50,6 +50,8 @@ class Retention {
   // windows taken in turn by a cursor over the incarnations' ids: each step's work is bounded
   // however many states the file holds.
   void delete_old_objects(std::int64_t cutoff_ms, std::int64_t budget);
+  // The `namespaces` rows of namespaces that ended before the cutoff, once nothing refers to them.
+  void delete_unreferenced_namespaces(std::int64_t cutoff_ms);
   std::int64_t deletable_before(std::int64_t cutoff_ms) const;
   void advance_size_cutoff(std::int64_t now_ms, std::int64_t oldest_ms);
   void vacuum_some();
@@ -68,6 +70,8 @@ class Retention {
   SQLite::Statement delete_removed_objects_;
   SQLite::Statement next_object_window_;
   SQLite::Statement delete_superseded_object_states_;
+  SQLite::Statement ended_namespace_before_;
+  SQLite::Statement delete_unreferenced_namespaces_;
   std::int64_t superseded_cursor_ = 0;  // incarnations up to this id were swept this pass
   ProcessRetention processes_;
   std::int64_t last_step_ms_ = 0;

@@ -161,10 +161,15 @@ void SqliteStore::reload_state() {
   span_id_.reset();
   SQLite::Statement charts(db_, "SELECT id FROM charts");
   while (charts.executeStep()) chart_ids_.insert(charts.getColumn(0).getString());
-  SQLite::Statement namespaces(db_, "SELECT inode, id FROM namespaces WHERE ended_ts IS NULL");
+  inherited_namespaces_.clear();
+  SQLite::Statement namespaces(
+      db_, "SELECT inode, id, last_seen_ts FROM namespaces WHERE ended_ts IS NULL");
   while (namespaces.executeStep()) {
-    live_namespaces_[static_cast<std::uint64_t>(namespaces.getColumn(0).getInt64())] =
-        namespaces.getColumn(1).getInt64();
+    std::int64_t id = namespaces.getColumn(1).getInt64();
+    live_namespaces_[static_cast<std::uint64_t>(namespaces.getColumn(0).getInt64())] = id;
+    if (!namespaces_written_.contains(id)) {
+      inherited_namespaces_[id] = namespaces.getColumn(2).getInt64();
+    }
   }
   SQLite::Statement open(
       db_,
@@ -298,7 +303,13 @@ void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
     const NamespaceIdentity& identity = record.identity;
     auto found = live_namespaces_.find(identity.inode);
     std::int64_t id = 0;
-    if (found != live_namespaces_.end() && !record.new_incarnation) {
+    // New to the agent, but alive before an earlier agent last saw its inode: the same namespace.
+    auto inherited = found == live_namespaces_.end() ? inherited_namespaces_.end()
+                                                     : inherited_namespaces_.find(found->second);
+    bool continues = inherited != inherited_namespaces_.end() && identity.oldest_process_start_ms &&
+                     *identity.oldest_process_start_ms < inherited->second;
+    if (inherited != inherited_namespaces_.end()) inherited_namespaces_.erase(inherited);
+    if (found != live_namespaces_.end() && (!record.new_incarnation || continues)) {
       id = found->second;
       seen_namespace_.reset();
       seen_namespace_.bind(1, tick.ts_ms);
@@ -318,6 +329,7 @@ void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
       insert_namespace_.exec();
       id = db_.getLastInsertRowid();
     }
+    namespaces_written_.insert(id);
     live[identity.inode] = id;
     if (!record.sampled) {
       for (auto& [chart, state] : charts_[id]) state.unknown_in_tick = tick_number_;

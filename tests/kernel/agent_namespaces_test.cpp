@@ -227,6 +227,32 @@ TEST_F(AgentNamespaces, AnAlertInOneNamespaceRaisesOnlyItsInstance) {
             1);
 }
 
+// A restarted agent continues the history of a namespace that lived through the restart: one
+// namespaces row, still open, and the same series.
+TEST_F(AgentNamespaces, ARestartContinuesANamespaceThatLived) {
+  NamespaceHolder holder(
+      {.kernel_values = {}, .semaphore_arrays = {3}, .queues = {}, .segments = {}});
+  ASSERT_TRUE(holder.ok());
+  std::string row_count =
+      "SELECT count(*) FROM namespaces WHERE inode = " + std::to_string(holder.inode());
+  for (int run = 0; run < 2; ++run) {
+    std::size_t before = testing::count_of(testing::read_text(log_), "committed tick");
+    testing::AgentProcess agent = start_agent();
+    ASSERT_TRUE(testing::eventually([&] {
+      std::string text = testing::read_text(log_);
+      return text.find(link(holder.inode()) + " (", 0) != std::string::npos &&
+             testing::count_of(text, "committed tick") >= before + 2;
+    })) << testing::read_text(log_);
+    EXPECT_EQ(agent.stop(SIGTERM), 0);
+  }
+  EXPECT_EQ(number(row_count), 1);
+  EXPECT_EQ(number(row_count + " AND ended_ts IS NULL"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM series s JOIN namespaces n ON n.id = s.namespace_id "
+                   "WHERE s.chart = 'system.ipc_semaphore_arrays' AND n.inode = " +
+                   std::to_string(holder.inode())),
+            1);
+}
+
 // Another namespace's leak suspects (README "Leak suspects"): a segment whose creator exited,
 // made inside a holder's namespace, is found by that namespace's leak rules, stored with its
 // objects (`objects --leaked --namespace`), and raises that namespace's ipc_objects_leaked only.
