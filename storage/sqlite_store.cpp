@@ -144,7 +144,10 @@ SqliteStore::SqliteStore(StoreOptions options)
       insert_namespace_(db_,
                         "INSERT INTO namespaces (inode, label, owner_kind, owner_name, container, "
                         "first_seen_ts, last_seen_ts) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-      seen_namespace_(db_, "UPDATE namespaces SET last_seen_ts = ? WHERE id = ?"),
+      // Every live row is in the tick (one that is not ends in it): one statement for them all.
+      seen_namespaces_(db_,
+                       "UPDATE namespaces SET last_seen_ts = ?1 WHERE ended_ts IS NULL AND "
+                       "last_seen_ts < ?1"),
       end_namespace_(db_, "UPDATE namespaces SET ended_ts = ? WHERE id = ?"),
       objects_(db_),
       processes_(db_),
@@ -254,7 +257,7 @@ void SqliteStore::reset_statements() noexcept {
   for (SQLite::Statement* statement :
        {&insert_point_, &find_series_, &insert_series_, &reopen_series_, &end_series_,
         &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_, &insert_namespace_,
-        &seen_namespace_, &end_namespace_}) {
+        &seen_namespaces_, &end_namespace_}) {
     statement->tryReset();
   }
   objects_.reset_statements();
@@ -311,10 +314,6 @@ void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
     if (inherited != inherited_namespaces_.end()) inherited_namespaces_.erase(inherited);
     if (found != live_namespaces_.end() && (!record.new_incarnation || continues)) {
       id = found->second;
-      seen_namespace_.reset();
-      seen_namespace_.bind(1, tick.ts_ms);
-      seen_namespace_.bind(2, id);
-      seen_namespace_.exec();
     } else {
       // A reused inode is another namespace: the old row ends, its series with it (below).
       if (found != live_namespaces_.end()) end_namespace(found->second, tick.ts_ms);
@@ -348,6 +347,11 @@ void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
   // queue's. One that was not sampled this tick is in the tick, with its charts not collected.
   for (const auto& [inode, id] : live_namespaces_) {
     if (!live.contains(inode)) end_namespace(id, tick.ts_ms);
+  }
+  if (!live.empty()) {
+    seen_namespaces_.reset();
+    seen_namespaces_.bind(1, tick.ts_ms);
+    seen_namespaces_.exec();
   }
   live_namespaces_ = std::move(live);
 }

@@ -101,7 +101,7 @@ class SqliteStore {
   SQLite::Statement extend_span_;
   SQLite::Statement insert_alert_transition_;
   SQLite::Statement insert_namespace_;
-  SQLite::Statement seen_namespace_;
+  SQLite::Statement seen_namespaces_;
   SQLite::Statement end_namespace_;
   ObjectStore objects_;
   ProcessStore processes_;
