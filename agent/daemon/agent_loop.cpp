@@ -458,11 +458,21 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
     auto due = static_cast<std::uint64_t>(behind / options.interval) + 1;
     if (due > index + 1) {
       skipped += due - index - 1;
-      spdlog::debug(
-          "tick took {}ms; skipping {} ticks",
+      auto took =
           std::chrono::duration_cast<std::chrono::milliseconds>(behind - index * options.interval)
-              .count(),
-          due - index - 1);
+              .count();
+      // Said once as a warning: an interval too short for this host leaves a gap in the history
+      // at every late tick (each starts a new sampling span), which a person should see; the
+      // later ones go to debug, and the count to the stop line.
+      if (skipped == due - index - 1) {
+        spdlog::warn(
+            "a tick took {}ms, longer than the {}ms interval: skipping {} ticks; if this repeats, "
+            "the history has a gap at each late tick: raise interval (the stop line counts the "
+            "skipped ticks)",
+            took, options.interval.count(), due - index - 1);
+      } else {
+        spdlog::debug("tick took {}ms; skipping {} ticks", took, due - index - 1);
+      }
     }
     index = std::max(due, index + 1);
   }

@@ -165,6 +165,40 @@ TEST_F(AgentReliability, FullFilesystemIsLoggedOnceAndWritesResumeWhenSpaceRetur
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
 }
 
+// Whether process `pid` is stopped (state T in /proc/<pid>/stat).
+bool stopped(pid_t pid) {
+  std::string stat = testing::read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::size_t state = stat.rfind(") ");
+  return state != std::string::npos && stat[state + 2] == 'T';
+}
+
+// A tick that overruns its interval (here: the agent held stopped for three intervals, twice) is
+// said once as a warning that names the interval; the later ones are counted in the stop line.
+TEST_F(AgentReliability, LateTicksAreSaidOnceAndCounted) {
+  testing::AgentProcess agent(db_, {"--interval", "100ms"}, log_);
+  for (int pause = 1; pause <= 2; ++pause) {
+    std::size_t before = testing::committed_ticks(log_text()).size();
+    ASSERT_TRUE(testing::eventually([&] {
+      return testing::committed_ticks(log_text()).size() >= before + 2;
+    })) << log_text();
+    ASSERT_EQ(::kill(agent.pid(), SIGSTOP), 0);
+    ASSERT_TRUE(testing::eventually([&] { return stopped(agent.pid()); }));
+    std::this_thread::sleep_for(300ms);  // the pause itself: three intervals with no tick
+    ASSERT_EQ(::kill(agent.pid(), SIGCONT), 0);
+  }
+  std::size_t resumed = testing::committed_ticks(log_text()).size();
+  ASSERT_TRUE(testing::eventually(
+      [&] { return testing::committed_ticks(log_text()).size() >= resumed + 2; }));
+  EXPECT_EQ(agent.stop(SIGTERM), 0);
+  std::string log = log_text();
+  EXPECT_EQ(testing::count_of(log, "longer than the 100ms interval"), 1u) << log;
+  std::size_t stop_line = log.find("stopped: ");
+  ASSERT_NE(stop_line, std::string::npos) << log;
+  std::size_t skipped_at = log.find(" skipped", stop_line);
+  std::size_t number_at = log.rfind(", ", skipped_at) + 2;
+  EXPECT_GE(std::stoul(log.substr(number_at, skipped_at - number_at)), 4u) << log;
+}
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
 #else

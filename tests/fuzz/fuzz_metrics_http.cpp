@@ -2,16 +2,26 @@
 // of this process, and the answer read until the server closes. It goes through whatever HTTP
 // library export/ uses, so the harness outlives a change of library. The server's threads are
 // instrumented too: a crash, leak or sanitizer report there is a finding.
+//
+// The client closes its sending side only once the server has read every byte of the input. If
+// the end of the stream came with the last bytes, MHD would read both in one go, miss the end,
+// and hold the connection (and one of its per-address slots) until its request deadline: each
+// input then cost seconds, and past sixteen held slots later inputs were refused unread.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "export/prometheus.h"
 
@@ -29,6 +39,52 @@ ipctrail::MetricsServer& server() {
     return started;
   }();
   return *instance;
+}
+
+std::uint16_t local_port(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  return ntohs(address.sin_port);
+}
+
+std::uint16_t peer_port(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  return ntohs(address.sin_port);
+}
+
+// The server's end of the client's connection (the server runs in this process), or -1 while
+// the server has not accepted it or has closed it.
+int server_end(int client) {
+  std::uint16_t client_port = local_port(client);
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ignored)) {
+    int fd = std::atoi(entry.path().filename().c_str());
+    if (fd != client && peer_port(fd) == client_port && local_port(fd) == server().port()) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// Whether the server has closed the connection (or answered): the client can read.
+bool server_spoke(int client) {
+  pollfd wait{.fd = client, .events = POLLIN, .revents = 0};
+  return ::poll(&wait, 1, 0) > 0;
+}
+
+// Waits until the server has read every byte sent, answered, or closed; at most two seconds, as
+// a server that stops reading (a request too large) neither reads the rest nor needs to.
+void wait_until_read(int client) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline && !server_spoke(client)) {
+    int end = server_end(client);
+    int unread = 0;
+    if (end >= 0 && ::ioctl(end, FIONREAD, &unread) == 0 && unread == 0) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
 
 }  // namespace
@@ -50,6 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (wrote <= 0) break;  // the server answered early and closed
       sent += static_cast<std::size_t>(wrote);
     }
+    wait_until_read(fd);
     ::shutdown(fd, SHUT_WR);
     char buffer[65536];
     while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
