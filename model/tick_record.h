@@ -61,6 +61,11 @@ struct NamespaceIdentity {
   std::string owner_kind;   // "host", "unit", "docker", ..., "unknown"
   std::string owner_name;   // empty when unknown
   std::string container;    // the container id or pod uid, where the cgroup path has one
+  // When the oldest process seen in it started (unix ms), where known. After an agent restart the
+  // history continues a namespace's still-open row of the same inode when this is before the
+  // row's last sighting: the namespace is taken to have lived through the restart (wrongly only
+  // if the inode was reused meanwhile by a namespace an older process made or joined).
+  std::optional<std::int64_t> oldest_process_start_ms{};
   friend bool operator==(const NamespaceIdentity&, const NamespaceIdentity&) = default;
 };
 
@@ -75,6 +80,8 @@ struct NamespaceTickRecord {
   bool sampled = true;
   std::vector<ChartRecord> charts;
   IpcInventory objects;
+  // Its own leak suspects, found by its collector's leak rules, as TickRecord::leak_suspects.
+  std::optional<std::vector<LeakSuspect>> leak_suspects;
 };
 
 struct TickRecord {

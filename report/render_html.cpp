@@ -209,13 +209,15 @@ std::string render_html(const Report& report) {
   std::string out;
   std::string window =
       fmt::format("{} to {}", iso8601_utc(report.since_ms), iso8601_utc(report.until_ms));
-  fmt::format_to(Out(out),
-                 "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                 "<meta name=\"generator\" content=\"ipctrail {}\">"
-                 "<title>ipctrail report {}</title><style>{}</style></head><body>\n"
-                 "<h1>ipctrail report</h1>\n<p>File <code>{}</code>, window {} ({}).</p>\n",
-                 IPCTRAIL_VERSION, e(window), kStyle, e(report.file), e(window),
-                 e(duration_text(report.until_ms - report.since_ms)));
+  fmt::format_to(
+      Out(out),
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"generator\" content=\"ipctrail {}\">"
+      "<title>ipctrail report {}</title><style>{}</style></head><body>\n"
+      "<h1>ipctrail report</h1>\n<p>File <code>{}</code>, IPC namespace <code>{}</code>, "
+      "window {} ({}).</p>\n",
+      IPCTRAIL_VERSION, e(window), kStyle, e(report.file), e(report.ipc_namespace), e(window),
+      e(duration_text(report.until_ms - report.since_ms)));
 
   const StillHappening& still = report.still_happening;
   fmt::format_to(Out(out),

@@ -69,6 +69,7 @@ std::string render_json(const Report& report) {
   root["report_version"] = kReportJsonVersion;
   root["generator"] = std::string("ipctrail ") + IPCTRAIL_VERSION;
   root["file"] = report.file;
+  root["namespace"] = report.ipc_namespace;
   Json window;
   put_time(window, "since", report.since_ms);
   put_time(window, "until", report.until_ms);

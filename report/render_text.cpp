@@ -50,7 +50,8 @@ void write_resource(std::string& out, const ResourceReport& r) {
 
 std::string render_text(const Report& report) {
   std::string out;
-  fmt::format_to(Out(out), "ipctrail report: {}\nwindow: {} to {} ({})\n\n", printable(report.file),
+  fmt::format_to(Out(out), "ipctrail report: {}\nIPC namespace: {}\nwindow: {} to {} ({})\n\n",
+                 printable(report.file), printable(report.ipc_namespace),
                  iso8601_utc(report.since_ms), iso8601_utc(report.until_ms),
                  duration_text(report.until_ms - report.since_ms));
 

@@ -152,6 +152,9 @@ struct StillHappening {
 
 struct Report {
   std::string file;
+  // Whose rows (`--namespace`): "host" (the agent's own), "all", or another namespace's name as
+  // the reader was given it (docs/design.md §9).
+  std::string ipc_namespace = "host";
   std::int64_t since_ms = 0;
   std::int64_t until_ms = 0;
   Coverage coverage;

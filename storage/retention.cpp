@@ -24,12 +24,14 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
                            "coalesce((SELECT min(ts) FROM points), 9223372036854775807) LIMIT ?1)"),
       delete_spans_(db, "DELETE FROM sampling_spans WHERE last_ts < ?"),
       // An instance's latest transition is its current state: `ipctrail alerts --active` and
-      // `ipctrail at` must find it however long ago it happened.
-      delete_alert_transitions_(db,
-                                "DELETE FROM alert_transitions WHERE id IN (SELECT a.id FROM "
-                                "alert_transitions a WHERE a.ts < ?1 AND EXISTS (SELECT 1 FROM "
-                                "alert_transitions b WHERE b.alert = a.alert AND b.instance = "
-                                "a.instance AND b.id > a.id) LIMIT ?2)"),
+      // `ipctrail at` must find it however long ago it happened. Instances are per IPC namespace;
+      // those of a namespace that ended before the cutoff went with it, latest included.
+      delete_alert_transitions_(
+          db,
+          "DELETE FROM alert_transitions WHERE id IN (SELECT a.id FROM alert_transitions a WHERE "
+          "a.ts < ?1 AND (EXISTS (SELECT 1 FROM alert_transitions b WHERE b.alert = a.alert AND "
+          "b.instance = a.instance AND b.namespace_id IS a.namespace_id AND b.id > a.id) OR "
+          "a.namespace_id IN (SELECT id FROM namespaces WHERE ended_ts < ?1)) LIMIT ?2)"),
       clip_spans_(db, "UPDATE sampling_spans SET start_ts = ?1 WHERE start_ts < ?1"),
       // The oldest removed incarnations, up to the batch size; states and events go first, by
       // the same selection, then the incarnations themselves.
@@ -58,6 +60,15 @@ Retention::Retention(SQLite::Database& db, RetentionOptions options)
           "ipc_objects o CROSS JOIN ipc_object_states s ON s.object_id = o.id AND s.ts < (SELECT "
           "max(ts) FROM ipc_object_states WHERE object_id = o.id AND ts <= ?1) WHERE o.id > ?2 AND "
           "o.id <= ?3 LIMIT ?4)"),
+      // Ended namespaces no series, object or transition refers to any more: those went first,
+      // by the limits above. One pass over each table, taken only while such a candidate exists.
+      ended_namespace_before_(db, "SELECT 1 FROM namespaces WHERE ended_ts < ?1 LIMIT 1"),
+      delete_unreferenced_namespaces_(
+          db,
+          "DELETE FROM namespaces WHERE ended_ts < ?1 AND id NOT IN (SELECT namespace_id FROM "
+          "series WHERE namespace_id IS NOT NULL UNION SELECT namespace_id FROM ipc_objects WHERE "
+          "namespace_id IS NOT NULL UNION SELECT namespace_id FROM alert_transitions WHERE "
+          "namespace_id IS NOT NULL)"),
       processes_(db) {}
 
 void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
@@ -102,6 +113,7 @@ void Retention::step(std::int64_t now_ms, std::int64_t rows, bool keyframe) {
 
   delete_old_objects(cutoff_ms, budget);
   processes_.delete_before(cutoff_ms, budget);
+  delete_unreferenced_namespaces(cutoff_ms);
   // A later cutoff is never earlier (unless the clock is stepped back, and then deletion only keeps
   // more): of the keyframes at or before this one, only the latest can still be the one it
   // deletes up to.
@@ -149,7 +161,8 @@ void Retention::rolled_back() noexcept {
        {&oldest_point_, &delete_points_, &delete_ended_series_, &delete_spans_,
         &delete_alert_transitions_, &clip_spans_, &delete_removed_object_states_,
         &delete_removed_object_events_, &delete_removed_objects_, &next_object_window_,
-        &delete_superseded_object_states_}) {
+        &delete_superseded_object_states_, &ended_namespace_before_,
+        &delete_unreferenced_namespaces_}) {
     statement->tryReset();
   }
   processes_.rolled_back();
@@ -183,6 +196,17 @@ void Retention::delete_old_objects(std::int64_t cutoff_ms, std::int64_t budget) 
   delete_superseded_object_states_.bind(4, budget);
   // A window with more to delete than the budget is taken again by the next step.
   if (delete_superseded_object_states_.exec() < budget) superseded_cursor_ = *window_end;
+}
+
+void Retention::delete_unreferenced_namespaces(std::int64_t cutoff_ms) {
+  ended_namespace_before_.reset();
+  ended_namespace_before_.bind(1, cutoff_ms);
+  bool candidate = ended_namespace_before_.executeStep();
+  ended_namespace_before_.reset();
+  if (!candidate) return;
+  delete_unreferenced_namespaces_.reset();
+  delete_unreferenced_namespaces_.bind(1, cutoff_ms);
+  delete_unreferenced_namespaces_.exec();
 }
 
 // Every series open at a keyframe has a row there, and every series has a row within kRefreshMs

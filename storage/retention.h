@@ -65,6 +65,8 @@ class Retention {
   // age cutoff keeps at most 0.1% of max_age (or one step's worth) more than the cutoff asks.
   std::int64_t keyframe_spacing() const;
   void remember_keyframe(std::int64_t now_ms, std::uint64_t used);
+  // The `namespaces` rows of namespaces that ended before the cutoff, once nothing refers to them.
+  void delete_unreferenced_namespaces(std::int64_t cutoff_ms);
   std::int64_t deletable_before(std::int64_t cutoff_ms) const;
   void advance_size_cutoff(std::int64_t now_ms, std::int64_t oldest_ms);
   void vacuum_some();
@@ -83,6 +85,8 @@ class Retention {
   SQLite::Statement delete_removed_objects_;
   SQLite::Statement next_object_window_;
   SQLite::Statement delete_superseded_object_states_;
+  SQLite::Statement ended_namespace_before_;
+  SQLite::Statement delete_unreferenced_namespaces_;
   std::int64_t superseded_cursor_ = 0;  // incarnations up to this id were swept this pass
   ProcessRetention processes_;
   std::int64_t last_step_ms_ = 0;

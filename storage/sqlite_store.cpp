@@ -144,7 +144,10 @@ SqliteStore::SqliteStore(StoreOptions options)
       insert_namespace_(db_,
                         "INSERT INTO namespaces (inode, label, owner_kind, owner_name, container, "
                         "first_seen_ts, last_seen_ts) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-      seen_namespace_(db_, "UPDATE namespaces SET last_seen_ts = ? WHERE id = ?"),
+      // Every live row is in the tick (one that is not ends in it): one statement for them all.
+      seen_namespaces_(db_,
+                       "UPDATE namespaces SET last_seen_ts = ?1 WHERE ended_ts IS NULL AND "
+                       "last_seen_ts < ?1"),
       end_namespace_(db_, "UPDATE namespaces SET ended_ts = ? WHERE id = ?"),
       objects_(db_),
       processes_(db_),
@@ -161,10 +164,15 @@ void SqliteStore::reload_state() {
   span_id_.reset();
   SQLite::Statement charts(db_, "SELECT id FROM charts");
   while (charts.executeStep()) chart_ids_.insert(charts.getColumn(0).getString());
-  SQLite::Statement namespaces(db_, "SELECT inode, id FROM namespaces WHERE ended_ts IS NULL");
+  inherited_namespaces_.clear();
+  SQLite::Statement namespaces(
+      db_, "SELECT inode, id, last_seen_ts FROM namespaces WHERE ended_ts IS NULL");
   while (namespaces.executeStep()) {
-    live_namespaces_[static_cast<std::uint64_t>(namespaces.getColumn(0).getInt64())] =
-        namespaces.getColumn(1).getInt64();
+    std::int64_t id = namespaces.getColumn(1).getInt64();
+    live_namespaces_[static_cast<std::uint64_t>(namespaces.getColumn(0).getInt64())] = id;
+    if (!namespaces_written_.contains(id)) {
+      inherited_namespaces_[id] = namespaces.getColumn(2).getInt64();
+    }
   }
   SQLite::Statement open(
       db_,
@@ -249,7 +257,7 @@ void SqliteStore::reset_statements() noexcept {
   for (SQLite::Statement* statement :
        {&insert_point_, &find_series_, &insert_series_, &reopen_series_, &end_series_,
         &insert_chart_, &insert_span_, &extend_span_, &insert_alert_transition_, &insert_namespace_,
-        &seen_namespace_, &end_namespace_}) {
+        &seen_namespaces_, &end_namespace_}) {
     statement->tryReset();
   }
   objects_.reset_statements();
@@ -298,12 +306,14 @@ void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
     const NamespaceIdentity& identity = record.identity;
     auto found = live_namespaces_.find(identity.inode);
     std::int64_t id = 0;
-    if (found != live_namespaces_.end() && !record.new_incarnation) {
+    // New to the agent, but alive before an earlier agent last saw its inode: the same namespace.
+    auto inherited = found == live_namespaces_.end() ? inherited_namespaces_.end()
+                                                     : inherited_namespaces_.find(found->second);
+    bool continues = inherited != inherited_namespaces_.end() && identity.oldest_process_start_ms &&
+                     *identity.oldest_process_start_ms < inherited->second;
+    if (inherited != inherited_namespaces_.end()) inherited_namespaces_.erase(inherited);
+    if (found != live_namespaces_.end() && (!record.new_incarnation || continues)) {
       id = found->second;
-      seen_namespace_.reset();
-      seen_namespace_.bind(1, tick.ts_ms);
-      seen_namespace_.bind(2, id);
-      seen_namespace_.exec();
     } else {
       // A reused inode is another namespace: the old row ends, its series with it (below).
       if (found != live_namespaces_.end()) end_namespace(found->second, tick.ts_ms);
@@ -318,18 +328,30 @@ void SqliteStore::write_namespaces(const TickRecord& tick, bool keyframe) {
       insert_namespace_.exec();
       id = db_.getLastInsertRowid();
     }
+    namespaces_written_.insert(id);
     live[identity.inode] = id;
     if (!record.sampled) {
       for (auto& [chart, state] : charts_[id]) state.unknown_in_tick = tick_number_;
       continue;
     }
     for (const ChartRecord& chart : record.charts) write_chart(chart, tick.ts_ms, keyframe, id);
-    objects_of(id).write(record.objects, tick.ts_ms);
+    ObjectStore& objects = objects_of(id);
+    objects.write(record.objects, tick.ts_ms);
+    if (record.leak_suspects) {
+      objects.write_leak_suspects(*record.leak_suspects, tick.ts_ms);
+    } else {
+      objects.clear_leak_suspects(tick.ts_ms);
+    }
   }
   // Gone since the last tick: the row ends, and end_vanished_series ends its series, as a removed
   // queue's. One that was not sampled this tick is in the tick, with its charts not collected.
   for (const auto& [inode, id] : live_namespaces_) {
     if (!live.contains(inode)) end_namespace(id, tick.ts_ms);
+  }
+  if (!live.empty()) {
+    seen_namespaces_.reset();
+    seen_namespaces_.bind(1, tick.ts_ms);
+    seen_namespaces_.exec();
   }
   live_namespaces_ = std::move(live);
 }

@@ -101,7 +101,7 @@ class SqliteStore {
   SQLite::Statement extend_span_;
   SQLite::Statement insert_alert_transition_;
   SQLite::Statement insert_namespace_;
-  SQLite::Statement seen_namespace_;
+  SQLite::Statement seen_namespaces_;
   SQLite::Statement end_namespace_;
   ObjectStore objects_;
   ProcessStore processes_;
@@ -111,6 +111,10 @@ class SqliteStore {
   std::map<std::int64_t, std::unordered_map<std::string, ChartState>> charts_;
   std::unordered_set<std::string> chart_ids_;  // every chart in the charts table
   std::unordered_map<std::uint64_t, std::int64_t> live_namespaces_;  // inode -> namespaces row
+  // Live rows this store has not written (an earlier agent's), with their last_seen_ts: a namespace
+  // new to this agent continues such a row when it is the same namespace (write_namespaces).
+  std::unordered_map<std::int64_t, std::int64_t> inherited_namespaces_;
+  std::unordered_set<std::int64_t> namespaces_written_;    // rows this store wrote
   std::map<std::int64_t, ObjectStore> namespace_objects_;  // by namespaces row, made on first use
   std::uint64_t tick_number_ = 0;
   std::chrono::steady_clock::time_point last_trim_;  // see write_tick

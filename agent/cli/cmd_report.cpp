@@ -20,6 +20,7 @@ struct ReportOptions {
   std::string until = "now";
   std::string format = "text";
   std::optional<std::string> output;
+  std::string namespace_choice = kHostNamespace;
 };
 
 int run_report(const ReportOptions& options) {
@@ -28,8 +29,9 @@ int run_report(const ReportOptions& options) {
                  .count();
   std::int64_t since = parse_time(options.since, now);
   std::int64_t until = parse_time(options.until, now);
-  HistoryReader reader(options.db);
+  HistoryReader reader(options.db, options.namespace_choice);
   Report report = analyse_history(reader, options.db, since, until);
+  report.ipc_namespace = options.namespace_choice;
   std::string text = options.format == "json"   ? render_json(report)
                      : options.format == "html" ? render_html(report)
                                                 : render_text(report);
@@ -58,6 +60,7 @@ void add_report_command(CLI::App& app, CommandAction& run) {
       ->capture_default_str();
   command->add_option("-o,--output", options->output,
                       "Write here (whole or not at all) instead of stdout; never through a link");
+  add_namespace_option(*command, options->namespace_choice);
   command->callback([&run, options] {
     run = [options] {
       return run_history_command("report", [options] {

@@ -58,6 +58,7 @@ NamespaceTickRecord namespace_tick_record(WatchedNamespace& watched) {
   if (watched.sample) {
     add_chart_records(*watched.sample, record.charts);
     record.objects = std::move(watched.sample->objects);
+    record.leak_suspects = watched.sample->leak_suspects;
   }
   return record;
 }

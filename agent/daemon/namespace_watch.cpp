@@ -1,6 +1,8 @@
 #include "agent/daemon/namespace_watch.h"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -18,6 +20,19 @@ bool shares_a_process(const std::vector<pid_t>& before, const std::vector<pid_t>
   });
 }
 
+// A start time in clock ticks since boot as unix milliseconds: the kernel counts it on the boot
+// clock, so boot is now on the real-time clock less now on the boot clock.
+std::optional<std::int64_t> unix_ms_of_start(std::optional<std::uint64_t> start_ticks) {
+  if (!start_ticks) return std::nullopt;
+  timespec real{}, boot{};
+  if (::clock_gettime(CLOCK_REALTIME, &real) != 0 || ::clock_gettime(CLOCK_BOOTTIME, &boot) != 0) {
+    return std::nullopt;
+  }
+  auto ms = [](const timespec& t) { return std::int64_t{t.tv_sec} * 1000 + t.tv_nsec / 1'000'000; };
+  static const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  return ms(real) - ms(boot) + static_cast<std::int64_t>(*start_ticks) * 1000 / ticks_per_second;
+}
+
 NamespaceIdentity identity_of(const IpcNamespaceRef& ref) {
   NamespaceOwner owner = namespace_owner(ref);
   NamespaceIdentity identity;
@@ -26,6 +41,7 @@ NamespaceIdentity identity_of(const IpcNamespaceRef& ref) {
   identity.owner_kind = owner.kind;
   identity.owner_name = owner.name;
   identity.container = owner.container_id.empty() ? owner.pod_uid : owner.container_id;
+  identity.oldest_process_start_ms = unix_ms_of_start(ref.start_ticks);
   return identity;
 }
 

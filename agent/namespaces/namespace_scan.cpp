@@ -138,13 +138,14 @@ const NamespaceScan& NamespaceScanner::rescan() {
       auto representative = ref.pids.end();
       if (before != nullptr && !before->pids.empty()) {
         representative = std::find(ref.pids.begin(), ref.pids.end(), before->pids.front());
+        ref.start_ticks = before->start_ticks;
       }
       if (representative == ref.pids.end()) {
-        std::optional<std::uint64_t> oldest;
+        ref.start_ticks.reset();
         for (auto pid = ref.pids.begin(); pid != ref.pids.end(); ++pid) {
           std::optional<std::uint64_t> started = start_ticks(*pid);
-          if (started && (!oldest || *started < *oldest)) {
-            oldest = started;
+          if (started && (!ref.start_ticks || *started < *ref.start_ticks)) {
+            ref.start_ticks = started;
             representative = pid;
           }
         }

@@ -30,8 +30,11 @@ struct IpcNamespaceRef {
   // its pids are in pid order.
   std::vector<pid_t> pids;
   std::size_t processes = 0;  // how many processes were seen in it
-  bool own = false;           // the namespace the scanning thread is in
-  bool host = false;          // the kernel's initial IPC namespace
+  // The representative's start time (/proc/<pid>/stat starttime, clock ticks since boot); empty
+  // when unknown, and for the own namespace.
+  std::optional<std::uint64_t> start_ticks{};
+  bool own = false;   // the namespace the scanning thread is in
+  bool host = false;  // the kernel's initial IPC namespace
 };
 
 // The kernel gives its initial IPC namespace a fixed inode (PROC_IPC_INIT_INO, 0xEFFFFFFF in

@@ -10,6 +10,7 @@
 #include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/namespace_holder.h"
+#include "tests/support/run_command.h"
 
 namespace ipctrail {
 namespace {
@@ -224,6 +225,75 @@ TEST_F(AgentNamespaces, AnAlertInOneNamespaceRaisesOnlyItsInstance) {
   EXPECT_EQ(number("SELECT new_status FROM alert_transitions WHERE namespace_id IS NULL AND "
                    "alert = 'semaphore_arrays_used'"),
             1);
+}
+
+// A restarted agent continues the history of a namespace that lived through the restart: one
+// namespaces row, still open, and the same series.
+TEST_F(AgentNamespaces, ARestartContinuesANamespaceThatLived) {
+  NamespaceHolder holder(
+      {.kernel_values = {}, .semaphore_arrays = {3}, .queues = {}, .segments = {}});
+  ASSERT_TRUE(holder.ok());
+  std::string row_count =
+      "SELECT count(*) FROM namespaces WHERE inode = " + std::to_string(holder.inode());
+  for (int run = 0; run < 2; ++run) {
+    std::size_t before = testing::count_of(testing::read_text(log_), "committed tick");
+    testing::AgentProcess agent = start_agent();
+    ASSERT_TRUE(testing::eventually([&] {
+      std::string text = testing::read_text(log_);
+      return text.find(link(holder.inode()) + " (", 0) != std::string::npos &&
+             testing::count_of(text, "committed tick") >= before + 2;
+    })) << testing::read_text(log_);
+    EXPECT_EQ(agent.stop(SIGTERM), 0);
+  }
+  EXPECT_EQ(number(row_count), 1);
+  EXPECT_EQ(number(row_count + " AND ended_ts IS NULL"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM series s JOIN namespaces n ON n.id = s.namespace_id "
+                   "WHERE s.chart = 'system.ipc_semaphore_arrays' AND n.inode = " +
+                   std::to_string(holder.inode())),
+            1);
+}
+
+// Another namespace's leak suspects (README "Leak suspects"): a segment whose creator exited,
+// made inside a holder's namespace, is found by that namespace's leak rules, stored with its
+// objects (`objects --leaked --namespace`), and raises that namespace's ipc_objects_leaked only.
+TEST_F(AgentNamespaces, ALeakInAnotherNamespaceIsThatNamespaces) {
+  NamespaceHolder holder(
+      {.kernel_values = {}, .semaphore_arrays = {}, .queues = {}, .segments = {}});
+  ASSERT_TRUE(holder.ok());
+  // ipcmk exits at once: its segment has no creator left and nothing attached.
+  testing::CommandResult made = testing::run_shell(
+      "nsenter --ipc=/proc/" + std::to_string(holder.pid()) + "/ns/ipc ipcmk -M 4096 2>&1");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::ofstream(config_, std::ios::app) << "leaks:\n  min_age: 0s\n";
+  std::string inode = std::to_string(holder.inode());
+  std::string in_holder =
+      "FROM alert_transitions a JOIN namespaces n ON n.id = a.namespace_id "
+      "WHERE a.alert = 'ipc_objects_leaked' AND a.instance = 'shm' AND "
+      "a.new_status = 3 AND n.inode = " +
+      std::to_string(holder.inode());
+  {
+    testing::AgentProcess agent = start_agent();
+    // The log line of the raise: "alert ipc_objects_leaked shm in ipc:[N]: ... -> WARNING: ...".
+    std::string raise = "alert ipc_objects_leaked shm in ipc:[" + inode + "]: ";
+    ASSERT_TRUE(testing::eventually([&] {
+      std::string text = testing::read_text(log_);
+      std::size_t at = text.find(raise);
+      return at != std::string::npos &&
+             text.substr(at, text.find('\n', at) - at).find("-> WARNING") != std::string::npos;
+    })) << testing::read_text(log_);
+    EXPECT_EQ(agent.stop(SIGTERM), 0);
+  }
+  EXPECT_EQ(number("SELECT count(*) " + in_holder), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM alert_transitions WHERE alert = 'ipc_objects_leaked' AND "
+                   "new_status = 3 AND namespace_id IS NULL"),
+            0);
+  testing::CommandResult there =
+      testing::run_ipctrail("objects --leaked --format csv --db " + db_ + " --namespace " + inode);
+  EXPECT_EQ(there.exit_code, 0) << there.output;
+  EXPECT_EQ(testing::count_of(there.output, "\nshm,"), 1) << there.output;
+  testing::CommandResult host = testing::run_ipctrail("objects --leaked --format csv --db " + db_);
+  EXPECT_EQ(host.exit_code, 0) << host.output;
+  EXPECT_EQ(testing::count_of(host.output, "\nshm,"), 0) << host.output;
 }
 
 }  // namespace

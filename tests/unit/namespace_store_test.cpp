@@ -184,5 +184,122 @@ TEST_F(NamespaceStoreTest, HistoryCommandsReadTheHostsRowsUnlessToldOtherwise) {
   }
 }
 
+// An agent restart: a namespace new to the new agent continues the still-open row of its inode
+// when its oldest process started before that row was last seen; otherwise (started later, or
+// not known) it is a new incarnation, and within one agent's life the agent's word stands.
+TEST_F(NamespaceStoreTest, ARestartContinuesTheRowsOfNamespacesThatLived) {
+  auto restarted = [](std::uint64_t inode, std::optional<std::int64_t> oldest_start_ms) {
+    NamespaceTickRecord record = in_namespace(inode, 3, true);
+    record.identity.oldest_process_start_ms = oldest_start_ms;
+    return record;
+  };
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, 5, {in_namespace(11, 3, true), in_namespace(12, 3, true)}));
+    store.write_tick(tick(kT0 + 1000, 5, {in_namespace(11, 3), in_namespace(12, 3)}));
+  }
+  {
+    Store store(options());  // 11's process is older than its row; 12's start is unknown
+    store.write_tick(tick(kT0 + 60'000, 5, {restarted(11, kT0 - 5000), restarted(12, {})}));
+  }
+  EXPECT_EQ(number("SELECT count(*) FROM namespaces WHERE inode = 11"), 1);
+  EXPECT_EQ(number("SELECT last_seen_ts FROM namespaces WHERE inode = 11"), kT0 + 60'000);
+  EXPECT_EQ(text("SELECT ended_ts FROM namespaces WHERE inode = 11"), "NULL");
+  EXPECT_EQ(number("SELECT count(*) FROM series WHERE namespace_id = (SELECT id FROM namespaces "
+                   "WHERE inode = 11)"),
+            1);
+  EXPECT_EQ(number("SELECT count(*) FROM namespaces WHERE inode = 12"), 2);
+  {
+    Store store(options());  // 11's oldest process now started after its row's last sighting
+    store.write_tick(tick(kT0 + 120'000, 5, {restarted(11, kT0 + 100'000)}));
+    // This agent says 11 is new again (a reused inode): a new row, whatever the start time says.
+    store.write_tick(tick(kT0 + 121'000, 5, {restarted(11, kT0)}));
+  }
+  EXPECT_EQ(text("SELECT group_concat(coalesce(ended_ts, 'open')) FROM (SELECT ended_ts FROM "
+                 "namespaces WHERE inode = 11 ORDER BY id)"),
+            std::to_string(kT0 + 120'000) + "," + std::to_string(kT0 + 121'000) + ",open");
+}
+
+// Retention: a namespace that went, once the age limit removed its points, series, objects and
+// alert transitions (its last state included: its instances went with it), loses its row too;
+// the live namespace and the host's latest transition stay.
+TEST_F(NamespaceStoreTest, RetentionRemovesTheRowsOfNamespacesNothingRefersTo) {
+  StoreOptions aging = options();
+  aging.retention.max_age = std::chrono::minutes(1);
+  aging.retention.every = std::chrono::milliseconds(0);
+  auto transition = [](std::uint64_t inode) {
+    AlertTransition raised;
+    raised.alert = "semaphores_used";
+    raised.chart = "system.ipc_semaphores";
+    raised.new_status = AlertStatus::kClear;
+    raised.namespace_inode = inode;
+    raised.namespace_label = inode == 0 ? "" : "ns" + std::to_string(inode);
+    return raised;
+  };
+  {
+    Store store(aging);
+    NamespaceTickRecord leaving = in_namespace(11, 3);
+    leaving.objects.segments = std::vector<IpcObject>{IpcObject{}};
+    leaving.objects.segments->front().kind = IpcKind::kSharedMemory;
+    leaving.objects.segments->front().id = 7;
+    TickRecord first = tick(kT0, 5, {leaving, in_namespace(12, 7)});
+    first.alert_transitions = {transition(0), transition(11), transition(12)};
+    store.write_tick(first);
+    store.write_tick(tick(kT0 + 1000, 5, {in_namespace(12, 7)}));  // 11 is gone
+    EXPECT_EQ(number("SELECT count(*) FROM namespaces"), 2);
+    // Past the age limit of everything 11 left (points are kept kRefreshMs before the cutoff),
+    // one tick a minute.
+    for (std::int64_t ts = kT0 + 60'000; ts <= kT0 + 2 * kRefreshMs; ts += 60'000) {
+      TickRecord later = tick(ts, 5, {in_namespace(12, 7)});
+      later.interval_ms = 60'000;
+      store.write_tick(later);
+    }
+  }
+  EXPECT_EQ(text("SELECT group_concat(label) FROM namespaces"), "ns12");
+  EXPECT_EQ(number("SELECT count(*) FROM alert_transitions WHERE namespace_id IS NULL"), 1);
+  EXPECT_EQ(number("SELECT count(*) FROM alert_transitions a JOIN namespaces n ON n.id = "
+                   "a.namespace_id"),
+            1);
+}
+
+// `report --namespace` analyses the chosen namespace's rows only: each of two namespaces and the
+// host has its own peak, and a namespace the history does not have is a usage error.
+TEST_F(NamespaceStoreTest, ReportReadsTheChosenNamespacesRows) {
+  {
+    Store store(options());
+    store.write_tick(tick(kT0, 5, {in_namespace(11, 3), in_namespace(12, 7)}));
+    store.write_tick(tick(kT0 + 1000, 5, {in_namespace(11, 4), in_namespace(12, 6)}));
+    store.write_tick(tick(kT0 + 2000, 5, {in_namespace(11, 2), in_namespace(12, 6)}));
+  }
+  auto report = [&](const std::string& choice, const std::string& format) {
+    return testing::run_shell(
+        "{ " + std::string(IPCTRAIL_BINARY) +
+        " report --since 2026-11-18T11:06:00Z --until 2026-11-18T11:08:00Z --format " + format +
+        " --db " + path_.string() + (choice.empty() ? "" : " --namespace " + choice) +
+        " 2>/dev/null; }");
+  };
+  auto semaphores_peak = [&](const std::string& choice) -> nlohmann::json {
+    testing::CommandResult result = report(choice, "json");
+    if (result.exit_code != 0) return result.exit_code;
+    nlohmann::json document = nlohmann::json::parse(result.output, nullptr, false);
+    for (const nlohmann::json& resource : document["resources"]) {
+      if (resource["id"] == "semaphores") {
+        return nlohmann::json::array({document["namespace"], resource["peak"]});
+      }
+    }
+    return nullptr;
+  };
+  EXPECT_EQ(semaphores_peak(""), nlohmann::json::array({"host", 5}));
+  EXPECT_EQ(semaphores_peak("host"), nlohmann::json::array({"host", 5}));
+  EXPECT_EQ(semaphores_peak("ns11"), nlohmann::json::array({"ns11", 4}));
+  EXPECT_EQ(semaphores_peak("12"), nlohmann::json::array({"12", 7}));
+  EXPECT_EQ(semaphores_peak("nope"), 2);
+  testing::CommandResult text = report("ns12", "text");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("IPC namespace: ns12\n"), std::string::npos) << text.output;
+  testing::CommandResult html = report("ns12", "html");
+  EXPECT_NE(html.output.find("IPC namespace <code>ns12</code>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ipctrail
