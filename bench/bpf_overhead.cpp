@@ -16,10 +16,12 @@
 // Needs root. Usage: bpf_overhead [rounds] [programs]
 #include <fmt/format.h>
 #include <linux/bpf.h>
+#include <linux/perf_event.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/syscall.h>
@@ -29,6 +31,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -69,26 +72,47 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-// The median pair of each round.
-std::vector<double> round_medians(const std::vector<double>& pair_ns) {
+// The value at quantile q (0..1) of `values`, the nearest rank.
+double quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5)];
+}
+
+// The median run of each round.
+std::vector<double> round_medians(const std::vector<double>& run_ns) {
   std::vector<double> medians;
-  for (std::size_t start = 0; start + kRunsPerRound <= pair_ns.size(); start += kRunsPerRound) {
+  for (std::size_t start = 0; start + kRunsPerRound <= run_ns.size(); start += kRunsPerRound) {
     medians.push_back(
-        median({pair_ns.begin() + static_cast<std::ptrdiff_t>(start),
-                pair_ns.begin() + static_cast<std::ptrdiff_t>(start) + kRunsPerRound}));
+        median({run_ns.begin() + static_cast<std::ptrdiff_t>(start),
+                run_ns.begin() + static_cast<std::ptrdiff_t>(start) + kRunsPerRound}));
   }
   return medians;
 }
 
-// What a configuration added per IPC call in each round, against no BPF in the same round.
-std::vector<double> added_per_round(const Runs& with, const Runs& baseline) {
-  std::vector<double> with_medians = round_medians(with.pair_ns);
-  std::vector<double> base_medians = round_medians(baseline.pair_ns);
+// What a configuration added in each round, against no BPF in the same round, per IPC call
+// (`per_ipc_call`: a pair is two calls) or per getppid.
+std::vector<double> added_per_round(const std::vector<double>& with_ns,
+                                    const std::vector<double>& baseline_ns, bool per_ipc_call) {
+  std::vector<double> with_medians = round_medians(with_ns);
+  std::vector<double> base_medians = round_medians(baseline_ns);
   std::vector<double> added;
   for (std::size_t round = 0; round < std::min(with_medians.size(), base_medians.size()); ++round) {
-    added.push_back((with_medians[round] - base_medians[round]) / 2);
+    added.push_back((with_medians[round] - base_medians[round]) / (per_ipc_call ? 2 : 1));
   }
   return added;
+}
+
+// What an IPC call paid beyond the syscall tracing path, per round: its added cost minus what an
+// unrelated getppid of the same round added (with any syscall tracepoint attached every syscall
+// takes the same slow path; what is left is the dispatch to this configuration's programs and
+// their work).
+std::vector<double> beyond_path(const std::vector<double>& added_call,
+                                const std::vector<double>& added_getppid) {
+  std::vector<double> beyond;
+  for (std::size_t round = 0; round < std::min(added_call.size(), added_getppid.size()); ++round) {
+    beyond.push_back(added_call[round] - added_getppid[round]);
+  }
+  return beyond;
 }
 
 std::string load_average() {
@@ -240,19 +264,107 @@ std::optional<std::string> stop_bpftrace(Bpftrace& bpftrace) {
   return std::nullopt;
 }
 
-// The run time and runs of this process's BPF programs, from /proc/self/fdinfo (the kernel keeps
-// them while BPF_ENABLE_STATS is on): {run_time_ns, run_cnt} summed.
-std::pair<unsigned long long, unsigned long long> own_program_runs() {
-  unsigned long long time_ns = 0, runs = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fdinfo")) {
-    std::ifstream info(entry.path());
-    for (std::string line; std::getline(info, line);) {
-      if (line.starts_with("run_time_ns:"))
-        time_ns += std::strtoull(line.c_str() + 12, nullptr, 10);
-      if (line.starts_with("run_cnt:")) runs += std::strtoull(line.c_str() + 8, nullptr, 10);
+// Thin wrappers of the bpf(2) commands the program statistics need (the benchmark does not link
+// libbpf: only bpf/ does).
+long bpf_command(bpf_cmd command, bpf_attr& attr) {
+  return ::syscall(SYS_bpf, command, &attr, sizeof attr);
+}
+
+// The kernel's description of a program (its name, run_time_ns and run_cnt), or nullopt.
+std::optional<bpf_prog_info> program_info(int program) {
+  bpf_prog_info info{};
+  bpf_attr attr{};
+  attr.info.bpf_fd = static_cast<std::uint32_t>(program);
+  attr.info.info_len = sizeof info;
+  attr.info.info = reinterpret_cast<std::uintptr_t>(&info);
+  if (bpf_command(BPF_OBJ_GET_INFO_BY_FD, attr) != 0) return std::nullopt;
+  return info;
+}
+
+// What BPF programs did while the kernel timed them (BPF_ENABLE_STATS).
+struct ProgramRuns {
+  unsigned long long time_ns = 0;
+  unsigned long long runs = 0;
+  ProgramRuns& operator+=(const ProgramRuns& other) {
+    time_ns += other.time_ns;
+    runs += other.runs;
+    return *this;
+  }
+};
+
+// The runs so far of the msgsnd and msgrcv programs a process holds (ipctrail's tp_*_msgsnd,
+// bpftrace's sys_enter_msgsn...: names are cut at 15 characters), found through the program ids
+// in its /proc/<pid>/fdinfo, each once (a program's link names it too). Another task's msgsnd or
+// msgrcv anywhere on the host runs them too.
+ProgramRuns message_program_runs(pid_t process) {
+  ProgramRuns total;
+  std::vector<std::uint32_t> seen;
+  std::string directory = fmt::format("/proc/{}/fdinfo", process);
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    std::ifstream fdinfo(entry.path());
+    for (std::string line; std::getline(fdinfo, line);) {
+      if (!line.starts_with("prog_id:")) continue;
+      bpf_attr attr{};
+      attr.prog_id = static_cast<std::uint32_t>(std::strtoul(line.c_str() + 8, nullptr, 10));
+      if (std::find(seen.begin(), seen.end(), attr.prog_id) != seen.end()) continue;
+      seen.push_back(attr.prog_id);
+      int program = static_cast<int>(bpf_command(BPF_PROG_GET_FD_BY_ID, attr));
+      if (program < 0) continue;
+      std::optional<bpf_prog_info> info = program_info(program);
+      ::close(program);
+      std::string_view name = info ? info->name : "";
+      if (name.find("msgsn") != std::string_view::npos ||
+          name.find("msgrc") != std::string_view::npos) {
+        total += {info->run_time_ns, info->run_cnt};
+      }
     }
   }
-  return {time_ns, runs};
+  return total;
+}
+
+// What the kernel's timer adds to every program run it times (two clock reads; about 75 ns on
+// the development VM): the time per run of a program that does nothing (`return 0`), attached to
+// sys_enter_getppid for 200,000 calls. Subtracted from each row's programs, it leaves their own
+// work. nullopt with the reason printed when it cannot be measured.
+std::optional<double> timer_floor_ns() {
+  bpf_insn nothing[2]{};
+  nothing[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
+  nothing[1].code = BPF_JMP | BPF_EXIT;
+  static const char kLicense[] = "GPL";
+  bpf_attr load{};
+  load.prog_type = BPF_PROG_TYPE_TRACEPOINT;
+  load.insns = reinterpret_cast<std::uintptr_t>(nothing);
+  load.insn_cnt = 2;
+  load.license = reinterpret_cast<std::uintptr_t>(kLicense);
+  int program = static_cast<int>(bpf_command(BPF_PROG_LOAD, load));
+  std::ifstream id_file("/sys/kernel/tracing/events/syscalls/sys_enter_getppid/id");
+  unsigned long long id = 0;
+  id_file >> id;
+  if (program < 0 || id == 0) {
+    std::fprintf(stderr, "timer floor: cannot load or find sys_enter_getppid (tracefs?)\n");
+    if (program >= 0) ::close(program);
+    return std::nullopt;
+  }
+  perf_event_attr event{};
+  event.type = PERF_TYPE_TRACEPOINT;
+  event.size = sizeof event;
+  event.config = id;
+  event.sample_period = 1;
+  event.wakeup_events = 1;
+  int perf = static_cast<int>(::syscall(SYS_perf_event_open, &event, -1, 0, -1, 0));
+  std::optional<double> floor;
+  if (perf >= 0 && ::ioctl(perf, PERF_EVENT_IOC_SET_BPF, program) == 0 &&
+      ::ioctl(perf, PERF_EVENT_IOC_ENABLE, 0) == 0) {
+    for (int call = 0; call < 200'000; ++call) ::syscall(SYS_getppid);
+    std::optional<bpf_prog_info> info = program_info(program);
+    if (info && info->run_cnt > 0) {
+      floor = static_cast<double>(info->run_time_ns) / static_cast<double>(info->run_cnt);
+    }
+  }
+  if (!floor) std::perror("timer floor: attaching an empty program to sys_enter_getppid");
+  if (perf >= 0) ::close(perf);
+  ::close(program);
+  return floor;
 }
 
 // ipctrail's counter, opened by a process of its own as in the agent: the programs leave out the
@@ -294,19 +406,19 @@ std::optional<CounterProcess> start_counter(BpfMode mode, bool per_process, std:
     (void)::read(down[0], &stop, 1);
     ipctrail::IpcCallCounts counted = opening.counter->read();
     std::fputs(measured_at_attach.c_str(), report);
-    if (auto [time_ns, runs] = own_program_runs(); runs > 0) {
-      std::fprintf(report, "  programs: %llu runs, %.1f ns per run, %.1f ns per IPC call\n", runs,
-                   static_cast<double>(time_ns) / static_cast<double>(runs),
-                   static_cast<double>(time_ns) / (2.0 * kCallsPerRound));
-    }
     std::fprintf(report, "  counted %llu msgsnd and %llu msgrcv in the benchmark's namespace\n",
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgsnd)),
                  static_cast<unsigned long long>(counted.calls_of(ipctrail::IpcCall::kMsgrcv)));
     if (per_process) {
+      // Only the benchmark's own calls: another agent on the host (a test's, with `namespaces:
+      // all`) samples every IPC namespace, this one too, and its semctl/msgctl calls count here.
       ipctrail::ProcessActivity processes = opening.counter->read_processes();
       std::uint64_t attributed = 0;
-      for (const ipctrail::ProcessCallCount& count : processes.calls) attributed += count.count;
-      std::fprintf(report, "  attributed %llu calls to processes, %llu not attributed\n",
+      for (const ipctrail::ProcessCallCount& count : processes.calls) {
+        if (count.process.tgid == ::getppid()) attributed += count.count;
+      }
+      std::fprintf(report,
+                   "  attributed %llu calls to the benchmark's process, %llu not attributed\n",
                    static_cast<unsigned long long>(attributed),
                    static_cast<unsigned long long>(processes.calls_not_attributed));
     }
@@ -353,7 +465,10 @@ struct Row {
   std::string name;
   std::optional<Figures> figures;
   std::string unavailable;
-  std::vector<double> added_by_round;  // ns per IPC call, paired with no BPF of each round
+  std::vector<double> added_by_round;        // ns per IPC call, paired with no BPF of each round
+  std::vector<double> beyond_path_by_round;  // the same minus what getppid added in the round
+  ProgramRuns programs;                      // with `programs`: its msgsnd/msgrcv programs' runs
+  unsigned long long ipc_calls = 0;          // msgsnd and msgrcv calls timed
 };
 
 // One configuration: how to switch it on and off around a round of runs.
@@ -361,14 +476,16 @@ struct Configuration {
   std::string name;
   std::function<std::optional<std::string>()> start;  // the reason when it is unavailable
   std::function<std::optional<std::string>()> stop;   // the reason when it did not count
+  std::function<pid_t()> holder;  // the process holding its BPF programs, -1 for none
   Runs runs;
   std::string unavailable;
+  ProgramRuns programs;
 };
 
 void print_table(const std::vector<Row>& rows, const Figures& baseline) {
-  fmt::print("\n{:<26} {:>14} {:>13} {:>12} {:>13} {:>13} {:>10} {:>9}\n", "configuration",
-             "pair ns (med)", "ns/IPC call", "added/call", "paired (med)", "getppid (med)",
-             "added ns", "added %");
+  fmt::print("\n{:<26} {:>14} {:>13} {:>12} {:>13} {:>12} {:>13} {:>10} {:>9}\n", "configuration",
+             "pair ns (med)", "ns/IPC call", "added/call", "paired (med)", "beyond path",
+             "getppid (med)", "added ns", "added %");
   for (const Row& row : rows) {
     if (!row.figures) {
       fmt::print("{:<26} unavailable: {}\n", row.name, row.unavailable);
@@ -378,58 +495,107 @@ void print_table(const std::vector<Row>& rows, const Figures& baseline) {
     double added_call = (f.pair_ns - baseline.pair_ns) / 2;
     double added_getppid = f.getppid_ns - baseline.getppid_ns;
     fmt::print(
-        "{:<26} {:>6.0f} ({:>5.0f}) {:>13.1f} {:>12.1f} {:>13.1f} {:>6.0f} ({:>4.0f}) {:>10.1f} "
-        "{:>8.1f}%\n",
+        "{:<26} {:>6.0f} ({:>5.0f}) {:>13.1f} {:>12.1f} {:>13.1f} {:>12.1f} {:>6.0f} ({:>4.0f}) "
+        "{:>10.1f} {:>8.1f}%\n",
         row.name, f.pair_ns, f.pair_median_ns, f.pair_ns / 2, added_call,
-        row.added_by_round.empty() ? 0.0 : median(row.added_by_round), f.getppid_ns,
+        row.added_by_round.empty() ? 0.0 : median(row.added_by_round),
+        row.beyond_path_by_round.empty() ? 0.0 : median(row.beyond_path_by_round), f.getppid_ns,
         f.getppid_median_ns, added_getppid, 100.0 * added_getppid / baseline.getppid_ns);
   }
 }
 
+// With `programs`: the kernel's own count and time of each row's msgsnd/msgrcv program runs.
+// Programs per IPC call is runs / calls; the programs' own work per call is their time less the
+// timer's floor for every run (the timer's cost is per run, so without taking it off a
+// configuration with two programs per call looks as if it did twice the work).
+void print_programs(const std::vector<Row>& rows, std::optional<double> floor_ns) {
+  fmt::print("\nprograms (BPF_ENABLE_STATS; timer floor {} ns per run, an empty program):\n",
+             floor_ns ? fmt::format("{:.1f}", *floor_ns) : std::string("unmeasured"));
+  fmt::print("{:<26} {:>17} {:>13} {:>17} {:>19}\n", "configuration", "programs/IPC call",
+             "ns per run", "timed ns/call", "own work ns/call");
+  for (const Row& row : rows) {
+    if (!row.figures || row.programs.runs == 0 || row.ipc_calls == 0) continue;
+    double runs = static_cast<double>(row.programs.runs);
+    double calls = static_cast<double>(row.ipc_calls);
+    double time = static_cast<double>(row.programs.time_ns);
+    fmt::print("{:<26} {:>17.2f} {:>13.1f} {:>17.1f} {:>19}\n", row.name, runs / calls, time / runs,
+               time / calls,
+               floor_ns ? fmt::format("{:.1f}", (time - runs * *floor_ns) / calls) : "-");
+  }
+}
+
+// A ratio of two configurations' per-round figures: the median of the rounds' ratios with their
+// interquartile range, each round's, and the ratio of the two medians (steadier where a noisy
+// round makes a small denominator). A round where noise made a side negative has no ratio.
+std::string ratio_text(const std::vector<double>& numerator,
+                       const std::vector<double>& denominator) {
+  std::vector<double> ratios;
+  std::string rounds;
+  for (std::size_t round = 0; round < std::min(numerator.size(), denominator.size()); ++round) {
+    if (numerator[round] <= 0 || denominator[round] <= 0) {
+      rounds += " -";
+      continue;
+    }
+    ratios.push_back(numerator[round] / denominator[round]);
+    rounds += fmt::format(" {:.2f}", ratios.back());
+  }
+  if (ratios.empty()) return "no ratio (noise: no round with both sides positive)";
+  return fmt::format("median {:.2f}, IQR {:.2f}-{:.2f}, ratio of medians {:.2f} (rounds:{})",
+                     median(ratios), quantile(ratios, 0.25), quantile(ratios, 0.75),
+                     median(numerator) / median(denominator), rounds);
+}
+
 // Issue 13's targets for the per-process counts and events: at most 1.2x what the totals alone
-// add per IPC call, and at most half of what bpftrace counting by comm adds.
-// Each ratio is taken per round (both sides paired with the same round's run without BPF), and
-// the median of the rounds' ratios is the figure: a round where noise made a side negative has no
-// ratio.
-void print_who_targets(const std::vector<Row>& rows, BpfMode mode) {
-  auto added = [&rows](const std::string& name) -> const std::vector<double>* {
+// add per IPC call, and at most half of what bpftrace counting by comm adds. Each ratio is taken
+// per round (both sides paired with the same round's run without BPF): on the whole call, on the
+// part beyond the syscall tracing path, and (with `programs`) on the programs' own work.
+void print_who_targets(const std::vector<Row>& rows, BpfMode mode, std::optional<double> floor_ns) {
+  auto row_named = [&rows](const std::string& name) -> const Row* {
     for (const Row& row : rows) {
-      if (row.name == name && row.figures) return &row.added_by_round;
+      if (row.name == name && row.figures) return &row;
     }
     return nullptr;
   };
-  auto ratio = [](const std::vector<double>& who, const std::vector<double>& other) {
-    std::vector<double> ratios;
-    std::string text;
-    for (std::size_t round = 0; round < std::min(who.size(), other.size()); ++round) {
-      if (who[round] <= 0 || other[round] <= 0) {
-        text += " -";
-        continue;
-      }
-      ratios.push_back(who[round] / other[round]);
-      text += fmt::format(" {:.2f}", ratios.back());
-    }
-    if (ratios.empty()) return std::string("no ratio (noise: no round with both sides positive)");
-    return fmt::format("median {:.2f} (rounds:{})", median(ratios), text);
-  };
   std::string name = fmt::format("ipctrail {}", ipctrail::to_string(mode));
-  const std::vector<double>* totals = added(name);
-  const std::vector<double>* who = added(name + " + who");
-  const std::vector<double>* bpftrace = added("bpftrace by comm, probe");
+  const Row* totals = row_named(name);
+  const Row* who = row_named(name + " + who");
+  const Row* bpftrace = row_named("bpftrace by comm, probe");
   if (!totals || !who) {
     fmt::print("who targets ({}): not measured (the rows are unavailable)\n",
                ipctrail::to_string(mode));
     return;
   }
-  fmt::print(
-      "who targets ({}): added {:.1f} ns/call (paired median) against {:.1f} for the totals "
-      "alone; who / totals {} (target <= 1.2)\n",
-      ipctrail::to_string(mode), median(*who), median(*totals), ratio(*who, *totals));
-  if (bpftrace) {
-    fmt::print("  against bpftrace by comm, {:.1f} ns/call: who / bpftrace {} (target <= 0.5)\n",
-               median(*bpftrace), ratio(*who, *bpftrace));
-  } else {
+  auto own_work = [floor_ns](const Row& row) -> std::optional<double> {
+    if (!floor_ns || row.programs.runs == 0 || row.ipc_calls == 0) return std::nullopt;
+    return (static_cast<double>(row.programs.time_ns) -
+            static_cast<double>(row.programs.runs) * *floor_ns) /
+           static_cast<double>(row.ipc_calls);
+  };
+  fmt::print("who targets ({}), who / totals (target <= 1.2):\n", ipctrail::to_string(mode));
+  fmt::print("  whole call: {:.1f} against {:.1f} ns/call added; {}\n", median(who->added_by_round),
+             median(totals->added_by_round),
+             ratio_text(who->added_by_round, totals->added_by_round));
+  fmt::print("  beyond the tracing path: {:.1f} against {:.1f} ns/call; {}\n",
+             median(who->beyond_path_by_round), median(totals->beyond_path_by_round),
+             ratio_text(who->beyond_path_by_round, totals->beyond_path_by_round));
+  if (own_work(*who) && own_work(*totals)) {
+    fmt::print("  programs' own work: {:.1f} against {:.1f} ns/call; {:.2f}\n", *own_work(*who),
+               *own_work(*totals), *own_work(*who) / *own_work(*totals));
+  }
+  if (!bpftrace) {
     fmt::print("  bpftrace by comm: unavailable, no comparison\n");
+    return;
+  }
+  fmt::print("who / bpftrace by comm (target <= 0.5):\n");
+  fmt::print("  whole call: {:.1f} against {:.1f} ns/call added; {}\n", median(who->added_by_round),
+             median(bpftrace->added_by_round),
+             ratio_text(who->added_by_round, bpftrace->added_by_round));
+  fmt::print("  beyond the tracing path: {:.1f} against {:.1f} ns/call; {}\n",
+             median(who->beyond_path_by_round), median(bpftrace->beyond_path_by_round),
+             ratio_text(who->beyond_path_by_round, bpftrace->beyond_path_by_round));
+  if (own_work(*who) && own_work(*bpftrace)) {
+    fmt::print("  programs' own work: {:.1f} against {:.1f} ns/call; {:.2f}\n", *own_work(*who),
+               *own_work(*bpftrace), *own_work(*who) / *own_work(*bpftrace));
   }
 }
 
@@ -442,7 +608,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Held open for the whole run: the kernel times program runs while any such descriptor lives.
-  if (argc > 2 && std::string_view(argv[2]) == "programs") {
+  bool timing_programs = argc > 2 && std::string_view(argv[2]) == "programs";
+  if (timing_programs) {
     bpf_attr stats{};
     stats.enable_stats.type = BPF_STATS_RUN_TIME;
     if (::syscall(SYS_bpf, BPF_ENABLE_STATS, &stats, sizeof stats) < 0) {
@@ -479,8 +646,10 @@ int main(int argc, char** argv) {
           counter.reset();
           return failure;
         },
+        [&counter] { return counter->pid; },
         {},
-        ""};
+        "",
+        {}};
   };
   auto bpftrace_by = [&](bool by_comm) {
     return Configuration{by_comm ? "bpftrace by comm, probe" : "bpftrace by probe",
@@ -495,12 +664,14 @@ int main(int argc, char** argv) {
                            bpftrace.reset();
                            return failure;
                          },
+                         [&bpftrace] { return bpftrace->pid; },
                          {},
-                         ""};
+                         "",
+                         {}};
   };
   std::vector<Configuration> configurations;
   auto nothing = [] { return std::optional<std::string>(); };
-  configurations.push_back({"no BPF", nothing, nothing, {}, ""});
+  configurations.push_back({"no BPF", nothing, nothing, [] { return pid_t{-1}; }, {}, "", {}});
   configurations.push_back(ipctrail_in(BpfMode::kTracepoint, false));
   configurations.push_back(ipctrail_in(BpfMode::kTracepoint, true));
   configurations.push_back(ipctrail_in(BpfMode::kFentry, false));
@@ -525,7 +696,14 @@ int main(int argc, char** argv) {
         configuration.unavailable = *reason;
         continue;
       }
+      pid_t holder = configuration.holder();
+      ProgramRuns before =
+          timing_programs && holder > 0 ? message_program_runs(holder) : ProgramRuns{};
       measure(msqid, configuration.runs);
+      if (timing_programs && holder > 0) {
+        ProgramRuns after = message_program_runs(holder);
+        configuration.programs += {after.time_ns - before.time_ns, after.runs - before.runs};
+      }
       if (auto failure = configuration.stop()) {
         fmt::print("  FAILED: {}\n", *failure);
         configuration.unavailable = *failure;
@@ -533,21 +711,29 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::optional<double> floor_ns = timing_programs ? timer_floor_ns() : std::nullopt;
+  const Runs& baseline = configurations.front().runs;
   std::vector<Row> rows;
   for (const Configuration& configuration : configurations) {
-    if (configuration.unavailable.empty()) {
-      rows.push_back({configuration.name, figures_of(configuration.runs), "",
-                      added_per_round(configuration.runs, configurations.front().runs)});
-    } else {
-      rows.push_back({configuration.name, std::nullopt, configuration.unavailable, {}});
+    if (!configuration.unavailable.empty()) {
+      rows.push_back({configuration.name, std::nullopt, configuration.unavailable, {}, {}, {}, 0});
+      continue;
     }
+    std::vector<double> added_call =
+        added_per_round(configuration.runs.pair_ns, baseline.pair_ns, true);
+    std::vector<double> added_getppid =
+        added_per_round(configuration.runs.getppid_ns, baseline.getppid_ns, false);
+    rows.push_back({configuration.name, figures_of(configuration.runs), "", added_call,
+                    beyond_path(added_call, added_getppid), configuration.programs,
+                    2 * kPairsPerRun * configuration.runs.pair_ns.size()});
   }
   print_table(rows, *rows.front().figures);
+  if (timing_programs) print_programs(rows, floor_ns);
   fmt::print(
       "\ntargets: <= 40 ns added per IPC call, <= 2% added to getppid, no worse than "
       "bpftrace\n");
   for (BpfMode mode : {BpfMode::kTracepoint, BpfMode::kFentry, BpfMode::kKprobe}) {
-    print_who_targets(rows, mode);
+    print_who_targets(rows, mode, floor_ns);
   }
   fmt::print("load average at the end: {}\n", load_average());
   ::msgctl(msqid, IPC_RMID, nullptr);
