@@ -8,11 +8,17 @@
 // thread's CPU time, so that other tasks on a shared machine disturb the comparison as little as
 // they can. What a configuration adds per IPC call is paired within a round: its median run minus
 // the median run without BPF of the same round, halved (a pair is two calls); the figure is the
-// median of those over the rounds, and so are the ratios of issue 13's targets. The load average
-// is printed at the start and the end. With `programs`, the kernel also times every run of a BPF
-// program (BPF_ENABLE_STATS) and each ipctrail row prints its programs' own time per IPC call,
-// without the tracing path around them: the per-process path's cost itself, steadier than the
-// differences of whole calls (the timing adds two clock reads per program run to every row).
+// median of those over the rounds, and so are the ratios of issue 13's targets, printed with their
+// interquartile range and the ratio of the two medians. Beside the whole call, the part beyond the
+// syscall tracing path: what the IPC call added less what getppid added in the same round (other
+// tests on a shared host attach syscall tracepoints at random, so "no BPF" sometimes already pays
+// the path). The load average is printed at the start and the end. With `programs`, the kernel
+// also times every run of a BPF program (BPF_ENABLE_STATS), and each row prints how many of its
+// programs run per IPC call and their own work per call: their time less, for every run, what
+// the kernel's timer gives a program that does nothing (measured in the same run). The timer
+// costs about 50 ns per run here, so without that floor taken off a configuration with two
+// programs per call looks as if it did twice the work. The timer is in every whole call of such
+// a run too: compare whole calls from runs without `programs`.
 // Needs root. Usage: bpf_overhead [rounds] [programs]
 #include <fmt/format.h>
 #include <linux/bpf.h>
@@ -53,7 +59,7 @@ using ipctrail::IpcCallCounter;
 
 constexpr int kPairsPerRun = 20'000;
 constexpr int kGetppidPerRun = 50'000;
-constexpr int kRunsPerRound = 3;
+constexpr int kRunsPerRound = 9;
 
 double thread_cpu_ns() {
   timespec now{};
