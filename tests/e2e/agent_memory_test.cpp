@@ -11,10 +11,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "tests/support/agent_process.h"
-#include "tests/support/ipc_namespace.h"
+#include "tests/support/bpf_agent_test.h"
 #include "tests/support/prometheus_support.h"
 #include "tests/support/short_lived_processes.h"
 
@@ -27,27 +28,18 @@ constexpr bool kSanitized = true;
 constexpr bool kSanitized = false;
 #endif
 
-// A field of /proc/<pid>/status in KiB (VmRSS, RssAnon, ...); 0 when absent.
-std::uint64_t status_kib(pid_t pid, const std::string& field) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
-  }
-  return 0;
-}
-
-class AgentMemory : public testing::IpcNamespaceTest {
+// The who tests' agent with BPF (start_bpf_agent), and others on a configuration of the test's.
+class AgentMemory : public testing::BpfAgentTest {
  protected:
-  // Starts the agent on `config` and waits for `ticks` committed ticks.
-  void start_agent(const std::string& config, std::size_t ticks = 2) {
+  // Starts the agent on `config` and waits for two committed ticks.
+  void start_agent(const std::string& config) {
     agent_.reset();
     std::filesystem::remove(log_);
     std::ofstream(config_) << config;
     agent_ = std::make_unique<testing::AgentProcess>(
         db_, std::vector<std::string>{"--config", config_}, log_);
     ASSERT_TRUE(testing::eventually([&] {
-      return !agent_->running() ||
-             testing::count_of(testing::read_text(log_), "committed") >= ticks;
+      return !agent_->running() || testing::count_of(testing::read_text(log_), "committed") >= 2;
     }));
     ASSERT_TRUE(agent_->running()) << testing::read_text(log_);
   }
@@ -55,12 +47,6 @@ class AgentMemory : public testing::IpcNamespaceTest {
   std::string maps() {
     return testing::read_text("/proc/" + std::to_string(agent_->pid()) + "/maps");
   }
-
-  testing::ScratchDirectory scratch_;
-  std::string db_ = (scratch_.path() / "history.db").string();
-  std::string config_ = (scratch_.path() / "ipctrail.yaml").string();
-  std::string log_ = (scratch_.path() / "agent.log").string();
-  std::unique_ptr<testing::AgentProcess> agent_;
 };
 
 // libmicrohttpd links GnuTLS and seven more libraries, whose pages (about 2.3 MiB) stayed resident
@@ -103,17 +89,9 @@ int make_and_remove_an_array() {
 
 TEST_F(AgentMemory, HeapStaysBoundedAfterTenThousandDistinctProcesses) {
   if (kSanitized) GTEST_SKIP() << "resident size means nothing under a sanitizer";
-  std::ofstream(config_) << "interval: 1s\nbpf:\n  enabled: true\n";
-  agent_ = std::make_unique<testing::AgentProcess>(
-      db_, std::vector<std::string>{"--config", config_}, log_);
-  bool ticking = testing::eventually([&] {
-    return !agent_->running() || testing::count_of(testing::read_text(log_), "committed") >= 2;
-  });
-  IPCTRAIL_REQUIRE_PRIVILEGE(
-      ticking && agent_->running() &&
-          testing::read_text(log_).find("BPF attached") != std::string::npos,
-      "the agent with bpf.enabled: true did not start with BPF:\n" + testing::read_text(log_));
-  std::uint64_t before_kib = status_kib(agent_->pid(), "RssAnon");
+  ASSERT_NO_FATAL_FAILURE(start_bpf_agent());
+  if (IsSkipped()) return;
+  std::uint64_t before_kib = agent_->status_kib("RssAnon");
 
   testing::ShortLivedRun run =
       testing::run_short_lived_processes(kProcesses, kComm, make_and_remove_an_array);
@@ -134,7 +112,7 @@ TEST_F(AgentMemory, HeapStaysBoundedAfterTenThousandDistinctProcesses) {
   std::size_t committed = testing::count_of(testing::read_text(log_), "committed");
   ASSERT_TRUE(testing::eventually(
       [&] { return testing::count_of(testing::read_text(log_), "committed") >= committed + 2; }));
-  std::uint64_t after_kib = status_kib(agent_->pid(), "RssAnon");
+  std::uint64_t after_kib = agent_->status_kib("RssAnon");
   std::printf("agent heap (RssAnon): %ju KiB with no process, %ju KiB after %d (bound %ju KiB)\n",
               static_cast<std::uintmax_t>(before_kib), static_cast<std::uintmax_t>(after_kib),
               kProcesses, static_cast<std::uintmax_t>(kMaxHeapKib));
