@@ -48,6 +48,7 @@
 #include "bench/bench_support.h"
 #include "model/time_text.h"
 #include "storage/store.h"
+#include "tests/support/checkpointed_size.h"
 
 extern char** environ;
 
@@ -66,6 +67,7 @@ constexpr std::int64_t kIntervalMs = 1000;
 using bench::cpu_ms;
 using bench::ms_since;
 using bench::percentile;
+using testing::checkpointed_size;
 
 std::string verdict(bool met) {
   return met ? "met" : "MISSED";
@@ -292,11 +294,6 @@ Sample full_host(bool inventory) {
 
 void remove_database(const fs::path& path) {
   for (const char* suffix : {"", "-wal", "-shm", ".lock"}) fs::remove(path.string() + suffix);
-}
-
-std::uint64_t checkpointed_size(const fs::path& path) {
-  SQLite::Database(path, SQLite::OPEN_READWRITE).exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  return fs::file_size(path);
 }
 
 struct DayRun {
