@@ -11,13 +11,15 @@
 //      its object beside its two series points: the bytes per change are printed).
 //      Target: with nothing changing, the inventory adds <= 10% to the growth. Tick write p99 at
 //      the maximum <= 20 ms.
-//   3. `ipctrail objects --at` (the real binary) on that day-long file: < 1 s.
+//   3. `ipctrail objects --at` (the real binary) on that day-long file: < 1 s. Without section 2
+//      it writes only that file (with the inventory, `--busy` queues moving).
 //   4. Churn: 1,000 objects created and removed every second: <= 100 bytes per lifecycle event,
 //      indexes included.
 //
 //   objects_bench [--day-ticks N] [--busy N] [--churn-ticks N] [--kernel-ticks N] [--dir PATH]
 //                 [--sections 1234]   (which of the above to run; all by default)
 //                 [--keep 1]          (leave the history files in --dir, to look at them after)
+//                 [--reuse 1]         (section 3 on the day file a --keep run left, as it is)
 #include <SQLiteCpp/Database.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -46,6 +48,7 @@
 #include "bench/bench_support.h"
 #include "model/time_text.h"
 #include "storage/store.h"
+#include "tests/support/checkpointed_size.h"
 
 extern char** environ;
 
@@ -64,6 +67,7 @@ constexpr std::int64_t kIntervalMs = 1000;
 using bench::cpu_ms;
 using bench::ms_since;
 using bench::percentile;
+using testing::checkpointed_size;
 
 std::string verdict(bool met) {
   return met ? "met" : "MISSED";
@@ -137,6 +141,10 @@ void run_ipcs() {
 void kernel_section(const fs::path& dir, int rounds, int ticks) {
   fmt::print("== 1. collection at the namespace maximum: {} arrays, {} queues, {} segments\n",
              kArrays, kQueues, kSegments);
+  std::ifstream load("/proc/loadavg");
+  std::string load_average;
+  std::getline(load, load_average);
+  fmt::print("  load average at the start: {}\n", load_average);
   enter_full_namespace();
   CollectorOptions options;  // as the agent runs it (agent/cli/cmd_agent.cpp)
   options.inventory = true;
@@ -152,18 +160,22 @@ void kernel_section(const fs::path& dir, int rounds, int ticks) {
   Sample all_idle_sample;
   all_idle.collect(all_idle_sample);
   std::vector<char> buffer(256 * 1024);
-  std::vector<double> inventory, idle, floor, ipcs;
+  std::vector<double> inventory, idle, floor, ipcs, inventory_cpu, floor_cpu;
   std::size_t sink = 0;
   // Round-robin, so that a load spike on the shared machine hits all three alike.
   for (int round = 0; round < rounds; ++round) {
     auto started = Clock::now();
+    double cpu_before = cpu_ms();
     collector.collect(sample);
+    inventory_cpu.push_back(cpu_ms() - cpu_before);
     inventory.push_back(ms_since(started));
     started = Clock::now();
     all_idle.collect(all_idle_sample);
     idle.push_back(ms_since(started));
     started = Clock::now();
+    cpu_before = cpu_ms();
     sink += read_loop(buffer);
+    floor_cpu.push_back(cpu_ms() - cpu_before);
     floor.push_back(ms_since(started));
     if (round % 4 == 0) {
       started = Clock::now();
@@ -182,6 +194,16 @@ void kernel_section(const fs::path& dir, int rounds, int ticks) {
              "inventory", "floor", "ipcs -a");
   fmt::print("  {:<34} {:>7.2f} ms {:>7.2f} ms {:>7.2f} ms\n", "one collection", median_inventory,
              median_floor, median_ipcs);
+  // Each round's own ratio too: the two ran back to back, so a load spike moves both.
+  std::vector<double> paired, paired_cpu;
+  for (std::size_t i = 0; i < inventory.size(); ++i) {
+    paired.push_back(inventory[i] / floor[i]);
+    paired_cpu.push_back(inventory_cpu[i] / floor_cpu[i]);
+  }
+  fmt::print("  {:<34} {:>7.2f} ms {:>7.2f} ms\n", "one collection, CPU (user + system)",
+             percentile(inventory_cpu, 0.5), percentile(floor_cpu, 0.5));
+  fmt::print("  median of the rounds' inventory/floor: {:.2f}x wall, {:.2f}x CPU\n",
+             percentile(paired, 0.5), percentile(paired_cpu, 0.5));
   fmt::print("  with every object past leaks.min_age ({} suspects): {:.2f} ms, {:.2f}x the floor\n",
              all_idle_sample.leak_suspects->size(), percentile(idle, 0.5),
              percentile(idle, 0.5) / median_floor);
@@ -272,11 +294,6 @@ Sample full_host(bool inventory) {
 
 void remove_database(const fs::path& path) {
   for (const char* suffix : {"", "-wal", "-shm", ".lock"}) fs::remove(path.string() + suffix);
-}
-
-std::uint64_t checkpointed_size(const fs::path& path) {
-  SQLite::Database(path, SQLite::OPEN_READWRITE).exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  return fs::file_size(path);
 }
 
 struct DayRun {
@@ -484,13 +501,12 @@ double growth_ratio(const DayPair& pair) {
          static_cast<double>(pair.without.growth_bytes);
 }
 
-void storage_sections(const fs::path& dir, int ticks, int busy) {
+void storage_section(const fs::path& dir, int ticks, int busy) {
   fmt::print("== 2. storage: 32,000 queues' series and the limits, {} ticks of 1 s\n", ticks);
   DayPair steady = compare_day(dir, "steady", ticks, 0);
   fmt::print(
       "  with nothing changing the inventory adds {:+.1f}% to the growth (target <= 10%: {})\n\n",
       (growth_ratio(steady) - 1) * 100, verdict(growth_ratio(steady) <= 1.10));
-  std::string file = "steady-with-objects.db";
   if (busy > 0) {
     DayPair moving = compare_day(dir, "busy", ticks, busy);
     // Each moving queue changes its messages and bytes: two series points, and with the
@@ -505,11 +521,35 @@ void storage_sections(const fs::path& dir, int ticks, int busy) {
         "  with {} queues moving the inventory adds {:+.1f}% to the growth: a queue's change costs "
         "{:.1f} bytes in its two series and {:.1f} more in its object's state row\n\n",
         busy, (growth_ratio(moving) - 1) * 100, series_bytes, with_bytes - series_bytes);
-    file = "busy-with-objects.db";
   }
+}
 
-  fmt::print("== 3. ipctrail objects --at on {} ({:.2f} days long)\n", file, ticks / 86400.0);
-  fs::path path = dir / file;
+// The file section 2 wrote last: the day with the inventory (and `busy` queues moving).
+fs::path day_file(const fs::path& dir, int busy) {
+  return dir / (busy > 0 ? "busy-with-objects.db" : "steady-with-objects.db");
+}
+
+// Without section 2, only the file queried here is written (a day of ticks at the maximum takes
+// a quarter of an hour of CPU), or an existing one is taken as it is (`--reuse 1`).
+void objects_at_section(const fs::path& dir, int ticks, int busy, bool written, bool reuse) {
+  fs::path path = day_file(dir, busy);
+  if (!written && !(reuse && fs::exists(path))) {
+    fmt::print("== 3. writing {} ticks of 1 s with the inventory, {} queues moving\n", ticks, busy);
+    auto started = Clock::now();
+    double cpu_before = cpu_ms();
+    DayRun run = run_day(path, true, ticks, busy);
+    fmt::print("  {:.0f} s ({:.0f} s CPU), tick write ms p50/p99: {:.2f}/{:.2f}\n",
+               ms_since(started) / 1000, (cpu_ms() - cpu_before) / 1000,
+               percentile(run.write_ms, 0.5), percentile(run.write_ms, 0.99));
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  fmt::print(
+      "== 3. ipctrail objects --at on {} ({:.2f} days long, {:.1f} MiB): {} objects, {} object "
+      "states, {} series points\n",
+      path.string(), ticks / 86400.0, fs::file_size(path) / 1048576.0,
+      db.execAndGet("SELECT count(*) FROM ipc_objects").getInt64(),
+      db.execAndGet("SELECT count(*) FROM ipc_object_states").getInt64(),
+      db.execAndGet("SELECT count(*) FROM points").getInt64());
   for (std::int64_t at : {kStartMs + ticks * kIntervalMs / 2, kStartMs + ticks * kIntervalMs}) {
     std::vector<double> runs, cpu;
     for (int i = 0; i < 3; ++i) {
@@ -541,6 +581,7 @@ int main(int argc, char** argv) {
   int kernel_ticks = 200;
   std::string sections = "1234";
   bool keep = false;
+  bool reuse = false;
   fs::path dir = fs::temp_directory_path() / "ipctrail-objects-bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -551,13 +592,15 @@ int main(int argc, char** argv) {
     if (flag == "--dir") dir = argv[i + 1];
     if (flag == "--sections") sections = argv[i + 1];
     if (flag == "--keep") keep = std::string(argv[i + 1]) == "1";
+    if (flag == "--reuse") reuse = keep = std::string(argv[i + 1]) == "1";
   }
   auto wanted = [&sections](char section) { return sections.find(section) != std::string::npos; };
-  fs::remove_all(dir);
+  if (!reuse) fs::remove_all(dir);
   fs::create_directories(dir);
   if (wanted('1')) kernel_section(dir, kernel_rounds, kernel_ticks);
   if (wanted('4')) churn_section(dir, churn_ticks);
-  if (wanted('2') || wanted('3')) storage_sections(dir, day_ticks, busy);
+  if (wanted('2')) storage_section(dir, day_ticks, busy);
+  if (wanted('3')) objects_at_section(dir, day_ticks, busy, wanted('2'), reuse);
   if (!keep) fs::remove_all(dir);
   return 0;
 }

@@ -17,6 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   ipctrail::SemaphoreTotals semaphores;
   ipctrail::parse_sem_table(text, semaphores);
+  std::vector<ipctrail::IpcObject> objects;
+  for (ipctrail::IpcKind kind : ipctrail::kIpcKinds) {
+    ipctrail::parse_object_table(kind, text, objects);
+  }
   ipctrail::parse_sem_limits(text);
   ipctrail::parse_single_number(text);
   return 0;

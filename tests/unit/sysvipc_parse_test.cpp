@@ -251,5 +251,42 @@ TEST(ParseObjectTable, SkipsMalformedRowsAndRefusesOtherTables) {
   EXPECT_TRUE(none.empty());
 }
 
+// The parser fills one object per table and copies it out for each good row: a row that fails
+// after some of its fields were stored must leave nothing of itself in the rows after it, and a
+// kind's object keeps the other kinds' fields at zero.
+TEST(ParseObjectTable, ARowFailingPartWayLeavesNothingInTheNext) {
+  std::string table =
+      "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid"
+      "      stime      rtime      ctime\n"
+      "        11          1   600         300          3  1234  1235  1000  1000  1000  1000"
+      " 1700000000 1700000001 1699999999\n"
+      "        22          2   644         999          9  4321  5321  2000  2000  2000  2000"
+      " 1800000000 1800000001 bad\n"
+      "        33          3   640           0          0     0     0     7     8     9    10"
+      "          0          0 1600000000\n";
+  std::vector<IpcObject> queues;
+  ParseOutcome outcome = parse_object_table(IpcKind::kQueue, table, queues);
+  ASSERT_TRUE(outcome.header_ok);
+  EXPECT_EQ(outcome.skipped_lines, 1u);
+  ASSERT_EQ(queues.size(), 2u);
+  IpcObject expected;
+  expected.kind = IpcKind::kQueue;
+  expected.id = 3;
+  expected.key = 33;
+  expected.mode = 0640;
+  expected.uid = 7;
+  expected.gid = 8;
+  expected.cuid = 9;
+  expected.cgid = 10;
+  expected.ctime = 1600000000;
+  EXPECT_EQ(queues[1], expected);
+  EXPECT_EQ(queues[0].cbytes, 300u);
+  EXPECT_EQ(queues[0].lrpid, 1235);
+  EXPECT_EQ(queues[0].size, 0u);  // a queue has no size column: left as constructed
+  EXPECT_EQ(queues[0].nattch, 0u);
+  EXPECT_EQ(queues[0].otime, 0);
+  EXPECT_FALSE(queues[0].qbytes);
+}
+
 }  // namespace
 }  // namespace ipctrail
