@@ -49,6 +49,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "bpf/ipc_call_counter.h"
 #include "model/ipc_call_counts.h"
 
@@ -119,13 +120,6 @@ std::vector<double> beyond_path(const std::vector<double>& added_call,
     beyond.push_back(added_call[round] - added_getppid[round]);
   }
   return beyond;
-}
-
-std::string load_average() {
-  std::ifstream file("/proc/loadavg");
-  std::string one, five, fifteen;
-  file >> one >> five >> fifteen;
-  return fmt::format("{} {} {}", one, five, fifteen);
 }
 
 template <typename Loop>
@@ -690,7 +684,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "bpf_overhead: {} rounds; each round runs every configuration {} times: {} "
       "msgsnd+msgrcv pairs and {} getppid per run, timed in thread CPU time; load average {}\n",
-      rounds, kRunsPerRound, kPairsPerRun, kGetppidPerRun, load_average());
+      rounds, kRunsPerRound, kPairsPerRun, kGetppidPerRun, ipctrail::bench::load_average());
   for (int round = 0; round < rounds; ++round) {
     for (std::size_t index = 0; index < configurations.size(); ++index) {
       Configuration& configuration =
@@ -741,7 +735,7 @@ int main(int argc, char** argv) {
   for (BpfMode mode : {BpfMode::kTracepoint, BpfMode::kFentry, BpfMode::kKprobe}) {
     print_who_targets(rows, mode, floor_ns);
   }
-  fmt::print("load average at the end: {}\n", load_average());
+  fmt::print("load average at the end: {}\n", ipctrail::bench::load_average());
   ::msgctl(msqid, IPC_RMID, nullptr);
   return 0;
 }

@@ -65,6 +65,7 @@ constexpr std::int64_t kStartMs = 1'795'000'000'000;  // 2026-11-19
 constexpr std::int64_t kIntervalMs = 1000;
 
 using bench::cpu_ms;
+using bench::load_average;
 using bench::ms_since;
 using bench::percentile;
 using testing::checkpointed_size;
@@ -141,10 +142,7 @@ void run_ipcs() {
 void kernel_section(const fs::path& dir, int rounds, int ticks) {
   fmt::print("== 1. collection at the namespace maximum: {} arrays, {} queues, {} segments\n",
              kArrays, kQueues, kSegments);
-  std::ifstream load("/proc/loadavg");
-  std::string load_average;
-  std::getline(load, load_average);
-  fmt::print("  load average at the start: {}\n", load_average);
+  fmt::print("  load average at the start: {}\n", load_average());
   enter_full_namespace();
   CollectorOptions options;  // as the agent runs it (agent/cli/cmd_agent.cpp)
   options.inventory = true;
