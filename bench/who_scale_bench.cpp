@@ -3,11 +3,8 @@
 // RSS with no process (the reference), then after each round of 10,000 short-lived processes,
 // each of which makes a semaphore array and removes it (a count row, a process row and two
 // lifecycle events each), once the history holds every one of their calls.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ipc.h>
-#include <sys/sem.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -30,12 +27,6 @@ constexpr int kRounds = 3;
 constexpr double kTargetMiB = 16;
 constexpr const char* kComm = "ipcworker";
 
-int make_and_remove_an_array() {
-  int id = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
-  if (id < 0) return 1;
-  return ::semctl(id, 0, IPC_RMID) == 0 ? 0 : 2;
-}
-
 // VmRSS, its anonymous part (the heap: what the agent holds) and its file part (the pages of the
 // binary and the shared libraries it touched), and VmHWM (the peak) of `pid`, in MiB.
 struct Memory {
@@ -55,18 +46,6 @@ Memory memory_of(pid_t pid) {
     if (line.rfind("RssFile:", 0) == 0) memory.file_mib = std::stod(line.substr(8)) / 1024;
   }
   return memory;
-}
-
-// The semgets of the workers that the history holds (one per worker).
-std::int64_t stored_semgets(const std::string& db) {
-  SQLite::Database file(db, SQLite::OPEN_READONLY);
-  file.setBusyTimeout(5000);
-  return file
-      .execAndGet(
-          "SELECT coalesce(sum(count), 0) FROM process_calls WHERE call = 'semget' AND "
-          "comm = '" +
-          std::string(kComm) + "'")
-      .getInt64();
 }
 
 }  // namespace
@@ -98,17 +77,18 @@ int main() {
 
   bool within = true;
   for (int round = 1; round <= kRounds; ++round) {
-    testing::ShortLivedRun run =
-        testing::run_short_lived_processes(kProcessesPerRound, kComm, make_and_remove_an_array);
+    testing::ShortLivedRun run = testing::run_short_lived_processes(
+        kProcessesPerRound, kComm, testing::make_and_remove_a_semaphore_array);
     if (run.failed != 0 || run.exit_codes[0] != kProcessesPerRound) {
       std::fprintf(stderr, "who_scale_bench: %d processes failed their calls\n",
                    kProcessesPerRound - run.exit_codes[0]);
       return 1;
     }
     std::int64_t expected = static_cast<std::int64_t>(round) * kProcessesPerRound;
-    if (!testing::eventually([&] { return stored_semgets(db) >= expected; })) {
+    if (!testing::eventually([&] { return testing::stored_semgets(db, kComm) >= expected; })) {
       std::fprintf(stderr, "who_scale_bench: the history holds %lld of %lld processes\n",
-                   static_cast<long long>(stored_semgets(db)), static_cast<long long>(expected));
+                   static_cast<long long>(testing::stored_semgets(db, kComm)),
+                   static_cast<long long>(expected));
       return 1;
     }
     Memory now = memory_of(agent.pid());

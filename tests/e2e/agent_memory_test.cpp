@@ -2,12 +2,9 @@
 // "Memory"), guarded by what does not depend on timing or on the machine's load: which libraries
 // the agent maps, and a generous bound on its heap once a tick has handed freed pages back. The
 // figure itself, side by side with its reference, is bench/who_scale_bench.cpp's.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/ipc.h>
-#include <sys/sem.h>
 
 #include <cstdio>
 #include <fstream>
@@ -81,33 +78,18 @@ constexpr const char* kComm = "ipcmemory";
 // hundred bytes each) or a heap that is no longer trimmed.
 constexpr std::uint64_t kMaxHeapKib = 8 * 1024;
 
-int make_and_remove_an_array() {
-  int id = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
-  if (id < 0) return 1;
-  return ::semctl(id, 0, IPC_RMID) == 0 ? 0 : 2;
-}
-
 TEST_F(AgentMemory, HeapStaysBoundedAfterTenThousandDistinctProcesses) {
   if (kSanitized) GTEST_SKIP() << "resident size means nothing under a sanitizer";
   ASSERT_NO_FATAL_FAILURE(start_bpf_agent());
   if (IsSkipped()) return;
   std::uint64_t before_kib = agent_->status_kib("RssAnon");
 
-  testing::ShortLivedRun run =
-      testing::run_short_lived_processes(kProcesses, kComm, make_and_remove_an_array);
+  testing::ShortLivedRun run = testing::run_short_lived_processes(
+      kProcesses, kComm, testing::make_and_remove_a_semaphore_array);
   ASSERT_EQ(run.failed, 0);
   ASSERT_EQ(run.exit_codes, (std::map<int, int>{{0, kProcesses}}));
-  auto stored = [&] {
-    SQLite::Database db(db_, SQLite::OPEN_READONLY);
-    db.setBusyTimeout(5000);
-    return db
-        .execAndGet(
-            "SELECT coalesce(sum(count), 0) FROM process_calls WHERE call = 'semget' AND "
-            "comm = '" +
-            std::string(kComm) + "'")
-        .getInt64();
-  };
-  ASSERT_TRUE(testing::eventually([&] { return stored() >= kProcesses; }));
+  ASSERT_TRUE(
+      testing::eventually([&] { return testing::stored_semgets(db_, kComm) >= kProcesses; }));
   // Two more ticks: the last one read nothing new, and handed what it freed back.
   std::size_t committed = testing::count_of(testing::read_text(log_), "committed");
   ASSERT_TRUE(testing::eventually(

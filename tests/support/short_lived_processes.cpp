@@ -1,6 +1,9 @@
 #include "tests/support/short_lived_processes.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sys/ipc.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +39,23 @@ ShortLivedRun run_short_lived_processes(int count, const char* comm,
   }
   for (; alive > 0; --alive) reap_one();
   return run;
+}
+
+int make_and_remove_a_semaphore_array() {
+  int id = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+  if (id < 0) return 1;
+  return ::semctl(id, 0, IPC_RMID) == 0 ? 0 : 2;
+}
+
+std::int64_t stored_semgets(const std::string& db, const std::string& comm) {
+  SQLite::Database file(db, SQLite::OPEN_READONLY);
+  file.setBusyTimeout(5000);
+  SQLite::Statement query(file,
+                          "SELECT coalesce(sum(count), 0) FROM process_calls WHERE call = 'semget' "
+                          "AND comm = ?");
+  query.bind(1, comm);
+  query.executeStep();
+  return query.getColumn(0).getInt64();
 }
 
 }  // namespace ipctrail::testing

@@ -2,8 +2,10 @@
 // distinct pid that makes its IPC calls and exits, as a pre-forking server's workers would.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 
 namespace ipctrail::testing {
 
@@ -17,5 +19,12 @@ struct ShortLivedRun {
 // Fork before starting threads.
 ShortLivedRun run_short_lived_processes(int count, const char* comm,
                                         const std::function<int()>& calls, int at_once = 64);
+
+// A child's calls for the memory measurements: makes a semaphore array and removes it (a count row,
+// a process row and two lifecycle events in the history); 0 when both calls succeed.
+int make_and_remove_a_semaphore_array();
+
+// The semget calls of the processes named `comm` that the history file `db` holds.
+std::int64_t stored_semgets(const std::string& db, const std::string& comm);
 
 }  // namespace ipctrail::testing
