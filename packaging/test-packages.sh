@@ -150,6 +150,7 @@ rpm_info=$(rpm -qip "$rpm")
 check "rpm: license, summary and packager set" \
   bash -c "grep -q '^License *: MIT' <<<'$rpm_info' && grep -q '^Packager *: .*@' <<<'$rpm_info' && grep -q '^Summary *: System V IPC' <<<'$rpm_info'"
 check "rpm: requirements computed from the binary" bash -c "rpm -qp --requires '$rpm' | grep -q 'libstdc++.so.6'"
+check "rpm: Requires libmicrohttpd's soname (loaded with dlopen)" bash -c "rpm -qp --requires '$rpm' | grep -q '^libmicrohttpd.so.12'"
 rpm_scripts=$(rpm -qp --scripts "$rpm")
 check "rpm: %pre creates the ipctrail user and group" \
   bash -c "grep -q 'useradd -r -g ipctrail -d /var/lib/ipctrail' <<<'$rpm_scripts' && grep -q 'groupadd -r ipctrail' <<<'$rpm_scripts'"
