@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -32,8 +33,8 @@ std::string failed_call(const std::string& call, int error) {
   return fmt::format("{}: {}", call, std::strerror(error));
 }
 
-// Descriptors a held namespace takes: its own, and its three /proc/sysvipc tables at most.
-constexpr std::size_t kDescriptorsPerNamespace = 4;
+// Descriptors a held namespace takes: its own, a pidfd, and its three /proc/sysvipc tables at most.
+constexpr std::size_t kDescriptorsPerNamespace = 5;
 
 // A quarter of the process's descriptor limit, so that the agent's own files, BPF and HTTP
 // connections keep the rest.
@@ -63,8 +64,8 @@ std::uint64_t namespace_of(pid_t pid) {
 NamespaceSampler::NamespaceSampler(CollectorOptions options)
     : options_(std::move(options)), hold_limit_(namespaces_within_descriptor_budget()) {}
 
-UniqueFd NamespaceSampler::open_entry(const IpcNamespaceRef& target,
-                                      NamespaceSampleResult& result) {
+UniqueFd NamespaceSampler::open_entry(const IpcNamespaceRef& target, NamespaceSampleResult& result,
+                                      pid_t& opened_pid) {
   result.failure = NamespaceFailure::kGone;
   result.error = "no process of the last scan is in it any more";
   for (pid_t pid : target.pids) {
@@ -80,6 +81,7 @@ UniqueFd NamespaceSampler::open_entry(const IpcNamespaceRef& target,
     // The pid may have been reused by a process of another namespace since the scan.
     struct stat status {};
     if (::fstat(link.get(), &status) != 0 || status.st_ino != target.inode) continue;
+    opened_pid = pid;
     return link;
   }
   return UniqueFd();
@@ -89,14 +91,18 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, Watched& wat
                                      NamespaceSampleResult& result) {
   UniqueFd opened;
   int entry = watched.entry.get();
-  if (entry >= 0) {
-    // Held descriptors keep the namespace alive: sample it only while a process is in it. A held
-    // namespace's inode cannot be reused by another, so the inode is enough.
+  // Held descriptors keep the namespace alive: sample it only while a process is in it. While the
+  // process it was entered through lives (its pidfd, polled for all namespaces at once) it is; once
+  // that one exited, the others of the last scan are looked at, and one still in it is watched
+  // instead. A held namespace's inode cannot be reused by another, so the inode is enough.
+  if (entry >= 0 && watched.process_exited) {
     result.failure = NamespaceFailure::kGone;
     result.error = "no process of the last scan is in it any more";
     for (pid_t pid : target.pids) {
+      UniqueFd process(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
       if (namespace_of(pid) == target.inode) {
         result.failure = NamespaceFailure::kNone;
+        watched.process = std::move(process);
         break;
       }
       if (errno == EACCES || errno == EPERM) {  // refused is not gone: a failed read
@@ -105,10 +111,14 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, Watched& wat
       }
     }
     if (result.failure != NamespaceFailure::kNone) return true;
-  } else {
-    opened = open_entry(target, result);
+  } else if (entry < 0) {
+    pid_t pid = 0;
+    opened = open_entry(target, result, pid);
     if (opened.get() < 0) return true;
     entry = opened.get();
+    // Opened before the check of its namespace below, so that it is that process's.
+    if (watched.holds)
+      watched.process = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   }
   if (::setns(entry, CLONE_NEWIPC) != 0) {
     result.failure = errno == EPERM ? NamespaceFailure::kNeedsSysAdmin : NamespaceFailure::kGone;
@@ -117,12 +127,35 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, Watched& wat
                                errno);
     return true;  // refused: the worker is still at home
   }
-  result.sample.emplace();
-  watched.collector->collect(*result.sample);
+  watched.collector->collect(watched.sample);
+  result.sample = watched.sample;
   result.failure = NamespaceFailure::kNone;
   result.error.clear();
-  if (watched.holds && opened.get() >= 0) watched.entry = std::move(opened);
+  // Held only with a pidfd to tell when to let go (pidfd_open is Linux 5.3).
+  if (watched.holds && opened.get() >= 0 && watched.process.get() >= 0) {
+    watched.entry = std::move(opened);
+  }
   return ::setns(home_fd, CLONE_NEWIPC) == 0;
+}
+
+void NamespaceSampler::poll_processes() {
+  polled_.clear();
+  for (auto& [inode, watched] : watched_) {
+    // Without a pidfd (its process exited before one was opened) the links are looked at.
+    watched.process_exited = watched.entry.get() >= 0 && watched.process.get() < 0;
+    if (watched.entry.get() >= 0 && watched.process.get() >= 0) {
+      polled_.push_back({watched.process.get(), POLLIN, 0});
+    }
+  }
+  if (polled_.empty()) return;
+  // A pidfd is readable once its process exited; an error (should there be one) is as good.
+  bool polled = ::poll(polled_.data(), polled_.size(), 0) >= 0;
+  auto event = polled_.begin();
+  for (auto& [inode, watched] : watched_) {
+    if (watched.entry.get() < 0 || watched.process.get() < 0) continue;
+    watched.process_exited = !polled || event->revents != 0;
+    ++event;
+  }
 }
 
 void NamespaceSampler::forget(std::map<std::uint64_t, Watched>::iterator watched) {
@@ -155,6 +188,8 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
     watched.collector = std::make_unique<Collector>(options);
   }
 
+  poll_processes();
+
   bool any_other = std::any_of(targets.begin(), targets.end(),
                                [](const IpcNamespaceRef& target) { return !target.own; });
   std::thread worker;
@@ -178,8 +213,9 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
   }
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (!targets[i].own) continue;
-    results[i].sample.emplace();
-    watched_.at(targets[i].inode).collector->collect(*results[i].sample);
+    Watched& own = watched_.at(targets[i].inode);
+    own.collector->collect(own.sample);
+    results[i].sample = own.sample;
   }
   if (worker.joinable()) worker.join();
   // A namespace gone keeps no descriptor: it would keep the namespace, and its objects, alive.

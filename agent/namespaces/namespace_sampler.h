@@ -16,6 +16,7 @@
 // RLIMIT_NOFILE at most; namespaces beyond it are entered through /proc/<pid>/ns/ipc each tick.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -65,6 +66,11 @@ class NamespaceSampler {
     std::unique_ptr<Collector> collector;
     bool holds = false;  // within the descriptor budget: keeps `entry` and the collector's tables
     UniqueFd entry;      // the namespace's own descriptor, for setns
+    UniqueFd process;    // a pidfd of a process in it, held with `entry`
+    bool process_exited = false;  // as this call's poll found it
+    // Collected into from tick to tick, so that its vectors keep their capacity; each result is
+    // a copy, made at the objects' exact sizes.
+    Sample sample;
   };
 
   // On the worker: enters the namespace, collects, returns. False when the worker could not
@@ -73,13 +79,17 @@ class NamespaceSampler {
                      NamespaceSampleResult& result);
   // Opens /proc/<pid>/ns/ipc of one of the target's processes; an empty descriptor, with the
   // failure in `result`, when none is in it any more or none could be opened.
-  UniqueFd open_entry(const IpcNamespaceRef& target, NamespaceSampleResult& result);
+  UniqueFd open_entry(const IpcNamespaceRef& target, NamespaceSampleResult& result,
+                      pid_t& opened_pid);
+  // One poll over the pidfds of the held namespaces: which process exited since the last call.
+  void poll_processes();
   void forget(std::map<std::uint64_t, Watched>::iterator watched);
 
   CollectorOptions options_;
   std::size_t hold_limit_;  // namespaces whose descriptors may be held
   std::size_t held_ = 0;
   std::map<std::uint64_t, Watched> watched_;
+  std::vector<pollfd> polled_;  // kept from call to call
 };
 
 // One line saying what kept namespaces from being sampled and which capability would give it;

@@ -196,14 +196,17 @@ void inside_namespace_of(pid_t pid, const std::function<void()>& work) {
   }).join();
 }
 
-// The sampler keeps each namespace's descriptor and /proc/sysvipc tables open between ticks: what
-// the tables show follows the namespace they were opened in, objects made and removed there after
-// they were opened included, and when its last process exits the namespace is reported gone and
-// every descriptor is closed (held ones would keep it, and its objects, alive).
+// The sampler keeps each namespace's descriptor, a pidfd of its process and its /proc/sysvipc
+// tables open between ticks: what the tables show follows the namespace they were opened in,
+// objects made and removed there after they were opened included; when the process it watches
+// exits it goes on through another process of the namespace; and when the last one exits the
+// namespace is reported gone and every descriptor is closed (held ones would keep it, and its
+// objects, alive).
 TEST_F(NamespacesSetns, HeldTablesFollowTheirNamespaceUntilItsLastProcessExits) {
   NamespaceHolder holder(
       {.kernel_values = {}, .semaphore_arrays = {2}, .queues = {{10}}, .segments = {4096}});
-  ASSERT_TRUE(holder.ok());
+  NamespaceHolder joined = NamespaceHolder::joining(holder.pid());
+  ASSERT_TRUE(holder.ok() && joined.ok());
   create_semaphore_array(9);  // the test's own namespace: never what the held tables show
   NamespaceScanner scanner;
   std::vector<IpcNamespaceRef> targets{*scanner.rescan().find(holder.inode())};
@@ -219,7 +222,7 @@ TEST_F(NamespacesSetns, HeldTablesFollowTheirNamespaceUntilItsLastProcessExits) 
   EXPECT_EQ(first[0].sample->objects.queues->size(), 1u);
   EXPECT_EQ(sampler.namespaces_held(), 1u);
   std::size_t held = open_descriptors();
-  EXPECT_EQ(held, before + 4) << "the namespace's own descriptor and its three tables";
+  EXPECT_EQ(held, before + 5) << "the namespace's own descriptor, a pidfd and three tables";
 
   int queue = first[0].sample->objects.queues->front().id;
   inside_namespace_of(holder.pid(), [&] {
@@ -239,7 +242,13 @@ TEST_F(NamespacesSetns, HeldTablesFollowTheirNamespaceUntilItsLastProcessExits) 
   EXPECT_EQ(second[0].sample->shm_bytes, 4096u + 8192u);
   EXPECT_EQ(open_descriptors(), held) << "read through the held descriptors, none opened";
 
-  holder.exit();
+  holder.exit();  // the process it was entered through
+  std::vector<NamespaceSampleResult> third = sampler.sample(targets);
+  ASSERT_TRUE(third[0].sample) << third[0].error;
+  EXPECT_EQ(third[0].sample->semaphore_arrays, 2u);
+  EXPECT_EQ(open_descriptors(), held) << "a pidfd of the other process instead";
+
+  joined.exit();
   std::vector<NamespaceSampleResult> gone = sampler.sample(targets);
   EXPECT_FALSE(gone[0].sample);
   EXPECT_EQ(gone[0].failure, NamespaceFailure::kGone);
