@@ -4,7 +4,9 @@
 
 #include <charconv>
 #include <initializer_list>
+#include <map>
 #include <unordered_map>
+#include <utility>
 
 #include "export/label_escape.h"
 #include "export/prometheus.h"
@@ -117,6 +119,7 @@ class ExpositionWriter {
 struct Source {
   const Sample& sample;
   std::vector<Label> labels;
+  std::string ipc_namespace;  // what a label views when it is not the input's own text
 };
 
 // Integer text for milliseconds, so that no float rounding shows in the timestamp.
@@ -208,22 +211,33 @@ void write_alerts(ExpositionWriter& out, std::span<const AlertStatusSeries> aler
   }
 }
 
-// Every call always; a (call, errno) failure series appears once it has happened, since most of
-// the 132 pairs never do.
-void write_syscalls(ExpositionWriter& out, const IpcCallActivity& activity) {
-  const IpcCallCounts& totals = activity.totals;
+// Every call of every namespace with counts always; a (call, errno) failure series appears once it
+// has happened, since most of the 132 pairs never do. Another namespace's counts are its own
+// since the agent first saw it (a counter that starts again with a new namespace incarnation).
+void write_syscalls(ExpositionWriter& out, std::span<const Source> sources) {
   out.family(metric::kSyscalls);
-  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
-    out.sample({{"call", kIpcCallNames[call]}}, totals.calls[call]);
-  }
-  out.family(metric::kSyscallErrors);
-  for (std::size_t call = 0; call < kIpcCallCount; ++call) {
-    for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
-      if (totals.failures[call][error] == 0) continue;
-      out.sample({{"call", kIpcCallNames[call]}, {"errno", kErrnoClassNames[error]}},
-                 totals.failures[call][error]);
+  for_each_source(out, sources, [&](const Sample& sample) {
+    if (!sample.ipc_calls) return;
+    for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+      out.sample({{"call", kIpcCallNames[call]}}, sample.ipc_calls->totals.calls[call]);
     }
-  }
+  });
+  out.family(metric::kSyscallErrors);
+  for_each_source(out, sources, [&](const Sample& sample) {
+    if (!sample.ipc_calls) return;
+    const IpcCallCounts& totals = sample.ipc_calls->totals;
+    for (std::size_t call = 0; call < kIpcCallCount; ++call) {
+      for (std::size_t error = 0; error < kErrnoClassCount; ++error) {
+        if (totals.failures[call][error] == 0) continue;
+        out.sample({{"call", kIpcCallNames[call]}, {"errno", kErrnoClassNames[error]}},
+                   totals.failures[call][error]);
+      }
+    }
+  });
+}
+
+// The programs' own health: one set for the host, whatever namespaces they count.
+void write_bpf_health(ExpositionWriter& out, const IpcCallActivity& activity) {
   if (activity.syscall_tax) {
     out.family(metric::kBpfSyscallTax);
     out.sample({{"mode", activity.attach_mode}}, activity.syscall_tax->ratio());
@@ -254,17 +268,29 @@ std::string render_not_ready_exposition() {
 std::string render_exposition(const ExpositionInput& input) {
   // About 65 bytes per labelled line; the unlabelled families and their help fit in 3 KiB.
   std::size_t series = input.alerts.size();
-  std::vector<Source> sources{{input.sample, {}}};
+  std::vector<Source> sources{{input.sample, {}, {}}};
+  std::map<std::pair<std::string_view, std::string_view>, int> label_uses;
+  for (const NamespaceExposition& other : input.namespaces) {
+    ++label_uses[{other.ipc_namespace, other.container}];
+  }
+  sources.reserve(1 + input.namespaces.size());  // labels view their sources' text
   for (const NamespaceExposition& other : input.namespaces) {
     series += 24 + other.alerts.size();
-    Source& source = sources.emplace_back(Source{*other.sample, {}});
-    source.labels.push_back({"ipc_namespace", other.ipc_namespace});
+    Source& source = sources.emplace_back(Source{*other.sample, {}, {}});
+    if (label_uses[{other.ipc_namespace, other.container}] == 1) {
+      source.labels.push_back({"ipc_namespace", other.ipc_namespace});
+    } else {
+      source.ipc_namespace = fmt::format("{} ipc:[{}]", other.ipc_namespace, other.inode);
+      source.labels.push_back({"ipc_namespace", source.ipc_namespace});
+    }
     if (!other.container.empty()) source.labels.push_back({"container", other.container});
   }
   for (const Source& source : sources) {
     if (source.sample.queues) series += 2 * source.sample.queues->size();
   }
-  if (input.sample.ipc_calls) series += kIpcCallCount * (1 + kErrnoClassCount);
+  for (const Source& source : sources) {
+    if (source.sample.ipc_calls) series += kIpcCallCount * (1 + kErrnoClassCount);
+  }
   ExpositionWriter out(3072 + 80 * series);
   write_up(out, 1);
   out.family(metric::kBuildInfo);
@@ -283,7 +309,10 @@ std::string render_exposition(const ExpositionInput& input) {
     write_alerts(out, input.namespaces[i].alerts);
   }
   out.namespace_labels({});
-  if (input.sample.ipc_calls) write_syscalls(out, *input.sample.ipc_calls);
+  if (input.sample.ipc_calls) {
+    write_syscalls(out, sources);
+    write_bpf_health(out, *input.sample.ipc_calls);
+  }
   return out.take_text();
 }
 

@@ -37,11 +37,15 @@ struct AlertStatusSeries {
 // Another IPC namespace's sample (docs/design.md §9): its series carry `ipc_namespace` (the
 // namespace's label) and `container` (the container id or pod uid) where known, so the agent's
 // own series keep their label sets.
+// Two namespaces whose owners have one name (two `unshare --ipc` in one unit's cgroup) would write
+// the same series twice, of which Prometheus keeps one: each of them then has its inode appended,
+// "session-3.scope ipc:[4026532305]".
 struct NamespaceExposition {
   std::string ipc_namespace;
   std::string container;  // empty: no container label
   const Sample* sample = nullptr;
   std::vector<AlertStatusSeries> alerts;  // its own alert instances
+  std::uint64_t inode = 0;                // of ipc:[<inode>]
 };
 
 // BPF call counts come from sample.ipc_calls, as cumulative totals (Prometheus derives rates).

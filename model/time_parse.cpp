@@ -135,6 +135,12 @@ std::chrono::milliseconds parse_positive_duration(std::string_view text) {
   return *duration;
 }
 
+std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::int64_t parse_time(std::string_view text, std::int64_t now_ms) {
   auto in_range = [text](std::int64_t when) {
     if (when < kEarliestTimeMs || when > kLatestTimeMs) {

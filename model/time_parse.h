@@ -34,4 +34,8 @@ std::chrono::milliseconds parse_positive_duration(std::string_view text);
 // Throws TimeTextError naming the accepted range for a time outside it.
 std::int64_t parse_time(std::string_view text, std::int64_t now_ms);
 
+// The wall clock as unix milliseconds: the `now_ms` that times typed on the command line, history
+// rows and samples are measured against.
+std::int64_t unix_now_ms();
+
 }  // namespace ipctrail

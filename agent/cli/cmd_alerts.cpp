@@ -113,9 +113,7 @@ void print_states_json(const std::vector<AlertRecord>& states,
 }
 
 int run_alerts(const AlertsOptions& options) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  std::int64_t now = unix_now_ms();
   std::int64_t since = parse_time(options.since, now);
   HistoryReader reader(options.db, options.namespace_choice);
   if (options.active) {

@@ -105,9 +105,7 @@ void print_json(const Snapshot& snapshot) {
 }
 
 int run_at(const AtOptions& options) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  std::int64_t now = unix_now_ms();
   std::int64_t when = parse_time(options.time, now);
   HistoryReader reader(options.db, options.namespace_choice);
   Snapshot snapshot = reader.snapshot_at(when);

@@ -262,9 +262,7 @@ void print_events(const std::vector<ObjectEvent>& events, const std::string& for
 }
 
 int run_objects(const ObjectsOptions& options) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  std::int64_t now = unix_now_ms();
   std::optional<IpcKind> only_kind;
   if (options.kind) only_kind = kind_from_name(*options.kind);
   // ipcs -a order.

@@ -368,9 +368,7 @@ void print_json(const QueryOptions& options, const std::string& chart, std::int6
 }
 
 int run_query(const QueryOptions& options) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  std::int64_t now = unix_now_ms();
   std::int64_t since = parse_time(options.since, now);
   std::int64_t until = parse_time(options.until, now);
   if (since > until) {

@@ -1,6 +1,5 @@
 // `ipctrail report`: the post-incident review of a window of the history file, as text, JSON or
 // one self-contained HTML file, on stdout or into -o FILE (report/, docs/design.md §8).
-#include <chrono>
 #include <iostream>
 
 #include "agent/cli/commands.h"
@@ -24,9 +23,7 @@ struct ReportOptions {
 };
 
 int run_report(const ReportOptions& options) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  std::int64_t now = unix_now_ms();
   std::int64_t since = parse_time(options.since, now);
   std::int64_t until = parse_time(options.until, now);
   HistoryReader reader(options.db, options.namespace_choice);

@@ -16,6 +16,7 @@
 #include "agent/namespaces/namespace_scan.h"
 #include "bpf/ipc_call_collector.h"
 #include "export/prometheus.h"
+#include "model/time_parse.h"
 
 namespace ipctrail {
 
@@ -100,9 +101,7 @@ int sample_namespaces(const SampleOptions& options) {
 
   NamespaceSampler sampler(sample_collector_options(options));
   std::vector<NamespaceSampleResult> results = sampler.sample(targets);
-  report.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+  report.ts_ms = unix_now_ms();
   for (std::size_t i = 0; i < targets.size(); ++i) {
     NamespaceOwner owner = namespace_owner(targets[i]);
     report.namespaces.push_back({std::move(targets[i]), std::move(owner), std::move(results[i])});

@@ -122,9 +122,7 @@ void print_json(const std::vector<ProcessCallTotal>& totals, std::int64_t since,
 }
 
 int run_who(const WhoOptions& options) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  std::int64_t now = unix_now_ms();
   std::int64_t since = parse_time(options.since, now);
   std::int64_t until = parse_time(options.until, now);
   if (until < since) throw TimeTextError("--until is before --since");

@@ -318,8 +318,12 @@ class Components {
     std::vector<NamespaceExposition> namespaces;
     for (const WatchedNamespace& other : others) {
       if (!other.sample) continue;
-      NamespaceExposition& exposed = namespaces.emplace_back(
-          NamespaceExposition{other.identity.label, other.identity.container, &*other.sample, {}});
+      NamespaceExposition& exposed =
+          namespaces.emplace_back(NamespaceExposition{other.identity.label,
+                                                      other.identity.container,
+                                                      &*other.sample,
+                                                      {},
+                                                      other.identity.inode});
       auto engine = namespace_engines_.find(other.identity.inode);
       if (engine == namespace_engines_.end()) continue;
       for (const AlertState& state : engine->second->states()) {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "model/time_parse.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/prometheus_support.h"
@@ -33,12 +34,6 @@ using namespace std::chrono_literals;
 constexpr int kSemmni = 160;
 constexpr auto kLeakEvery = 500ms;
 constexpr int kFailedAttempts = 3;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class FailureAndForecastAlerts : public testing::IpcNamespaceTest {
  protected:
@@ -64,7 +59,7 @@ class FailureAndForecastAlerts : public testing::IpcNamespaceTest {
     std::int64_t limit_reached_ms = 0;
     for (;;) {
       if (::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600) < 0) break;
-      if (++made == kSemmni) limit_reached_ms = wall_ms();
+      if (++made == kSemmni) limit_reached_ms = unix_now_ms();
       std::this_thread::sleep_for(kLeakEvery);  // the leak's pace, not a wait for the agent
     }
     int failures = errno == ENOSPC ? 1 : 0;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "model/time_parse.h"
 #include "model/time_text.h"
 #include "storage/store.h"
 #include "tests/support/alert_transition_support.h"
@@ -24,12 +25,6 @@ constexpr const char* kQueueBytes = "message_queue_bytes_used";
 constexpr const char* kSemaphoreChart = "system.ipc_semaphores";
 constexpr const char* kQueueChart = "system.message_queue_bytes";
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::size_t lines(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -42,7 +37,7 @@ class CliAlerts : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("ipctrail-cli-alerts-test-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     db_ = (dir_ / "history.db").string();
-    now_ = now_ms();
+    now_ = unix_now_ms();
     StoreOptions options;
     options.path = db_;
     Store store(options);

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "model/time_parse.h"
 #include "model/time_text.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/ipc_namespace.h"
@@ -27,12 +28,6 @@ namespace ipctrail {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::vector<std::string> words(const std::string& line) {
   std::istringstream in(line);
@@ -190,7 +185,7 @@ TEST_F(ObjectsWalk, ObjectsAtEachMomentEqualWhatIpcsSaid) {
       [&] { set_owner(IpcKind::kSharedMemory, shm_1, 0, 0, 0640); },
       [&] { ::shmdt(attached_1); },
       [&] {
-        queue_b_removed_after = now_ms();
+        queue_b_removed_after = unix_now_ms();
         remove_queue(queue_b);
       },
       [&] { shm_2 = checked(::shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600), "shmget"); },
@@ -224,12 +219,12 @@ TEST_F(ObjectsWalk, ObjectsAtEachMomentEqualWhatIpcsSaid) {
   std::vector<std::pair<std::int64_t, std::set<std::string>>> moments;
   for (std::size_t i = 0; i < steps.size(); ++i) {
     steps[i]();
-    std::int64_t done = now_ms();
+    std::int64_t done = unix_now_ms();
     testing::CommandResult ipcs = testing::run_shell("ipcs -a");
     ASSERT_EQ(ipcs.exit_code, 0) << ipcs.output;
     ASSERT_TRUE(wait_for_tick_after(done)) << "step " << i;
-    if (i == 12) queue_b_removed_before = now_ms();
-    moments.emplace_back(now_ms(), ipcs_objects(ipcs.output));
+    if (i == 12) queue_b_removed_before = unix_now_ms();
+    moments.emplace_back(unix_now_ms(), ipcs_objects(ipcs.output));
   }
   EXPECT_EQ(queue_d, queue_b);
   EXPECT_EQ(agent_->stop(SIGTERM), 0);
@@ -279,13 +274,13 @@ TEST_F(ObjectsWalk, AQueueCapacityIsKeptAsItWasAtEachMoment) {
   int queue = checked(::msgget(0x1101, IPC_CREAT | 0600), "msgget");
   set_queue_capacity(queue, 4000);
   start_agent();
-  std::int64_t first = now_ms();
+  std::int64_t first = unix_now_ms();
   ASSERT_TRUE(wait_for_tick_after(first)) << testing::read_text(log_);
-  std::int64_t before_change = now_ms();
+  std::int64_t before_change = unix_now_ms();
   set_queue_capacity(queue, 9000);
-  std::int64_t changed = now_ms();
+  std::int64_t changed = unix_now_ms();
   ASSERT_TRUE(wait_for_tick_after(changed)) << testing::read_text(log_);
-  std::int64_t after_change = now_ms();
+  std::int64_t after_change = unix_now_ms();
   EXPECT_EQ(agent_->stop(SIGTERM), 0);
 
   SQLite::Database db(db_, SQLite::OPEN_READONLY);

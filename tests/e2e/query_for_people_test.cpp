@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "model/time_parse.h"
 #include "model/time_text.h"
 #include "storage/store.h"
 #include "tests/support/ipc_namespace.h"
@@ -208,9 +209,8 @@ TEST_F(QueryForPeople, StepSumsTheCallsOfEachStep) {
 
 // Times of day are today's in UTC: a bad one is one line, exit 2.
 TEST_F(QueryForPeople, TimesOfDayAreTodayAndBadOnesExitTwo) {
-  using namespace std::chrono;
   auto today = [] {
-    std::int64_t now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    std::int64_t now = unix_now_ms();
     return now - now % 86'400'000;
   };
   std::int64_t before = today();

@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 
+#include "model/time_parse.h"
 #include "model/time_text.h"
 #include "report/render.h"
 #include "tests/support/agent_process.h"
@@ -33,12 +34,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The crash-looping program's command name, as BPF reads it from the task (prctl PR_SET_NAME).
 constexpr const char* kLeaker = "leaker";
@@ -148,20 +143,20 @@ TEST_F(ReportIncident, NamesTheLeakItsAlertsLeadTimesFailuresAndThatItStopped) {
       wait_for_sql("SELECT new_status FROM alert_log WHERE alert = "
                    "'semaphore_arrays_used' ORDER BY ts DESC LIMIT 1",
                    "CLEAR"));
-  std::int64_t since = now_ms();
+  std::int64_t since = unix_now_ms();
   ASSERT_TRUE(wait_for_tick_at(since + 1000));  // a quiet second before the leak
 
   // The leak: one array per run, each seen by a tick of its own.
-  std::int64_t first_create = now_ms();
+  std::int64_t first_create = unix_now_ms();
   std::int64_t first_seen_by = 0;
   std::int64_t tenth_create = 0;
   std::set<std::int32_t> leaker_pids;
   for (int run = 0; run < 10; ++run) {
-    if (run == 9) tenth_create = now_ms();
+    if (run == 9) tenth_create = unix_now_ms();
     pid_t pid = 0;
     ASSERT_TRUE(crash_loop_once(pid)) << "run " << run;
     leaker_pids.insert(pid);
-    std::int64_t created = now_ms();
+    std::int64_t created = unix_now_ms();
     ASSERT_TRUE(wait_for_tick_at(created + 1));
     if (run == 0) first_seen_by = latest_tick();
   }
@@ -179,7 +174,7 @@ TEST_F(ReportIncident, NamesTheLeakItsAlertsLeadTimesFailuresAndThatItStopped) {
     failing_pids.push_back(pid);
   }
   std::sort(failing_pids.begin(), failing_pids.end());
-  std::int64_t last_failure = now_ms();
+  std::int64_t last_failure = unix_now_ms();
   ASSERT_TRUE(wait_for_tick_at(last_failure + 1));
   std::int64_t during = latest_tick();
 

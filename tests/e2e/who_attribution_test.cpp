@@ -16,11 +16,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "tests/support/agent_process.h"
+#include "tests/support/bpf_agent_test.h"
 #include "tests/support/cgroup_tree.h"
 #include "tests/support/child_process.h"
-#include "tests/support/ipc_namespace.h"
-#include "tests/support/prometheus_support.h"
 #include "tests/support/run_command.h"
 
 namespace ipctrail {
@@ -30,21 +28,12 @@ constexpr int kArrays = 4;          // semmni
 constexpr int kFailedSemgets = 24;  // after the namespace is full
 constexpr int kFailedMsgsnds = 17;  // on a full queue, with IPC_NOWAIT
 
-class WhoAttribution : public testing::IpcNamespaceTest {
+class WhoAttribution : public testing::BpfAgentTest {
  protected:
   void SetUp() override {
-    IpcNamespaceTest::SetUp();
+    BpfAgentTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    std::ofstream(config_) << "interval: 100ms\nbpf:\n  enabled: true\n";
-    agent_ = std::make_unique<testing::AgentProcess>(
-        db_, std::vector<std::string>{"--config", config_}, log_);
-    // BPF must attach here (root, tracefs): CI must not pass without it.
-    bool ticking = testing::eventually([&] {
-      return !agent_->running() || testing::count_of(testing::read_text(log_), "committed") >= 2;
-    });
-    IPCTRAIL_REQUIRE_PRIVILEGE(
-        ticking && agent_->running(),
-        "the agent with bpf.enabled: true did not start:\n" + testing::read_text(log_));
+    start_bpf_agent();
   }
 
   nlohmann::json json_of(const std::string& arguments) {
@@ -66,12 +55,6 @@ class WhoAttribution : public testing::IpcNamespaceTest {
     });
     return found;
   }
-
-  testing::ScratchDirectory scratch_;
-  std::string db_ = (scratch_.path() / "history.db").string();
-  std::string config_ = (scratch_.path() / "ipctrail.yaml").string();
-  std::string log_ = (scratch_.path() / "agent.log").string();
-  std::unique_ptr<testing::AgentProcess> agent_;
 };
 
 TEST_F(WhoAttribution, TheLeakerTheRemoverAndTheProducerAreNamedWithExactCounts) {

@@ -10,16 +10,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
+#include "model/time_parse.h"
 #include "storage/history_reader.h"
-#include "tests/support/agent_process.h"
-#include "tests/support/ipc_namespace.h"
-#include "tests/support/prometheus_support.h"
+#include "tests/support/bpf_agent_test.h"
 #include "tests/support/short_lived_processes.h"
 
 namespace ipctrail {
@@ -32,18 +29,6 @@ constexpr int kArrays = kProcesses / 2;
 constexpr double kMaxBytesPerProcess = 200;
 constexpr const char* kComm = "ipcforkbomb";
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The size of the file with its write-ahead log folded in (no agent may be writing).
-std::uintmax_t checkpointed_size(const std::string& path) {
-  SQLite::Database(path, SQLite::OPEN_READWRITE).exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  return std::filesystem::file_size(path);
-}
-
 // Exit codes of a fork bomb child.
 enum ChildOutcome { kMadeArray = 0, kNoSpace = 1, kOtherFailure = 2 };
 
@@ -52,28 +37,8 @@ int semget_once() {
   return errno == ENOSPC ? kNoSpace : kOtherFailure;
 }
 
-class WhoForkBomb : public testing::IpcNamespaceTest {
+class WhoForkBomb : public testing::BpfAgentTest {
  protected:
-  void SetUp() override {
-    IpcNamespaceTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    std::ofstream(config_) << "interval: 100ms\nbpf:\n  enabled: true\n";
-  }
-
-  // Starts the agent and waits for two committed ticks; BPF must attach (root, tracefs).
-  void start_agent() {
-    agent_.reset();
-    std::filesystem::remove(log_);
-    agent_ = std::make_unique<testing::AgentProcess>(
-        db_, std::vector<std::string>{"--config", config_}, log_);
-    bool ticking = testing::eventually([&] {
-      return !agent_->running() || testing::count_of(testing::read_text(log_), "committed") >= 2;
-    });
-    IPCTRAIL_REQUIRE_PRIVILEGE(
-        ticking && agent_->running(),
-        "the agent with bpf.enabled: true did not start:\n" + testing::read_text(log_));
-  }
-
   std::int64_t query_int(const std::string& sql) {
     SQLite::Database db(db_, SQLite::OPEN_READONLY);
     db.setBusyTimeout(5000);
@@ -91,12 +56,6 @@ class WhoForkBomb : public testing::IpcNamespaceTest {
     }
     return total;
   }
-
-  testing::ScratchDirectory scratch_;
-  std::string db_ = (scratch_.path() / "history.db").string();
-  std::string config_ = (scratch_.path() / "ipctrail.yaml").string();
-  std::string log_ = (scratch_.path() / "agent.log").string();
-  std::unique_ptr<testing::AgentProcess> agent_;
 };
 
 TEST_F(WhoForkBomb, FiveThousandShortLivedSemgetCallersLoseNoCountAndCostLittleHistory) {
@@ -104,14 +63,13 @@ TEST_F(WhoForkBomb, FiveThousandShortLivedSemgetCallersLoseNoCountAndCostLittleH
 
   // The file as the agent leaves it after its first ticks (schema, charts, limits): the growth
   // is measured from there, with the agent stopped so that nothing is in the write-ahead log.
-  start_agent();
-  if (IsSkipped() || HasFatalFailure()) return;
+  ASSERT_NO_FATAL_FAILURE(start_bpf_agent());
+  if (IsSkipped()) return;
   ASSERT_EQ(agent_->stop(SIGTERM), 0);
-  std::uintmax_t before = checkpointed_size(db_);
+  std::uintmax_t before = testing::checkpointed_size(db_);
 
-  start_agent();
-  if (HasFatalFailure()) return;
-  std::int64_t since = now_ms();
+  ASSERT_NO_FATAL_FAILURE(start_bpf_agent());
+  std::int64_t since = unix_now_ms();
   testing::ShortLivedRun bomb = testing::run_short_lived_processes(kProcesses, kComm, semget_once);
   ASSERT_EQ(bomb.failed, 0);
   ASSERT_EQ(bomb.exit_codes,
@@ -127,7 +85,7 @@ TEST_F(WhoForkBomb, FiveThousandShortLivedSemgetCallersLoseNoCountAndCostLittleH
       [&] { return query_int(per_process) >= kProcesses && query_int(creators) >= kArrays; });
   ASSERT_TRUE(agent_->running()) << testing::read_text(log_);
   ASSERT_EQ(agent_->stop(SIGTERM), 0);
-  std::int64_t until = now_ms();
+  std::int64_t until = unix_now_ms();
   EXPECT_TRUE(stored) << "the history never held every call and creator";
 
   // Every process's call, each under its own pid, with its outcome.
@@ -148,7 +106,7 @@ TEST_F(WhoForkBomb, FiveThousandShortLivedSemgetCallersLoseNoCountAndCostLittleH
   EXPECT_EQ(query_int("SELECT coalesce(sum(calls_not_attributed), 0) FROM process_losses"), 0);
   EXPECT_EQ(query_int(creators), kArrays);
 
-  std::uintmax_t after = checkpointed_size(db_);
+  std::uintmax_t after = testing::checkpointed_size(db_);
   double bytes_per_process = static_cast<double>(after - before) / kProcesses;
   std::printf(
       "fork bomb: %d processes (%d made an array, %d ENOSPC), history %ju -> %ju bytes: "

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "bpf/ipc_call_counter.h"
@@ -271,7 +272,8 @@ class EveryNamespaceAgent : public testing::IpcNamespaceTest {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ / "ipctrail.yaml")
-        << "interval: 100ms\nnamespaces: all\nnamespaces_rescan: 1s\nbpf:\n  enabled: true\n";
+        << "interval: 100ms\nnamespaces: all\nnamespaces_rescan: 1s\nbpf:\n  enabled: true\n"
+        << "export:\n  textfile:\n    path: " << (dir_ / "ipctrail.prom").string() << "\n";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -295,6 +297,20 @@ class EveryNamespaceAgent : public testing::IpcNamespaceTest {
       }
     }
     return found;
+  }
+
+  // The value of the last tick's exposition series `name{labels` of the namespace `inode`: its
+  // label is its owner's name, "ipc:[<inode>]" or, shared by two, both (README "Prometheus").
+  std::string exported(const std::string& name_and_labels, std::uint64_t inode) {
+    std::istringstream lines(testing::read_text((dir_ / "ipctrail.prom").string()));
+    std::string marker = "ipc:[" + std::to_string(inode) + "]\"";
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with(name_and_labels + ",ipc_namespace=") &&
+          line.find(marker) != std::string::npos) {
+        return line.substr(line.rfind(' ') + 1);
+      }
+    }
+    return "";
   }
 
   std::filesystem::path dir_;
@@ -334,6 +350,15 @@ TEST_F(EveryNamespaceAgent, StoresEachNamespacesExactCounts) {
   EXPECT_EQ(queue_calls["msgget"], 1);
   EXPECT_EQ(queue_calls["msgsnd"], kMsgsnds);
   EXPECT_EQ(sums("system.ipc_semaphore_calls", queue_inode)["semget"], 0);
+
+  // Prometheus: each namespace's counters with its label, the same counts.
+  EXPECT_EQ(exported(R"(ipctrail_syscall_errors_total{call="semget",errno="ENOSPC")", full.inode()),
+            std::to_string(kFailedSemgets));
+  EXPECT_EQ(exported(R"(ipctrail_syscalls_total{call="semget")", full.inode()),
+            std::to_string(kFailedSemgets));
+  EXPECT_EQ(exported(R"(ipctrail_syscalls_total{call="semctl")", full.inode()), "0");
+  EXPECT_EQ(exported(R"(ipctrail_syscalls_total{call="msgsnd")", queue.inode()),
+            std::to_string(kMsgsnds));
 
   // The own namespace: its own calls only, as with `namespaces: own`.
   std::map<std::string, std::int64_t> own_calls = sums("system.ipc_semaphore_calls", "host");

@@ -46,12 +46,14 @@ class BpfUnavailableTest : public testing::IpcNamespaceTest {
   }
 };
 
-// A private mount namespace in which tracefs (and debugfs' tracing directory) is not mounted.
+// A private mount namespace in which tracefs is not mounted. debugfs goes too: its tracing
+// directory mounts tracefs again on the next look (an automount).
 void unmount_tracefs_privately() {
   ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
   ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0)
       << std::strerror(errno);
-  for (const char* path : {"/sys/kernel/debug/tracing", "/sys/kernel/tracing"}) {
+  for (const char* path :
+       {"/sys/kernel/debug/tracing", "/sys/kernel/debug", "/sys/kernel/tracing"}) {
     while (::umount2(path, MNT_DETACH) == 0) {
     }
   }

@@ -29,6 +29,7 @@
 
 #include "bpf/ipc_call_collector.h"
 #include "bpf/ipc_call_counter.h"
+#include "model/time_parse.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/ipc_namespace.h"
@@ -42,12 +43,6 @@ void PrintTo(BpfMode mode, std::ostream* out) {
 namespace {
 
 using testing::in_child;
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::uint32_t own_ipc_namespace() {
   struct stat status {};
@@ -155,7 +150,7 @@ TEST_P(ProcessAttribution, LeakerCarriesItsExactFailuresAndCreatedEachArray) {
   constexpr int kFailures = 24;
   int ids[2];
   ASSERT_EQ(::pipe(ids), 0);
-  std::int64_t before = unix_ms_now();
+  std::int64_t before = unix_now_ms();
   pid_t leaker = in_child(
       [&] {
         int created = 0;
@@ -173,7 +168,7 @@ TEST_P(ProcessAttribution, LeakerCarriesItsExactFailuresAndCreatedEachArray) {
         ASSERT_EQ(created, 4);
       },
       "leaker");
-  std::int64_t after = unix_ms_now();
+  std::int64_t after = unix_now_ms();
   ::close(ids[1]);
   std::vector<int> created_ids(4);
   ASSERT_EQ(::read(ids[0], created_ids.data(), 4 * sizeof(int)), 4 * sizeof(int));

@@ -5,6 +5,7 @@
 #include "model/charts.h"
 #include "storage/store.h"
 #include "tests/support/alert_transition_support.h"
+#include "tests/support/ipc_object_values.h"
 
 namespace ipctrail::testing {
 
@@ -13,17 +14,6 @@ namespace {
 std::uint64_t arrays_at(std::int64_t second) {
   if (second < 70) return 0;
   return static_cast<std::uint64_t>(std::min<std::int64_t>(10, (second - 70) / 10 + 1));
-}
-
-IpcObject array(int id, std::int32_t key, std::int64_t created_second) {
-  IpcObject object;
-  object.kind = IpcKind::kSemaphore;
-  object.id = id;
-  object.key = key;
-  object.mode = 0600;
-  object.size = 1;
-  object.ctime = kIncidentStart / 1000 + created_second;
-  return object;
 }
 
 ProcessIdentity process(std::int32_t pid, const std::string& comm, std::uint64_t cgroup) {
@@ -52,9 +42,11 @@ void add_processes(TickRecord& tick, std::int64_t second, const std::string& lea
   ProcessTickRecord record;
   record.cgroup_owners = {{kBillingCgroup, kIncidentUnit}};
   std::vector<IpcObject> arrays;
-  if (second >= 20 && second < 40) arrays.push_back(array(50, 0x99, 20));
+  if (second >= 20 && second < 40)
+    arrays.push_back(semaphore_array(50, kIncidentStart / 1000 + 20, 0x99));
   for (std::uint64_t n = 0; n < arrays_at(second); ++n) {
-    arrays.push_back(array(100 + static_cast<int>(n), IPC_PRIVATE, 70 + 10 * n));
+    arrays.push_back(semaphore_array(100 + static_cast<int>(n), kIncidentStart / 1000 + 70 + 10 * n,
+                                     IPC_PRIVATE));
   }
   tick.objects.semaphores = arrays;
   std::int64_t event_ms = tick.ts_ms - 500;

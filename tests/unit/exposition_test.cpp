@@ -175,6 +175,78 @@ TEST(Exposition, OtherNamespacesCarryTheirLabels) {
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
 }
 
+// With BPF and `namespaces: all`, each namespace's IPC calls are counted apart (docs/design.md §9):
+// its call and failure counters carry its labels; the programs' health series stay the host's.
+TEST(Exposition, OtherNamespacesCallCountsCarryTheirLabels) {
+  Sample host = synthetic_sample(0);
+  IpcCallCounts host_totals;
+  host_totals.calls_of(IpcCall::kSemget) = 4;
+  host.ipc_calls = IpcCallActivity{"tracepoint", host_totals, std::nullopt, std::nullopt,
+                                   IpcCallLosses{.other_namespace_calls = 6}};
+  Sample container = synthetic_sample(0);
+  IpcCallCounts container_totals;
+  container_totals.calls_of(IpcCall::kSemget) = 30;
+  container_totals.failures_of(IpcCall::kSemget, ErrnoClass::kENOSPC) = 24;
+  container.ipc_calls =
+      IpcCallActivity{"tracepoint", container_totals, std::nullopt, std::nullopt, IpcCallLosses{}};
+  Sample without_counts = synthetic_sample(0);  // seen before its first reading
+  std::vector<NamespaceExposition> namespaces = {
+      {"docker:1badc0deaaaa", "1badc0de", &container, {}},
+      {"ipc:[4026532305]", "", &without_counts, {}}};
+  std::string text = render_exposition({.sample = host, .namespaces = namespaces});
+
+  EXPECT_EQ(series_value(text, R"(ipctrail_syscalls_total{call="semget"})"), "4");
+  EXPECT_EQ(series_value(text, R"(ipctrail_syscalls_total{call="semget",)"
+                               R"(ipc_namespace="docker:1badc0deaaaa",container="1badc0de"})"),
+            "30");
+  EXPECT_EQ(series_value(text, R"(ipctrail_syscall_errors_total{call="semget",errno="ENOSPC",)"
+                               R"(ipc_namespace="docker:1badc0deaaaa",container="1badc0de"})"),
+            "24");
+  EXPECT_EQ(text.find("ipctrail_syscalls_total{call=\"semget\",ipc_namespace=\"ipc:"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(series_value(text, R"(ipctrail_bpf_calls_lost_total{reason="namespace_map_full"})"),
+            "6");
+  std::map<std::string, FamilyCount> families = families_of(text);
+  EXPECT_EQ(families["ipctrail_syscalls_total"].samples, 2 * 12);
+  EXPECT_EQ(families["ipctrail_syscall_errors_total"].samples, 1);
+  EXPECT_EQ(families["ipctrail_bpf_calls_lost_total"].samples, 2);
+  testing::CommandResult check = promtool_check_metrics(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+}
+
+// Two namespaces whose processes sit in one unit's cgroup have one owner name: written as they are,
+// their series would repeat, and Prometheus keeps only one of each. Both are told apart by inode.
+TEST(Exposition, NamespacesOfOneNameAreToldApartByTheirInodes) {
+  Sample host = synthetic_sample(0);
+  Sample first = synthetic_sample(0);
+  first.semaphores = 7;
+  Sample second = synthetic_sample(0);
+  second.semaphores = 9;
+  Sample alone = synthetic_sample(0);
+  alone.semaphores = 11;
+  std::vector<NamespaceExposition> namespaces = {
+      {"runner.service", "", &first, {}, 4026532305},
+      {"runner.service", "", &second, {}, 4026532306},
+      {"docker:1badc0deaaaa", "1badc0de", &alone, {}, 4026532307}};
+  std::string text = render_exposition({.sample = host, .namespaces = namespaces});
+
+  EXPECT_EQ(
+      series_value(text, R"(ipctrail_semaphores{ipc_namespace="runner.service ipc:[4026532305]"})"),
+      "7");
+  EXPECT_EQ(
+      series_value(text, R"(ipctrail_semaphores{ipc_namespace="runner.service ipc:[4026532306]"})"),
+      "9");
+  EXPECT_EQ(series_value(text, R"(ipctrail_semaphores{ipc_namespace="docker:1badc0deaaaa",)"
+                               R"(container="1badc0de"})"),
+            "11");
+  EXPECT_EQ(text.find(R"(ipc_namespace="runner.service")"), std::string::npos) << text;
+  std::map<std::string, FamilyCount> families = families_of(text);
+  EXPECT_EQ(families["ipctrail_semaphores"].samples, 4);
+  testing::CommandResult check = promtool_check_metrics(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+}
+
 TEST(Exposition, ValuesAreExact) {
   Sample sample = synthetic_sample(3);
   IpcCallCounts totals;

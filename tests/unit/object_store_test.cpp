@@ -13,6 +13,7 @@
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "tests/support/history_file_test.h"
+#include "tests/support/ipc_object_values.h"
 
 namespace ipctrail {
 namespace {
@@ -37,13 +38,7 @@ IpcObject queue(int id, std::int32_t key, std::uint64_t qnum = 0) {
 }
 
 IpcObject array(int id, std::int64_t otime) {
-  IpcObject object;
-  object.kind = IpcKind::kSemaphore;
-  object.id = id;
-  object.key = 0x2000 + id;
-  object.mode = 0600;
-  object.size = 4;
-  object.ctime = kCtime;
+  IpcObject object = testing::semaphore_array(id, kCtime, 0x2000 + id, 4);
   object.otime = otime;
   return object;
 }

@@ -12,6 +12,7 @@
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "tests/support/history_file_test.h"
+#include "tests/support/ipc_object_values.h"
 
 namespace ipctrail {
 namespace {
@@ -28,16 +29,7 @@ ProcessIdentity logind() {
   return {.tgid = 612, .comm = "systemd-logind", .cgroup_id = 7, .ipc_namespace = 1};
 }
 
-IpcObject array(int id, std::int64_t ctime, std::int32_t key = 0) {
-  IpcObject object;
-  object.kind = IpcKind::kSemaphore;
-  object.id = id;
-  object.key = key;
-  object.mode = 0600;
-  object.size = 1;
-  object.ctime = ctime;
-  return object;
-}
+using testing::semaphore_array;
 
 LifecycleEvent created(int id, std::int64_t ts_ms, const ProcessIdentity& process,
                        std::int32_t key = IPC_PRIVATE, std::uint32_t flags = IPC_CREAT | 0600) {
@@ -128,7 +120,7 @@ TEST_F(ProcessStoreTest, TheCreatorOfAnArrayMadeWithIpcPrivateIsNamed) {
   std::int64_t ctime = kT0 / 1000;
   // Made between the inventory read and the BPF read of tick 0: seen first by tick 1.
   store.write_tick(tick(0, {}, with_events({created(3, kT0 + 10, apache())})));
-  store.write_tick(tick(1, {array(3, ctime)}));
+  store.write_tick(tick(1, {semaphore_array(3, ctime)}));
   EXPECT_EQ(text("SELECT created_by FROM objects WHERE id = 3"),
             "apache2 (pid 4711, apache2.service)");
   EXPECT_EQ(text("SELECT process FROM object_events WHERE event = 'created'"),
@@ -144,11 +136,11 @@ TEST_F(ProcessStoreTest, TheCreatorOfAnArrayMadeWithIpcPrivateIsNamed) {
 TEST_F(ProcessStoreTest, AGetThatFoundAnExistingObjectIsNotItsCreator) {
   Store store(options());
   std::int64_t ctime = kT0 / 1000 - 3600;
-  store.write_tick(tick(0, {array(3, ctime, 0x1234)}));
+  store.write_tick(tick(0, {semaphore_array(3, ctime, 0x1234)}));
   // A later semget(0x1234, 1, IPC_CREAT) returns the same id: it found the array.
-  store.write_tick(
-      tick(1, {array(3, ctime, 0x1234)}, with_events({created(3, kT0 + 500, apache(), 0x1234)})));
-  store.write_tick(tick(2, {array(3, ctime, 0x1234)}));
+  store.write_tick(tick(1, {semaphore_array(3, ctime, 0x1234)},
+                        with_events({created(3, kT0 + 500, apache(), 0x1234)})));
+  store.write_tick(tick(2, {semaphore_array(3, ctime, 0x1234)}));
   EXPECT_EQ(text("SELECT created_by FROM objects WHERE id = 3"), "NULL");
 }
 
@@ -159,16 +151,17 @@ TEST_F(ProcessStoreTest, WithoutIpcExclTheKernelsCtimeMustBeTheEventsSecond) {
   store.write_tick(tick(
       0, {},
       with_events({created(4, kT0 + 300, apache(), 0x44), created(5, kT0 + 300, apache(), 0x55)})));
-  store.write_tick(tick(1, {array(4, second, 0x44), array(5, second - 30, 0x55)}));
+  store.write_tick(
+      tick(1, {semaphore_array(4, second, 0x44), semaphore_array(5, second - 30, 0x55)}));
   EXPECT_EQ(text("SELECT creator_comm FROM objects WHERE id = 4"), "apache2");
   EXPECT_EQ(text("SELECT creator_comm FROM objects WHERE id = 5"), "NULL");
 
   // With IPC_EXCL the call surely created it, whatever ctime says (an IPC_SET moves it).
   store.write_tick(
-      tick(2, {array(4, second, 0x44), array(5, second - 30, 0x55)},
+      tick(2, {semaphore_array(4, second, 0x44), semaphore_array(5, second - 30, 0x55)},
            with_events({created(6, kT0 + 2100, apache(), 0x66, IPC_CREAT | IPC_EXCL | 0600)})));
-  store.write_tick(
-      tick(3, {array(4, second, 0x44), array(5, second - 30, 0x55), array(6, second + 100, 0x66)}));
+  store.write_tick(tick(3, {semaphore_array(4, second, 0x44), semaphore_array(5, second - 30, 0x55),
+                            semaphore_array(6, second + 100, 0x66)}));
   EXPECT_EQ(text("SELECT creator_comm FROM objects WHERE id = 6"), "apache2");
 }
 
@@ -178,17 +171,17 @@ TEST_F(ProcessStoreTest, TheEarliestOfTwoCreatingGetsWins) {
   store.write_tick(tick(0, {},
                         with_events({created(7, kT0 + 200, apache(4711), 0x77),
                                      created(7, kT0 + 100, apache(4712), 0x77)})));
-  store.write_tick(tick(1, {array(7, second, 0x77)}));
+  store.write_tick(tick(1, {semaphore_array(7, second, 0x77)}));
   EXPECT_EQ(number("SELECT creator_pid FROM objects WHERE id = 7"), 4712);
 }
 
 TEST_F(ProcessStoreTest, TheRemoverIsNamedWhetherTheRemovalIsSeenInTheSameTickOrTheNext) {
   Store store(options());
   std::int64_t second = kT0 / 1000 - 60;
-  store.write_tick(tick(0, {array(1, second), array(2, second)}));
+  store.write_tick(tick(0, {semaphore_array(1, second), semaphore_array(2, second)}));
   // Array 1 is gone by tick 1's inventory; array 2's IPC_RMID came after it.
   store.write_tick(
-      tick(1, {array(2, second)},
+      tick(1, {semaphore_array(2, second)},
            with_events({removed(1, kT0 + 500, logind()), removed(2, kT0 + 1001, logind())})));
   EXPECT_EQ(text("SELECT removed_by FROM objects WHERE id = 1"), "systemd-logind (pid 612)");
   EXPECT_EQ(text("SELECT removed_by FROM objects WHERE id = 2"), "NULL");
@@ -234,7 +227,7 @@ TEST_F(ProcessStoreTest, ACreationWaitingForItsArrayIsNotMatchedToALaterArrayAtT
       tick(0, {},
            with_events({created(3, kT0 + 10, apache(4711)), removed(3, kT0 + 20, logind()),
                         created(3, kT0 + 30, apache(4800))})));
-  store.write_tick(tick(1, {array(3, kT0 / 1000)}));
+  store.write_tick(tick(1, {semaphore_array(3, kT0 / 1000)}));
   EXPECT_EQ(number("SELECT creator_pid FROM objects WHERE id = 3"), 4800);
   EXPECT_EQ(text("SELECT group_concat(event || ' ' || pid, '; ') FROM (SELECT * FROM "
                  "object_events WHERE incarnation IS NULL ORDER BY ts)"),
@@ -248,10 +241,10 @@ TEST_F(ProcessStoreTest, ARemovalReadWithALaterArrayAtTheSameIdIsNotPinnedOnIt) 
   Store store(options());
   store.write_tick(tick(0, {}, with_events({created(3, kT0 + 10, apache(4711))})));
   store.write_tick(
-      tick(1, {array(3, kT0 / 1000)},
+      tick(1, {semaphore_array(3, kT0 / 1000)},
            with_events({removed(3, kT0 + 500, logind()), created(3, kT0 + 600, apache(4800))})));
   EXPECT_EQ(number("SELECT creator_pid FROM objects WHERE id = 3"), 4800);
-  store.write_tick(tick(2, {array(3, kT0 / 1000)}));
+  store.write_tick(tick(2, {semaphore_array(3, kT0 / 1000)}));
   store.write_tick(tick(3, {}));  // gone, its IPC_RMID not seen
   EXPECT_EQ(text("SELECT removed_by FROM objects WHERE id = 3"), "NULL");
   EXPECT_EQ(text("SELECT group_concat(event || ' ' || pid, '; ') FROM (SELECT * FROM "
@@ -340,7 +333,7 @@ TEST_F(ProcessStoreTest, UpgradesThePreviousVersionInPlaceKeepingItsObjects) {
   }
   {
     Store store(options());
-    store.write_tick(tick(0, {array(1, (kT0 - 60000) / 1000)},
+    store.write_tick(tick(0, {semaphore_array(1, (kT0 - 60000) / 1000)},
                           with_calls({count(apache(), IpcCall::kSemop, std::nullopt, 1)})));
   }
   EXPECT_EQ(number("PRAGMA user_version"), kSchemaVersion);
@@ -363,9 +356,9 @@ TEST_F(ProcessStoreTest, RetentionDeletesOldCountsAndProcessesButKeepsTheCreator
     early.events = {created(1, kT0 + 100, apache())};
     early.calls_not_attributed = 3;
     store.write_tick(tick(0, {}, early));
-    store.write_tick(tick(1, {array(1, second)}));
+    store.write_tick(tick(1, {semaphore_array(1, second)}));
     // Two hours later, the array still lives; nobody calls any more.
-    for (int s = 7200; s < 7203; ++s) store.write_tick(tick(s, {array(1, second)}));
+    for (int s = 7200; s < 7203; ++s) store.write_tick(tick(s, {semaphore_array(1, second)}));
   }
   EXPECT_EQ(number("SELECT count(*) FROM process_call_counts"), 0);
   EXPECT_EQ(number("SELECT count(*) FROM process_losses"), 0);
