@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "model/sample.h"
@@ -18,6 +19,10 @@ double ms_since(Clock::time_point started);
 // This process's CPU time (all threads, user + system) in ms: on a shared, loaded machine the
 // wall clock also counts other people's work.
 double cpu_ms();
+
+// The machine's load average over 1, 5 and 15 minutes ("6.53 6.87 6.51"), printed beside the
+// figures of a run on a shared machine.
+std::string load_average();
 
 // The value at `fraction` (0.5 the median, 1 the maximum) of `values`; 0 when empty.
 double percentile(std::vector<double> values, double fraction);

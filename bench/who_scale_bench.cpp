@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench/bench_support.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/prometheus_support.h"
 #include "tests/support/short_lived_processes.h"
@@ -123,6 +124,7 @@ int main() {
                  testing::read_text(log).c_str());
     return 1;
   }
-  std::printf("%s\n", within ? "within the target" : "OVER THE TARGET");
+  std::printf("%s (load average %s)\n", within ? "within the target" : "OVER THE TARGET",
+              ipctrail::bench::load_average().c_str());
   return within ? 0 : 1;
 }

@@ -1,7 +1,13 @@
 // The /metrics endpoint on libmicrohttpd (MHD). MHD owns the sockets and the HTTP parsing; this
 // file chooses the limits that keep a hostile client from taking the agent down and answers two
 // paths from the last published text. Nothing else in the project sees an MHD type.
+//
+// MHD is loaded with dlopen when the first server starts, not linked: it brings GnuTLS and its
+// eight libraries, whose constructors run at load and leave about 2.3 MiB of their pages resident
+// for the agent's whole life (README "Memory"), though /metrics is off by default and never uses
+// TLS.
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -50,6 +56,56 @@ constexpr std::chrono::seconds kRequestDeadline{5};
 constexpr const char* kTextContentType = "text/plain; charset=utf-8";
 // kExpositionContentType is a string_view; MHD wants a C string.
 const std::string kExpositionContentTypeText(kExpositionContentType);
+
+// The soname of the MHD that <microhttpd.h> describes (Debian 12's libmicrohttpd12); packaging
+// declares the dependency, which no ELF entry states any more.
+constexpr const char* kLibraryName = "libmicrohttpd.so.12";
+
+// The MHD functions this file calls, resolved from the library loaded once for the process.
+struct Mhd {
+  decltype(&MHD_start_daemon) start_daemon = nullptr;
+  decltype(&MHD_stop_daemon) stop_daemon = nullptr;
+  decltype(&MHD_get_daemon_info) get_daemon_info = nullptr;
+  decltype(&MHD_get_connection_info) get_connection_info = nullptr;
+  decltype(&MHD_create_response_from_buffer_with_free_callback_cls) create_response = nullptr;
+  decltype(&MHD_add_response_header) add_response_header = nullptr;
+  decltype(&MHD_queue_response) queue_response = nullptr;
+  decltype(&MHD_destroy_response) destroy_response = nullptr;
+};
+
+template <typename Function>
+void resolve(void* library, const char* name, Function& function) {
+  function = reinterpret_cast<Function>(::dlsym(library, name));
+  if (function == nullptr) {
+    throw std::runtime_error(fmt::format("{} has no {}", kLibraryName, name));
+  }
+}
+
+Mhd load_mhd() {
+  // Never closed: the library stays for the rest of the process, as a linked one would.
+  void* library = ::dlopen(kLibraryName, RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    throw std::runtime_error(fmt::format("cannot load {}: {}", kLibraryName, ::dlerror()));
+  }
+  Mhd mhd;
+  resolve(library, "MHD_start_daemon", mhd.start_daemon);
+  resolve(library, "MHD_stop_daemon", mhd.stop_daemon);
+  resolve(library, "MHD_get_daemon_info", mhd.get_daemon_info);
+  resolve(library, "MHD_get_connection_info", mhd.get_connection_info);
+  resolve(library, "MHD_create_response_from_buffer_with_free_callback_cls", mhd.create_response);
+  resolve(library, "MHD_add_response_header", mhd.add_response_header);
+  resolve(library, "MHD_queue_response", mhd.queue_response);
+  resolve(library, "MHD_destroy_response", mhd.destroy_response);
+  return mhd;
+}
+
+// Loads MHD on the first call (a server starting; a failure is thrown to it, and the next server
+// tries again, as a static's initialization does); every later call, MHD's callbacks included,
+// gets the same functions.
+const Mhd& mhd() {
+  static const Mhd loaded = load_mhd();
+  return loaded;
+}
 
 // Everything the server shares with MHD's callbacks (which cannot name the private
 // MetricsServer::State).
@@ -161,7 +217,7 @@ void on_connection(void* cls, MHD_Connection* connection, void** /*socket_contex
   std::lock_guard lock(state.connections_mutex);
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
     const MHD_ConnectionInfo* info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        mhd().get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (info == nullptr) return;
     bool was_idle = state.connections.empty();
     state.connections[connection] = {.fd = info->connect_fd,
@@ -186,16 +242,17 @@ MHD_Result queue_text(MHD_Connection* connection, unsigned status,
   // No copy: the response holds its own reference to the text, so a publish during a long write
   // neither waits for it nor changes what it sends.
   auto* owner = new std::shared_ptr<const std::string>(std::move(text));
-  MHD_Response* response = MHD_create_response_from_buffer_with_free_callback_cls(
+  MHD_Response* response = mhd().create_response(
       (*owner)->size(), const_cast<char*>((*owner)->data()),
       [](void* cls) { delete static_cast<std::shared_ptr<const std::string>*>(cls); }, owner);
   if (response == nullptr) {
     delete owner;
     return MHD_NO;  // closes the connection
   }
-  MHD_Result result = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-  if (result == MHD_YES) result = MHD_queue_response(connection, status, response);
-  MHD_destroy_response(response);  // MHD keeps its own reference until the response is sent
+  MHD_Result result =
+      mhd().add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  if (result == MHD_YES) result = mhd().queue_response(connection, status, response);
+  mhd().destroy_response(response);  // MHD keeps its own reference until the response is sent
   return result;
 }
 
@@ -267,11 +324,12 @@ MetricsServer::MetricsServer(Options options) : state_(std::make_unique<State>()
     }
   }
 
+  const Mhd& library = mhd();  // throws before any thread starts
   state.watchdog = std::thread([&state] { state.watch_deadlines(); });
   // MHD binds with SO_REUSEADDR only (no SO_REUSEPORT, which would let a second agent share the
   // port and answer every other scrape), and opens every socket close-on-exec.
   // clang-format off
-  state.daemon = MHD_start_daemon(
+  state.daemon = library.start_daemon(
       flags, options.address.port, nullptr, nullptr, &answer, &state,
       MHD_OPTION_EXTERNAL_LOGGER, &log_mhd_message, &state,
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&address),
@@ -296,7 +354,7 @@ MetricsServer::MetricsServer(Options options) : state_(std::make_unique<State>()
     throw std::runtime_error(
         fmt::format("cannot listen on {}: {}", options.address.to_string(), reason));
   }
-  const MHD_DaemonInfo* bound = MHD_get_daemon_info(state.daemon, MHD_DAEMON_INFO_BIND_PORT);
+  const MHD_DaemonInfo* bound = mhd().get_daemon_info(state.daemon, MHD_DAEMON_INFO_BIND_PORT);
   state.port = bound != nullptr ? bound->port : options.address.port;
   spdlog::info("serving Prometheus metrics on http://{}/metrics",
                ListenAddress{host, state.port}.to_string());
@@ -304,7 +362,7 @@ MetricsServer::MetricsServer(Options options) : state_(std::make_unique<State>()
 
 MetricsServer::~MetricsServer() {
   // MHD first: stopping closes every connection, whose notices still need the registry.
-  MHD_stop_daemon(state_->daemon);
+  mhd().stop_daemon(state_->daemon);
   state_->stop_watchdog();
 }
 

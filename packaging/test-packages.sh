@@ -174,6 +174,7 @@ fi
 step "deb: metadata"
 check "deb: Depends computed by dpkg-shlibdeps" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libstdc++6'"
 check "deb: Depends on adduser" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'adduser'"
+check "deb: Depends on libmicrohttpd12 (loaded with dlopen)" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libmicrohttpd12'"
 check "deb: maintainer set" bash -c "dpkg-deb -f '$deb' Maintainer | grep -q '@'"
 if [[ $config_shipped == yes ]]; then
   check "deb: the config is a conffile" \

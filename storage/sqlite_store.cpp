@@ -2,7 +2,6 @@
 
 #include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
-#include <malloc.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -224,14 +223,9 @@ void SqliteStore::write_tick(const TickRecord& tick) {
     retention_.committed();
     // Between ticks the page cache only holds memory: the next tick touches a handful of pages
     // at the end of the time-ordered tree, which the OS page cache serves. Dropping it keeps the
-    // agent's resident size flat instead of growing to the cache bound; the pages go back to the
-    // C heap, between the tick's longer-lived allocations, and malloc_trim gives the whole free
-    // pages among them back to the OS (at most once a second: it walks every free chunk).
+    // agent's resident size flat instead of growing to the cache bound; the daemon hands the
+    // freed pages back to the OS at the end of the tick (run_agent's malloc_trim).
     sqlite3_db_release_memory(db_.getHandle());
-    if (auto now = std::chrono::steady_clock::now(); now - last_trim_ >= std::chrono::seconds(1)) {
-      ::malloc_trim(0);
-      last_trim_ = now;
-    }
   } catch (...) {
     // SQLite may already have rolled back (SQLITE_FULL during commit does).
     if (sqlite3_get_autocommit(db_.getHandle()) == 0) {

@@ -117,7 +117,6 @@ class SqliteStore {
   std::unordered_set<std::int64_t> namespaces_written_;    // rows this store wrote
   std::map<std::int64_t, ObjectStore> namespace_objects_;  // by namespaces row, made on first use
   std::uint64_t tick_number_ = 0;
-  std::chrono::steady_clock::time_point last_trim_;  // see write_tick
   std::int64_t rows_in_tick_ = 0;  // points written by the tick being written, for retention
   std::optional<std::int64_t> span_id_;
   std::int64_t span_last_ts_ = 0;

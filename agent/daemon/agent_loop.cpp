@@ -10,6 +10,7 @@
 
 #include "agent/alerts/alerts.h"
 #include "agent/daemon/array_creators.h"
+#include "agent/daemon/heap_memory.h"
 #include "agent/daemon/history_charts.h"
 #include "agent/daemon/namespace_watch.h"
 #include "agent/daemon/process_record.h"
@@ -385,6 +386,7 @@ class PendingReload {
 
 int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) {
   Signals signals;
+  configure_agent_heap();  // before BPF loading, the largest allocation of the agent's life
   AgentOptions options = initial_options;
   std::optional<Components> parts;
   try {
@@ -470,6 +472,7 @@ int run_agent(const AgentOptions& initial_options, const AgentReloader& reload) 
       spdlog::error("{}", error.what());
       return kExitUsage;
     }
+    return_free_heap_pages();
     ++ticks;
     // The next tick is the first scheduled one still in the future.
     auto behind = Clock::now() - start;

@@ -29,21 +29,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A loopback port nobody listens on right now.
-std::uint16_t free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    throw std::runtime_error(std::string("no free loopback port: ") + std::strerror(errno));
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 // Prometheus scraping one loopback target every second, with its own storage in `directory`, and
 // evaluating the rules of `rule_file` if one is given; stopped (SIGTERM, then SIGKILL) when this
 // goes out of scope.
@@ -51,7 +36,7 @@ class PrometheusServer {
  public:
   PrometheusServer(const std::filesystem::path& directory, std::uint16_t target_port,
                    const std::optional<std::filesystem::path>& rule_file = std::nullopt)
-      : port_(free_loopback_port()), log_(directory / "prometheus.log") {
+      : port_(testing::free_loopback_port()), log_(directory / "prometheus.log") {
     std::filesystem::path config = directory / "prometheus.yml";
     std::ofstream(config) << fmt::format(
         "global:\n"

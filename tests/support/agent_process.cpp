@@ -75,10 +75,14 @@ int AgentProcess::stop(int signal) {
 }
 
 std::uint64_t AgentProcess::rss_kib() const {
+  return status_kib("VmRSS");
+}
+
+std::uint64_t AgentProcess::status_kib(const std::string& field) const {
   std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
   }
   return 0;
 }

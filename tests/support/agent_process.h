@@ -38,6 +38,8 @@ class AgentProcess {
   // Sends `signal` and waits: the exit code, or -signal when the signal killed it.
   int stop(int signal);
   std::uint64_t rss_kib() const;
+  // A size of its /proc/<pid>/status in KiB ("VmRSS", "RssAnon", "VmHWM"); 0 when absent.
+  std::uint64_t status_kib(const std::string& field) const;
   pid_t pid() const { return pid_; }
 
  private:

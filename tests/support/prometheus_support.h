@@ -1,6 +1,7 @@
 // Test support for the Prometheus export: promtool, scratch directories, synthetic samples.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -28,6 +29,9 @@ class ScratchDirectory {
 // A sample with every part present, `queues` queues (msqid 100+i, key 0x1000+i, i messages of
 // 10 bytes each) and the largest limits the kernel reports.
 Sample synthetic_sample(std::size_t queues);
+
+// A loopback port nobody listens on right now.
+std::uint16_t free_loopback_port();
 
 // The value of the one line `series` (e.g. `ipctrail_limit{name="semmni"}`), or "" when absent.
 std::string series_value(const std::string& exposition, const std::string& series);
