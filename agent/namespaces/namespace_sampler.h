@@ -7,13 +7,15 @@
 // thread per call: should the worker fail to return to its namespace, it ends with it.
 //
 // Descriptors: a namespace is first entered through /proc/<pid>/ns/ipc of a process the last scan
-// saw in it, after checking the link's inode (the pid may have been reused). That descriptor and
-// the namespace's /proc/sysvipc files, opened inside, are then kept from tick to tick, so a tick
-// costs one setns there and back and a pread per table, no open or close. Held descriptors keep a
-// namespace alive after its last process exited, so every tick first checks that a process of the
-// last scan is still in it (one readlink of its /proc/<pid>/ns/ipc); when none is, the namespace
-// is reported gone and its descriptors are closed at once. Descriptors are bounded: a quarter of
-// RLIMIT_NOFILE at most; namespaces beyond it are entered through /proc/<pid>/ns/ipc each tick.
+// saw in it, after checking the link's inode (the pid may have been reused). That descriptor, a
+// pidfd of that process and the namespace's /proc/sysvipc files, opened inside, are then kept from
+// tick to tick, so a tick costs one setns there and back and a pread per table, no open or close.
+// Held descriptors keep a namespace alive after its last process exited, so every tick first polls
+// the pidfds of all held namespaces at once; for one whose process exited, the other processes of
+// the last scan are looked at (readlink of /proc/<pid>/ns/ipc), and when none is in it the
+// namespace is reported gone and its descriptors are closed at once. Descriptors are bounded (5 a
+// namespace, a quarter of RLIMIT_NOFILE at most); namespaces beyond are entered through
+// /proc/<pid>/ns/ipc each tick.
 #pragma once
 
 #include <poll.h>
