@@ -1,5 +1,6 @@
 #include "agent/collect/collector.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/ipc.h>
@@ -110,7 +111,7 @@ void Collector::collect_semaphores(Sample& sample) {
   }
   if (options_.inventory) collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
   std::string file = path("sysvipc/sem");
-  ProcFile::Result read = file_.read(file);
+  ProcFile::Result read = read_table(IpcKind::kSemaphore, file);
   SemaphoreTotals totals;
   if (read.error != 0) {
     sem_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
@@ -134,7 +135,7 @@ bool Collector::collect_objects(IpcKind kind, Sample& sample, SourceState& state
                           : kind == IpcKind::kQueue   ? "sysvipc/msg"
                                                       : "sysvipc/shm");
   auto& objects = sample.objects.of(kind);
-  ProcFile::Result read = file_.read(file);
+  ProcFile::Result read = read_table(kind, file);
   if (read.error != 0) {
     state.failed("cannot read " + file + ": " + describe_errno(read.error));
     objects.reset();
@@ -151,6 +152,16 @@ bool Collector::collect_objects(IpcKind kind, Sample& sample, SourceState& state
   state.ok();
   sample.skipped_lines += outcome.skipped_lines;
   return true;
+}
+
+ProcFile::Result Collector::read_table(IpcKind kind, const std::string& file) {
+  if (!options_.keep_tables_open) return file_.read(file);
+  UniqueFd& table = tables_[static_cast<std::size_t>(kind)];
+  if (table.get() < 0) table = UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (table.get() < 0) return {{}, errno};
+  ProcFile::Result read = file_.read(table.get());
+  if (read.error != 0) table.close();  // opened again next time, should the kernel recover
+  return read;
 }
 
 void Collector::collect_queues(Sample& sample) {
@@ -172,7 +183,7 @@ void Collector::collect_queues(Sample& sample) {
     return;
   }
   std::string file = path("sysvipc/msg");
-  ProcFile::Result read = file_.read(file);
+  ProcFile::Result read = read_table(IpcKind::kQueue, file);
   if (read.error != 0) {
     msg_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
     sample.queues.reset();
@@ -251,7 +262,7 @@ void Collector::collect_shared_memory(Sample& sample) {
     return;
   }
   std::string file = path("sysvipc/shm");
-  ProcFile::Result read = file_.read(file);
+  ProcFile::Result read = read_table(IpcKind::kSharedMemory, file);
   if (read.error != 0) {
     shm_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
     sample.faults.shared_memory = true;

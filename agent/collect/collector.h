@@ -2,6 +2,7 @@
 // *ctl calls, and nothing of storage or alerts.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -11,6 +12,7 @@
 #include "agent/collect/leak_finder.h"
 #include "agent/collect/proc_file.h"
 #include "model/sample.h"
+#include "model/unique_fd.h"
 
 namespace ipctrail {
 
@@ -38,6 +40,13 @@ struct CollectorOptions {
   Config::Leaks leaks;
   // Limits change rarely; re-reading them once a minute keeps the tick cheap.
   std::chrono::steady_clock::duration limits_refresh = std::chrono::seconds(60);
+  // Keep each /proc/sysvipc file open after its first read and read it again from its start
+  // each time, saving an open and a close per file and collection. Such a file shows the IPC
+  // namespace of the thread that opened it for as long as it is open (ipc/util.c
+  // sysvipc_proc_open takes current's namespace at open), and keeps that namespace alive: for the
+  // namespace sampler's collectors, each used in one namespace only and destroyed when its last
+  // process is gone (docs/design.md §9).
+  bool keep_tables_open = false;
 
   friend bool operator==(const CollectorOptions&, const CollectorOptions&) = default;
 };
@@ -76,6 +85,8 @@ class Collector {
   void collect_shared_memory(Sample& sample);
   // Reads one object table into sample.objects; false (and the kind left empty) when it failed.
   bool collect_objects(IpcKind kind, Sample& sample, SourceState& state);
+  // Reads /proc/sysvipc/<kind> (`file`), through the kept descriptor with keep_tables_open.
+  ProcFile::Result read_table(IpcKind kind, const std::string& file);
   void refresh_limits(Limits& limits);
   std::optional<std::uint64_t> read_number(const char* name);
   std::string path(const char* relative) const;
@@ -83,6 +94,7 @@ class Collector {
   CollectorOptions options_;
   std::uint64_t page_size_;
   ProcFile file_;
+  std::array<UniqueFd, 3> tables_;  // by IpcKind, with keep_tables_open
   LeakFinder leak_finder_;
   Limits limits_;
   std::optional<std::chrono::steady_clock::time_point> limits_read_at_;

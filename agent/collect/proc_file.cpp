@@ -18,21 +18,23 @@ constexpr std::size_t kReadChunk = 256 * 1024;
 ProcFile::Result ProcFile::read(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {{}, errno};
+  Result result = read(fd);
+  ::close(fd);
+  return result;
+}
+
+ProcFile::Result ProcFile::read(int fd) {
   std::size_t used = 0;
-  int error = 0;
   for (;;) {
     if (buffer_.size() < used + kReadChunk) buffer_.resize(used + kReadChunk);
-    ssize_t got = ::read(fd, buffer_.data() + used, kReadChunk);
+    ssize_t got = ::pread(fd, buffer_.data() + used, kReadChunk, static_cast<off_t>(used));
     if (got < 0) {
       if (errno == EINTR) continue;
-      error = errno;
-      break;
+      return {{}, errno};
     }
     if (got == 0) break;
     used += static_cast<std::size_t>(got);
   }
-  ::close(fd);
-  if (error != 0) return {{}, error};
   return {std::string_view(buffer_.data(), used), 0};
 }
 

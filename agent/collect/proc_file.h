@@ -15,6 +15,9 @@ class ProcFile {
     int error = 0;
   };
   Result read(const std::string& path);
+  // The whole text of a file already open, read again from its start (pread from offset 0, which
+  // also rewinds a seq_file's iterator), for a caller that keeps a procfs file open between reads.
+  Result read(int fd);
 
  private:
   std::string buffer_;

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,12 +33,39 @@ std::string failed_call(const std::string& call, int error) {
   return fmt::format("{}: {}", call, std::strerror(error));
 }
 
+// Descriptors a held namespace takes: its own, a pidfd, and its three /proc/sysvipc tables at most.
+constexpr std::size_t kDescriptorsPerNamespace = 5;
+
+// A quarter of the process's descriptor limit, so that the agent's own files, BPF and HTTP
+// connections keep the rest.
+std::size_t namespaces_within_descriptor_budget() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+  return static_cast<std::size_t>(limit.rlim_cur) / 4 / kDescriptorsPerNamespace;
+}
+
+// The namespace inode /proc/<pid>/ns/ipc links to; 0 when it cannot be read (errno says why, and
+// is 0 for a link that is not an IPC namespace's).
+std::uint64_t namespace_of(pid_t pid) {
+  char path[32];
+  auto end = fmt::format_to_n(path, sizeof path - 1, "/proc/{}/ns/ipc", pid).out;
+  *end = '\0';
+  char link[64];
+  ssize_t length = ::readlink(path, link, sizeof link);
+  if (length < 0) return 0;
+  errno = 0;
+  std::optional<std::uint64_t> inode =
+      parse_ipc_namespace_link(std::string_view(link, static_cast<std::size_t>(length)));
+  return inode.value_or(0);
+}
+
 }  // namespace
 
-NamespaceSampler::NamespaceSampler(CollectorOptions options) : options_(std::move(options)) {}
+NamespaceSampler::NamespaceSampler(CollectorOptions options)
+    : options_(std::move(options)), hold_limit_(namespaces_within_descriptor_budget()) {}
 
-bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, int home_fd,
-                                     NamespaceSampleResult& result) {
+UniqueFd NamespaceSampler::open_entry(const IpcNamespaceRef& target, NamespaceSampleResult& result,
+                                      pid_t& opened_pid) {
   result.failure = NamespaceFailure::kGone;
   result.error = "no process of the last scan is in it any more";
   for (pid_t pid : target.pids) {
@@ -52,18 +81,86 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, int home_fd,
     // The pid may have been reused by a process of another namespace since the scan.
     struct stat status {};
     if (::fstat(link.get(), &status) != 0 || status.st_ino != target.inode) continue;
-    if (::setns(link.get(), CLONE_NEWIPC) != 0) {
-      result.failure = errno == EPERM ? NamespaceFailure::kNeedsSysAdmin : NamespaceFailure::kGone;
-      result.error = failed_call("setns(" + path + ", CLONE_NEWIPC)", errno);
-      return true;  // refused: the worker is still at home
-    }
-    result.sample.emplace();
-    collectors_.at(target.inode)->collect(*result.sample);
-    result.failure = NamespaceFailure::kNone;
-    result.error.clear();
-    return ::setns(home_fd, CLONE_NEWIPC) == 0;
+    opened_pid = pid;
+    return link;
   }
-  return true;
+  return UniqueFd();
+}
+
+bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, Watched& watched, int home_fd,
+                                     NamespaceSampleResult& result) {
+  UniqueFd opened;
+  int entry = watched.entry.get();
+  // Held descriptors keep the namespace alive: sample it only while a process is in it. While the
+  // process it was entered through lives (its pidfd, polled for all namespaces at once) it is; once
+  // that one exited, the others of the last scan are looked at, and one still in it is watched
+  // instead. A held namespace's inode cannot be reused by another, so the inode is enough.
+  if (entry >= 0 && watched.process_exited) {
+    result.failure = NamespaceFailure::kGone;
+    result.error = "no process of the last scan is in it any more";
+    for (pid_t pid : target.pids) {
+      UniqueFd process(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+      if (namespace_of(pid) == target.inode) {
+        result.failure = NamespaceFailure::kNone;
+        watched.process = std::move(process);
+        break;
+      }
+      if (errno == EACCES || errno == EPERM) {  // refused is not gone: a failed read
+        result.failure = NamespaceFailure::kNeedsPtrace;
+        result.error = failed_call(fmt::format("readlink /proc/{}/ns/ipc", pid), errno);
+      }
+    }
+    if (result.failure != NamespaceFailure::kNone) return true;
+  } else if (entry < 0) {
+    pid_t pid = 0;
+    opened = open_entry(target, result, pid);
+    if (opened.get() < 0) return true;
+    entry = opened.get();
+    // Opened before the check of its namespace below, so that it is that process's.
+    if (watched.holds)
+      watched.process = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  }
+  if (::setns(entry, CLONE_NEWIPC) != 0) {
+    result.failure = errno == EPERM ? NamespaceFailure::kNeedsSysAdmin : NamespaceFailure::kGone;
+    result.error = failed_call(fmt::format("setns(/proc/{}/ns/ipc, CLONE_NEWIPC)",
+                                           target.pids.empty() ? 0 : target.pids.front()),
+                               errno);
+    return true;  // refused: the worker is still at home
+  }
+  watched.collector->collect(watched.sample);
+  result.sample = watched.sample;
+  result.failure = NamespaceFailure::kNone;
+  result.error.clear();
+  // Held only with a pidfd to tell when to let go (pidfd_open is Linux 5.3).
+  if (watched.holds && opened.get() >= 0 && watched.process.get() >= 0) {
+    watched.entry = std::move(opened);
+  }
+  return ::setns(home_fd, CLONE_NEWIPC) == 0;
+}
+
+void NamespaceSampler::poll_processes() {
+  polled_.clear();
+  for (auto& [inode, watched] : watched_) {
+    // Without a pidfd (its process exited before one was opened) the links are looked at.
+    watched.process_exited = watched.entry.get() >= 0 && watched.process.get() < 0;
+    if (watched.entry.get() >= 0 && watched.process.get() >= 0) {
+      polled_.push_back({watched.process.get(), POLLIN, 0});
+    }
+  }
+  if (polled_.empty()) return;
+  // A pidfd is readable once its process exited; an error (should there be one) is as good.
+  bool polled = ::poll(polled_.data(), polled_.size(), 0) >= 0;
+  auto event = polled_.begin();
+  for (auto& [inode, watched] : watched_) {
+    if (watched.entry.get() < 0 || watched.process.get() < 0) continue;
+    watched.process_exited = !polled || event->revents != 0;
+    ++event;
+  }
+}
+
+void NamespaceSampler::forget(std::map<std::uint64_t, Watched>::iterator watched) {
+  if (watched->second.holds) --held_;
+  watched_.erase(watched);
 }
 
 std::vector<NamespaceSampleResult> NamespaceSampler::sample(
@@ -72,14 +169,26 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
   for (std::size_t i = 0; i < targets.size(); ++i) results[i].inode = targets[i].inode;
   // Make every Collector before the worker starts: from then on both threads only look them up
   // (map::at, which unlike operator[] is safe to call from two threads).
-  std::erase_if(collectors_, [&](const auto& entry) {
-    return std::none_of(targets.begin(), targets.end(),
-                        [&](const IpcNamespaceRef& target) { return target.inode == entry.first; });
-  });
-  for (const IpcNamespaceRef& target : targets) {
-    std::unique_ptr<Collector>& collector = collectors_[target.inode];
-    if (!collector) collector = std::make_unique<Collector>(options_);
+  for (auto watched = watched_.begin(); watched != watched_.end();) {
+    bool asked = std::any_of(targets.begin(), targets.end(), [&](const IpcNamespaceRef& target) {
+      return target.inode == watched->first;
+    });
+    auto next = std::next(watched);
+    if (!asked) forget(watched);
+    watched = next;
   }
+  for (const IpcNamespaceRef& target : targets) {
+    Watched& watched = watched_[target.inode];
+    if (watched.collector) continue;
+    // The own namespace is collected where it is: nothing to enter, nothing to hold.
+    watched.holds = !target.own && held_ < hold_limit_;
+    if (watched.holds) ++held_;
+    CollectorOptions options = options_;
+    options.keep_tables_open = watched.holds;
+    watched.collector = std::make_unique<Collector>(options);
+  }
+
+  poll_processes();
 
   bool any_other = std::any_of(targets.begin(), targets.end(),
                                [](const IpcNamespaceRef& target) { return !target.own; });
@@ -96,7 +205,7 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
           results[i].error = home_error;
           continue;
         }
-        if (!sample_inside(targets[i], home.get(), results[i])) {
+        if (!sample_inside(targets[i], watched_.at(targets[i].inode), home.get(), results[i])) {
           home_error = failed_call("setns back to the worker's own namespace", errno);
         }
       }
@@ -104,10 +213,17 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
   }
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (!targets[i].own) continue;
-    results[i].sample.emplace();
-    collectors_.at(targets[i].inode)->collect(*results[i].sample);
+    Watched& own = watched_.at(targets[i].inode);
+    own.collector->collect(own.sample);
+    results[i].sample = own.sample;
   }
   if (worker.joinable()) worker.join();
+  // A namespace gone keeps no descriptor: it would keep the namespace, and its objects, alive.
+  for (const NamespaceSampleResult& result : results) {
+    if (result.failure != NamespaceFailure::kGone) continue;
+    auto watched = watched_.find(result.inode);
+    if (watched != watched_.end()) forget(watched);
+  }
   return results;
 }
 

@@ -6,12 +6,19 @@
 // agent's own threads never change namespace and nothing is ever run inside a container. Why a
 // thread per call: should the worker fail to return to its namespace, it ends with it.
 //
-// Descriptors: a namespace is entered through /proc/<pid>/ns/ipc of a process the last scan saw in
-// it, opened just before setns and closed at once, after checking its inode. Holding descriptors
-// between ticks would keep a namespace alive after its last process exited, and it would never be
-// seen to go; with none held, a namespace with no process left is gone at the next scan.
+// Descriptors: a namespace is first entered through /proc/<pid>/ns/ipc of a process the last scan
+// saw in it, after checking the link's inode (the pid may have been reused). That descriptor, a
+// pidfd of that process and the namespace's /proc/sysvipc files, opened inside, are then kept from
+// tick to tick, so a tick costs one setns there and back and a pread per table, no open or close.
+// Held descriptors keep a namespace alive after its last process exited, so every tick first polls
+// the pidfds of all held namespaces at once; for one whose process exited, the other processes of
+// the last scan are looked at (readlink of /proc/<pid>/ns/ipc), and when none is in it the
+// namespace is reported gone and its descriptors are closed at once. Descriptors are bounded (5 a
+// namespace, a quarter of RLIMIT_NOFILE at most); namespaces beyond are entered through
+// /proc/<pid>/ns/ipc each tick.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -24,6 +31,7 @@
 #include "agent/collect/collector.h"
 #include "agent/namespaces/namespace_scan.h"
 #include "model/sample.h"
+#include "model/unique_fd.h"
 
 namespace ipctrail {
 
@@ -48,16 +56,42 @@ class NamespaceSampler {
 
   // One result per target, in the same order. The own namespace is collected on the calling
   // thread while the worker visits the others. Each namespace keeps its own Collector (its limits
-  // cache, its queue capacities) from call to call; those of namespaces not asked for are dropped.
+  // cache, its queue capacities, its open tables) and descriptor from call to call; those of
+  // namespaces not asked for, or found gone, are dropped (and their descriptors closed).
   std::vector<NamespaceSampleResult> sample(const std::vector<IpcNamespaceRef>& targets);
 
+  // Namespaces whose descriptors are held between calls.
+  std::size_t namespaces_held() const { return held_; }
+
  private:
-  // On the worker: enters the namespace through one of its processes, collects, returns. False
-  // when the worker could not return to its own namespace and must stop.
-  bool sample_inside(const IpcNamespaceRef& target, int home_fd, NamespaceSampleResult& result);
+  struct Watched {
+    std::unique_ptr<Collector> collector;
+    bool holds = false;  // within the descriptor budget: keeps `entry` and the collector's tables
+    UniqueFd entry;      // the namespace's own descriptor, for setns
+    UniqueFd process;    // a pidfd of a process in it, held with `entry`
+    bool process_exited = false;  // as this call's poll found it
+    // Collected into from tick to tick, so that its vectors keep their capacity; each result is
+    // a copy, made at the objects' exact sizes.
+    Sample sample;
+  };
+
+  // On the worker: enters the namespace, collects, returns. False when the worker could not
+  // return to its own namespace and must stop.
+  bool sample_inside(const IpcNamespaceRef& target, Watched& watched, int home_fd,
+                     NamespaceSampleResult& result);
+  // Opens /proc/<pid>/ns/ipc of one of the target's processes; an empty descriptor, with the
+  // failure in `result`, when none is in it any more or none could be opened.
+  UniqueFd open_entry(const IpcNamespaceRef& target, NamespaceSampleResult& result,
+                      pid_t& opened_pid);
+  // One poll over the pidfds of the held namespaces: which process exited since the last call.
+  void poll_processes();
+  void forget(std::map<std::uint64_t, Watched>::iterator watched);
 
   CollectorOptions options_;
-  std::map<std::uint64_t, std::unique_ptr<Collector>> collectors_;
+  std::size_t hold_limit_;  // namespaces whose descriptors may be held
+  std::size_t held_ = 0;
+  std::map<std::uint64_t, Watched> watched_;
+  std::vector<pollfd> polled_;  // kept from call to call
 };
 
 // One line saying what kept namespaces from being sampled and which capability would give it;

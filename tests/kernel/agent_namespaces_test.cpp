@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Database.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -57,6 +58,19 @@ class AgentNamespaces : public testing::IpcNamespaceTest {
   std::int64_t number(const std::string& sql) {
     SQLite::Database db(db_, SQLite::OPEN_READONLY);
     return db.execAndGet(sql).getInt64();
+  }
+
+  // How many of `pid`'s descriptors are the IPC namespace `inode`.
+  static std::size_t descriptors_of(pid_t pid, std::uint64_t inode) {
+    std::string wanted = "ipc:[" + std::to_string(inode) + "]";
+    std::size_t count = 0;
+    std::error_code error;
+    for (const auto& entry :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
+      std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+      if (target == wanted) ++count;
+    }
+    return count;
   }
 
   static std::string link(std::uint64_t inode) {
@@ -164,12 +178,15 @@ TEST_F(AgentNamespaces, AGoneNamespaceEndsItsSeriesAndObjects) {
       return testing::count_of(text.substr(text.find(link(leaving.inode()))), "committed tick") >=
              2;
     }));
+    // The agent holds the namespace's descriptor between ticks, and lets it go with the namespace.
+    EXPECT_EQ(descriptors_of(agent.pid(), leaving.inode()), 1u);
     leaving.exit();
     ASSERT_TRUE(testing::eventually([&] { return logged(") is gone"); }));
     std::size_t gone_at = testing::read_text(log_).find(") is gone");
     ASSERT_TRUE(testing::eventually([&] {
       return testing::count_of(testing::read_text(log_).substr(gone_at), "committed tick") >= 1;
     }));
+    EXPECT_EQ(descriptors_of(agent.pid(), leaving.inode()), 0u);
     EXPECT_EQ(agent.stop(SIGTERM), 0);
   }
   std::string row = "(SELECT id FROM namespaces WHERE inode = " + std::to_string(leaving.inode()) +

@@ -5,12 +5,16 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -170,6 +174,86 @@ TEST_F(NamespacesSetns, SamplerEntersThroughAnotherProcessWhenTheFirstExited) {
   EXPECT_EQ(results[2].sample->semaphore_arrays, 0u);  // the test's own, empty namespace
   // Root misses no capability (a sandbox's init may still refuse even root its link).
   EXPECT_EQ(privilege_shortfall(scan, results).find("missing CAP_"), std::string::npos);
+}
+
+std::size_t open_descriptors() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+// Runs `work` on a thread inside the IPC namespace of `pid`, as one of its processes would.
+void inside_namespace_of(pid_t pid, const std::function<void()>& work) {
+  std::thread([&] {
+    std::string path = "/proc/" + std::to_string(pid) + "/ns/ipc";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << path;
+    ASSERT_EQ(::setns(fd, CLONE_NEWIPC), 0) << std::strerror(errno);
+    ::close(fd);
+    work();
+  }).join();
+}
+
+// The sampler keeps each namespace's descriptor, a pidfd of its process and its /proc/sysvipc
+// tables open between ticks: what the tables show follows the namespace they were opened in,
+// objects made and removed there after they were opened included; when the process it watches
+// exits it goes on through another process of the namespace; and when the last one exits the
+// namespace is reported gone and every descriptor is closed (held ones would keep it, and its
+// objects, alive).
+TEST_F(NamespacesSetns, HeldTablesFollowTheirNamespaceUntilItsLastProcessExits) {
+  NamespaceHolder holder(
+      {.kernel_values = {}, .semaphore_arrays = {2}, .queues = {{10}}, .segments = {4096}});
+  NamespaceHolder joined = NamespaceHolder::joining(holder.pid());
+  ASSERT_TRUE(holder.ok() && joined.ok());
+  create_semaphore_array(9);  // the test's own namespace: never what the held tables show
+  NamespaceScanner scanner;
+  std::vector<IpcNamespaceRef> targets{*scanner.rescan().find(holder.inode())};
+  std::size_t before = open_descriptors();
+  CollectorOptions options;
+  options.inventory = true;
+  NamespaceSampler sampler(options);
+
+  std::vector<NamespaceSampleResult> first = sampler.sample(targets);
+  ASSERT_TRUE(first[0].sample) << first[0].error;
+  EXPECT_EQ(first[0].sample->semaphore_arrays, 1u);
+  ASSERT_TRUE(first[0].sample->objects.queues);
+  EXPECT_EQ(first[0].sample->objects.queues->size(), 1u);
+  EXPECT_EQ(sampler.namespaces_held(), 1u);
+  std::size_t held = open_descriptors();
+  EXPECT_EQ(held, before + 5) << "the namespace's own descriptor, a pidfd and three tables";
+
+  int queue = first[0].sample->objects.queues->front().id;
+  inside_namespace_of(holder.pid(), [&] {
+    ASSERT_GE(::semget(IPC_PRIVATE, 5, IPC_CREAT | 0600), 0);
+    ASSERT_EQ(::msgctl(queue, IPC_RMID, nullptr), 0);
+    ASSERT_GE(::shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600), 0);
+  });
+  std::vector<NamespaceSampleResult> second = sampler.sample(targets);
+  ASSERT_TRUE(second[0].sample) << second[0].error;
+  EXPECT_EQ(second[0].sample->semaphore_arrays, 2u);
+  EXPECT_EQ(second[0].sample->semaphores, 7u);
+  ASSERT_TRUE(second[0].sample->objects.semaphores);
+  EXPECT_EQ(second[0].sample->objects.semaphores->size(), 2u);
+  EXPECT_TRUE(second[0].sample->objects.queues->empty());
+  EXPECT_TRUE(second[0].sample->queues->empty());
+  EXPECT_EQ(second[0].sample->shm_segments, 2u);
+  EXPECT_EQ(second[0].sample->shm_bytes, 4096u + 8192u);
+  EXPECT_EQ(open_descriptors(), held) << "read through the held descriptors, none opened";
+
+  holder.exit();  // the process it was entered through
+  std::vector<NamespaceSampleResult> third = sampler.sample(targets);
+  ASSERT_TRUE(third[0].sample) << third[0].error;
+  EXPECT_EQ(third[0].sample->semaphore_arrays, 2u);
+  EXPECT_EQ(open_descriptors(), held) << "a pidfd of the other process instead";
+
+  joined.exit();
+  std::vector<NamespaceSampleResult> gone = sampler.sample(targets);
+  EXPECT_FALSE(gone[0].sample);
+  EXPECT_EQ(gone[0].failure, NamespaceFailure::kGone);
+  EXPECT_EQ(sampler.namespaces_held(), 0u);
+  EXPECT_EQ(open_descriptors(), before);
 }
 
 TEST(NamespaceLink, ParsesOnlyIpcLinks) {
