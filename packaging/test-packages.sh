@@ -211,10 +211,10 @@ check "the every-namespace drop-in is shipped in /usr/share/ipctrail" test -f $n
 check "the every-namespace drop-in is not enabled" \
   test ! -e /etc/systemd/system/$unit_name.d -a ! -e /lib/systemd/system/$unit_name.d
 only_known_dropin_lines() {
-  ! grep -vE '^(#.*|\[Service\]|AmbientCapabilities=.*|CapabilityBoundingSet=.*|RestrictNamespaces=ipc|)$' \
+  ! grep -vE '^(#.*|\[Service\]|AmbientCapabilities=.*|CapabilityBoundingSet=.*|RestrictNamespaces=ipc|LimitNOFILE=[0-9]+|)$' \
     $namespaces_dropin
 }
-check "the every-namespace drop-in holds only its [Service] capability and namespace lines" \
+check "the every-namespace drop-in holds only its [Service] capability, namespace and descriptor lines" \
   only_known_dropin_lines
 check "the unit is enabled (multi-user.target.wants)" \
   test -L /etc/systemd/system/multi-user.target.wants/$unit_name
