@@ -70,7 +70,12 @@ void LeakFinder::find(const IpcInventory& inventory, std::int64_t now_ms,
   out.clear();
   processes_.clear();  // processes come and go between collections
   const std::int64_t min_age_ms = rules.min_age.count();
-  auto idle_since = [&](std::int64_t seconds) { return now_ms - seconds * 1000 >= min_age_ms; };
+  // The kernel's times count whole seconds: the moment was up to a second after the number says,
+  // so idleness counts from the end of that second. Counted from its start, an object made late in
+  // a second was judged up to a second early, before the tick that names its creator.
+  auto idle_since = [&](std::int64_t seconds) {
+    return now_ms - (seconds + 1) * 1000 >= min_age_ms;
+  };
   auto ignored = [&](std::int32_t key) {
     return std::find(rules.ignore_keys.begin(), rules.ignore_keys.end(), key) !=
            rules.ignore_keys.end();

@@ -251,6 +251,30 @@ TEST_F(ObjectLeaks, AnIdleArrayIsASuspectOnlyOnceItsKnownCreatorIsGone) {
   ::semctl(kept, 0, IPC_RMID);
 }
 
+// Object times count whole seconds: an array made at 10.95 s says 10. One second after 10.0 s it
+// has been idle for 50 ms, not for a min_age of 1 s, and it is no suspect until 12.0 s.
+TEST_F(ObjectLeaks, AnObjectIsNoSuspectBeforeMinAgeHasSurelyPassed) {
+  IpcObject array;
+  array.kind = IpcKind::kSemaphore;
+  array.id = 8;
+  array.key = 0x5004;
+  array.size = 1;
+  array.ctime = 1'000'000;
+  IpcInventory inventory;
+  inventory.semaphores = {array};
+  Config::Leaks rules;
+  rules.min_age = std::chrono::milliseconds(1000);
+  LeakFinder finder;
+  std::vector<LeakSuspect> suspects;
+  finder.find(inventory, 1'000'001'000, rules, suspects);
+  EXPECT_TRUE(suspects.empty());
+  finder.find(inventory, 1'000'001'999, rules, suspects);
+  EXPECT_TRUE(suspects.empty());
+  finder.find(inventory, 1'000'002'000, rules, suspects);
+  ASSERT_EQ(suspects.size(), 1u);
+  EXPECT_EQ(suspects.front().key, 0x5004);
+}
+
 // The creator's pid must name the process that made the array: a live pid whose process started
 // after the array was made is another process, and does not hide the leak.
 TEST_F(ObjectLeaks, AReusedPidDoesNotHideALeakedArray) {
