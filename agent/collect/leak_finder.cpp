@@ -71,10 +71,11 @@ void LeakFinder::find(const IpcInventory& inventory, std::int64_t now_ms,
   processes_.clear();  // processes come and go between collections
   const std::int64_t min_age_ms = rules.min_age.count();
   // The kernel's times count whole seconds: the moment was up to a second after the number says,
-  // so idleness counts from the end of that second. Counted from its start, an object made late in
-  // a second was judged up to a second early, before the tick that names its creator.
+  // so an object has surely been idle only since the end of that second (and never less than 0).
+  // Counted from its start, an object made late in a second was judged up to a second early,
+  // before the tick that names its creator.
   auto idle_since = [&](std::int64_t seconds) {
-    return now_ms - (seconds + 1) * 1000 >= min_age_ms;
+    return std::max<std::int64_t>(0, now_ms - (seconds + 1) * 1000) >= min_age_ms;
   };
   auto ignored = [&](std::int32_t key) {
     return std::find(rules.ignore_keys.begin(), rules.ignore_keys.end(), key) !=
