@@ -295,7 +295,8 @@ class Components {
 
   static std::unique_ptr<NamespaceWatch> watch_namespaces(const AgentOptions& options) {
     if (options.namespaces != NamespaceScope::kAll) return nullptr;
-    return std::make_unique<NamespaceWatch>(options.collector, options.namespaces_rescan);
+    return std::make_unique<NamespaceWatch>(options.collector, options.namespaces_rescan,
+                                            options.bpf.enabled != BpfEnabled::kOff);
   }
 
   // The port was ours a moment ago, so only a process that took it in between makes this fail.

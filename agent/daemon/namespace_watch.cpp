@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <set>
 #include <system_error>
 
 #include "agent/namespaces/namespace_owner.h"
+#include "bpf/namespace_iterator.h"
 
 namespace ipctrail {
 
@@ -45,10 +48,32 @@ NamespaceIdentity identity_of(const IpcNamespaceRef& ref) {
   return identity;
 }
 
+// The rescan's process source: the task iterator when it opens, none (/proc's links) otherwise.
+ProcessNamespaceSource process_source(bool task_iterator) {
+  if (!task_iterator) {
+    spdlog::info("IPC namespaces are listed from /proc/<pid>/ns/ipc (bpf.enabled is off)");
+    return {};
+  }
+  NamespaceIteratorOpening opening = NamespaceIterator::open();
+  if (!opening.iterator) {
+    spdlog::info("IPC namespaces are listed from /proc/<pid>/ns/ipc: no BPF task iterator, {}",
+                 opening.failure);
+    return {};
+  }
+  spdlog::info("IPC namespaces are listed by a BPF task iterator");
+  std::shared_ptr<NamespaceIterator> iterator = std::move(opening.iterator);
+  return [iterator](std::vector<std::pair<std::uint64_t, pid_t>>& inode_and_pid) {
+    return iterator->read(inode_and_pid);
+  };
+}
+
 }  // namespace
 
-NamespaceWatch::NamespaceWatch(CollectorOptions collector, std::chrono::milliseconds rescan_period)
-    : rescan_period_(rescan_period), sampler_(std::move(collector)) {}
+NamespaceWatch::NamespaceWatch(CollectorOptions collector, std::chrono::milliseconds rescan_period,
+                               bool task_iterator)
+    : rescan_period_(rescan_period),
+      scanner_("/proc", process_source(task_iterator)),
+      sampler_(std::move(collector)) {}
 
 void NamespaceWatch::rescan() {
   const NamespaceScan* scan = nullptr;
@@ -58,6 +83,11 @@ void NamespaceWatch::rescan() {
     // /proc or our own link unreadable: keep the namespaces of the last scan, try again later.
     spdlog::error("cannot list IPC namespaces: {}", error.what());
     return;
+  }
+  if (scan->source_error != 0) {
+    spdlog::warn(
+        "the BPF task iterator failed ({}); IPC namespaces are listed from /proc from now on",
+        std::strerror(scan->source_error));
   }
   std::map<std::uint64_t, Known> found;
   std::set<std::uint64_t> same_incarnation;

@@ -32,7 +32,11 @@ class NamespaceWatch {
  public:
   using Clock = std::chrono::steady_clock;
 
-  NamespaceWatch(CollectorOptions collector, std::chrono::milliseconds rescan_period);
+  // With `task_iterator`, the rescan lists processes with the BPF task iterator where it loads
+  // and lists what /proc would (bpf/namespace_iterator.h), reading /proc's links otherwise; the
+  // log says which, once.
+  NamespaceWatch(CollectorOptions collector, std::chrono::milliseconds rescan_period,
+                 bool task_iterator = false);
 
   // Rescans /proc when due (and on the first call), then samples every other namespace. A
   // namespace that went (at a rescan, or found empty by the worker) is left out, and is new again

@@ -68,13 +68,35 @@ const IpcNamespaceRef* NamespaceScan::find(std::uint64_t inode) const {
   return found != namespaces.end() && found->inode == inode ? &*found : nullptr;
 }
 
-NamespaceScanner::NamespaceScanner(std::filesystem::path procfs_root)
-    : root_(std::move(procfs_root)) {}
+NamespaceScanner::NamespaceScanner(std::filesystem::path procfs_root, ProcessNamespaceSource source)
+    : root_(std::move(procfs_root)), source_(std::move(source)) {}
 
 std::optional<std::uint64_t> NamespaceScanner::start_ticks(pid_t pid) {
   ProcFile::Result stat = file_.read((root_ / std::to_string(pid) / "stat").string());
   if (stat.error != 0) return std::nullopt;
   return parse_process_start_ticks(stat.text);
+}
+
+void NamespaceScanner::read_proc_links(int proc_fd, DIR* listing, Members& members) {
+  std::string relative;
+  int error = 0;
+  while (dirent* entry = ::readdir(listing)) {
+    std::optional<pid_t> pid = parse_pid(entry->d_name);
+    if (!pid) continue;
+    relative.assign(entry->d_name);
+    relative += "/ns/ipc";
+    std::optional<std::uint64_t> inode = read_namespace_link(proc_fd, relative, error);
+    if (!inode) {
+      if (error == ENOENT || error == ESRCH) {
+        ++scan_.vanished;
+      } else {
+        ++scan_.denied;
+      }
+      continue;
+    }
+    ++scan_.processes;
+    members.emplace_back(*inode, *pid);
+  }
 }
 
 const NamespaceScan& NamespaceScanner::rescan() {
@@ -97,26 +119,19 @@ const NamespaceScan& NamespaceScanner::rescan() {
   scan_ = NamespaceScan{};
   scan_.own_inode = *own;
   // (inode, pid) of every process; grouped by one sort, cheaper than a map at 5,000 processes.
-  std::vector<std::pair<std::uint64_t, pid_t>> members;
+  Members members;
   members.reserve(previous.processes + 64);
-  std::string relative;
-  while (dirent* entry = ::readdir(stream.dir)) {
-    std::optional<pid_t> pid = parse_pid(entry->d_name);
-    if (!pid) continue;
-    relative.assign(entry->d_name);
-    relative += "/ns/ipc";
-    std::optional<std::uint64_t> inode = read_namespace_link(dir_fd, relative, error);
-    if (!inode) {
-      if (error == ENOENT || error == ESRCH) {
-        ++scan_.vanished;
-      } else {
-        ++scan_.denied;
-      }
-      continue;
+  if (source_) {
+    scan_.source_error = source_(members);
+    if (scan_.source_error == 0) {
+      scan_.from_source = true;
+      scan_.processes = members.size();
+    } else {
+      source_ = nullptr;
+      members.clear();
     }
-    ++scan_.processes;
-    members.emplace_back(*inode, *pid);
   }
+  if (!scan_.from_source) read_proc_links(dir_fd, stream.dir, members);
   std::sort(members.begin(), members.end());
 
   for (std::size_t begin = 0; begin < members.size();) {

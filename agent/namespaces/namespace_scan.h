@@ -8,12 +8,15 @@
 // (hidepid, systemd's ProtectProc=invisible); each of those is counted, never fatal.
 #pragma once
 
+#include <dirent.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agent/collect/proc_file.h"
@@ -42,12 +45,22 @@ struct IpcNamespaceRef {
 // refuses ptrace access.
 inline constexpr std::uint64_t kHostIpcNamespaceInode = 0xEFFFFFFFu;
 
+// Appends (IPC namespace inode, pid) of every process, faster than one readlink per process: the
+// BPF task iterator (bpf/namespace_iterator.h), which the daemon hands in (this folder does not
+// know bpf/). Returns 0, or an errno when it failed.
+using ProcessNamespaceSource =
+    std::function<int(std::vector<std::pair<std::uint64_t, pid_t>>& inode_and_pid)>;
+
 struct NamespaceScan {
   std::vector<IpcNamespaceRef> namespaces;  // ordered by inode
   std::uint64_t own_inode = 0;
-  std::size_t processes = 0;  // /proc/<pid> entries whose namespace was read
+  std::size_t processes = 0;  // processes whose namespace was read
   std::size_t denied = 0;     // refused with EACCES/EPERM: other users' processes
   std::size_t vanished = 0;   // exited between readdir and readlink
+  // Whether the processes came from the ProcessNamespaceSource rather than /proc's links (then
+  // nothing is denied or vanishes: the kernel lists every process at once).
+  bool from_source = false;
+  int source_error = 0;  // the errno of a source that failed in this scan, which then read /proc
 
   const IpcNamespaceRef* find(std::uint64_t inode) const;
 };
@@ -57,17 +70,25 @@ std::optional<std::uint64_t> parse_ipc_namespace_link(std::string_view link);
 
 class NamespaceScanner {
  public:
-  explicit NamespaceScanner(std::filesystem::path procfs_root = "/proc");
+  // With a source, the processes' namespaces come from it, and /proc's links are read only should
+  // it fail; a source that failed once is not asked again (the scan says so once, in
+  // source_error). The source must list the processes of this /proc, in its pid numbering.
+  explicit NamespaceScanner(std::filesystem::path procfs_root = "/proc",
+                            ProcessNamespaceSource source = {});
 
-  // Reads every /proc/<pid>/ns/ipc once. Throws std::system_error only when /proc itself or the
-  // caller's own namespace link cannot be read.
+  // Lists every process's namespace once: from the source, or one readlink of each
+  // /proc/<pid>/ns/ipc. Throws std::system_error only when /proc itself or the caller's own
+  // namespace link cannot be read.
   const NamespaceScan& rescan();
   const NamespaceScan& last() const { return scan_; }
 
  private:
+  using Members = std::vector<std::pair<std::uint64_t, pid_t>>;
+  void read_proc_links(int proc_fd, DIR* listing, Members& members);
   std::optional<std::uint64_t> start_ticks(pid_t pid);
 
   std::filesystem::path root_;
+  ProcessNamespaceSource source_;
   ProcFile file_;
   NamespaceScan scan_;
 };
