@@ -39,9 +39,10 @@ const volatile __u32 agent_tgid = 0;
 const volatile __u32 agent_in_initial_pid_namespace = 0;
 /* Whether to count per process and send lifecycle events (off: only the namespace totals, as the
  * benchmark's baseline); and where the fexit programs find the syscall's arguments.
- * With per-process counts, a call is counted whole at its exit, the totals and its process in
- * one program run: the two always agree, and the entry programs are loaded only where a
- * lifecycle event needs the arguments (the gets and ctls of the tracepoint and kprobe modes).
+ * With per-process counts, a call is counted whole at its exit, under its process (user space
+ * sums the processes into the totals): the two always agree, and the entry programs are loaded
+ * only where a lifecycle event needs the arguments (the gets and ctls of the tracepoint and kprobe
+ * modes).
  * Without, calls are counted at their entry, as before per-process counts existed. */
 const volatile __u32 track_processes = 0;
 /* Whether to count the calls of the other IPC namespaces too (`namespaces: all`; only with
@@ -66,7 +67,10 @@ struct ipc_call_counts no_calls = {};
 
 /* One slot per CPU, allocated when the map is created: the programs never allocate (a run-time
  * allocation from a tracing program warns before kernel 6.1 and is refused on PREEMPT_RT), and
- * nothing is left behind when a namespace dies. */
+ * nothing is left behind when a namespace dies. With per-process counts it holds only the calls
+ * the per-process map had no room for: the others are counted under their process alone, and user
+ * space sums those into the totals (IpcCallCounter::read), which so stay exact for one lookup and
+ * one atomic add a call. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
@@ -186,9 +190,9 @@ static __always_inline void count_result(enum ipc_call call, long ret) {
 }
 
 /* One more call of this process with this outcome, under the current epoch. A new key is inserted
- * with BPF_NOEXIST, never replacing an element another CPU may be adding to; a full map (E2BIG)
- * or a busy bucket (EBUSY) counts the call as not attributed. */
-static __always_inline void count_process_call(enum ipc_call call, long ret, __u64 pid_tgid) {
+ * with BPF_NOEXIST, never replacing an element another CPU may be adding to. Returns 0 when a
+ * full map (E2BIG) or a busy bucket (EBUSY) left the call unattributed. */
+static __always_inline int count_process_call(enum ipc_call call, long ret, __u64 pid_tgid) {
   struct process_call_key key;
   __builtin_memset(&key, 0, sizeof key);
   __u32 epoch = *(volatile __u32*)&counting_epoch;
@@ -205,14 +209,12 @@ static __always_inline void count_process_call(enum ipc_call call, long ret, __u
   if (!count) {
     __u64 one = 1;
     long error = bpf_map_update_elem(&process_calls, &key, &one, BPF_NOEXIST);
-    if (error == 0) return;
+    if (error == 0) return 1;
     if (error == -EEXIST) count = bpf_map_lookup_elem(&process_calls, &key);
   }
-  if (count) {
-    __sync_fetch_and_add(count, 1);
-  } else {
-    __sync_fetch_and_add(&calls_not_attributed, 1);
-  }
+  if (!count) return 0;
+  __sync_fetch_and_add(count, 1);
+  return 1;
 }
 
 static __always_inline int is_get(enum ipc_call call) {
@@ -312,15 +314,17 @@ static __always_inline void tracepoint_enter(enum ipc_call call,
   }
 }
 
-/* A finished call, counted whole: in the totals (one lookup of their slot) and under its process,
- * in this one run. */
+/* A finished call, counted whole in this one run: under its process, whose counts user space adds
+ * to the totals, or, when the per-process map has no room, in the totals' slot and as not
+ * attributed (never silent). */
 static __always_inline void count_finished_call(enum ipc_call call, long ret, __u64 pid_tgid) {
+  if (count_process_call(call, ret, pid_tgid)) return;
+  __sync_fetch_and_add(&calls_not_attributed, 1);
   struct ipc_call_counts* counts = namespace_counts();
   if (counts) {
     __sync_fetch_and_add(&counts->calls[call], 1);
     if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
   }
-  count_process_call(call, ret, pid_tgid);
 }
 
 /* A finished call of another namespace, counted whole in that namespace's counts under the
