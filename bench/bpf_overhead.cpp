@@ -586,7 +586,11 @@ void print_who_targets(const std::vector<Row>& rows, BpfMode mode, std::optional
     fmt::print("  bpftrace by comm: unavailable, no comparison\n");
     return;
   }
-  fmt::print("who / bpftrace by comm (target <= 0.5):\n");
+  fmt::print(
+      "who / bpftrace by comm (target <= 0.5; the same sys_enter/sys_exit tracepoints and calls: "
+      "bpftrace counts @calls[comm, probe] at the entry and @failures[comm, probe, errno] at the "
+      "exit, 2 programs a call; ipctrail counts the whole call at the exit under (tgid, comm, "
+      "cgroup, call, outcome), 1 program):\n");
   fmt::print("  whole call: {:.1f} against {:.1f} ns/call added; {}\n", median(who->added_by_round),
              median(bpftrace->added_by_round),
              ratio_text(who->added_by_round, bpftrace->added_by_round));

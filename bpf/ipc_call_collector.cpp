@@ -85,8 +85,10 @@ void IpcCallCollector::collect(Sample& sample) {
   std::optional<ProcessActivity> processes;
   NamespaceCallCounts other_namespaces;
   try {
-    reading.counts = counter_->read();
+    // Processes first: the totals then walk only the per-process keys made since (they sum
+    // the processes' counts, those taken and those still in the kernel).
     if (counter_->tracks_processes()) processes = counter_->read_processes(&other_namespaces);
+    reading.counts = counter_->read();
     losses_ = counter_->losses();
   } catch (const std::system_error& error) {
     // Never seen in practice; dropping the counter makes the next ticks attach anew.

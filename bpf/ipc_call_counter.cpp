@@ -496,6 +496,12 @@ IpcCallCounts counts_of(const ipc_call_counts& counts) {
   return model;
 }
 
+// Adds `count` calls of a per-process key to the totals of its call and outcome.
+void add_to_totals(IpcCallCounts& totals, const process_call_key& key, std::uint64_t count) {
+  totals.calls[key.call] += count;
+  if (key.outcome != IPC_OUTCOME_SUCCESS) totals.failures[key.call][key.outcome - 1] += count;
+}
+
 }  // namespace
 
 void IpcCallCounter::take_other_namespaces(std::uint32_t old_epoch, NamespaceCallCounts* into) {
@@ -555,6 +561,7 @@ ProcessActivity IpcCallCounter::read_processes(NamespaceCallCounts* other_namesp
       throw std::system_error(errno, std::generic_category(), "deleting a per-process count");
     }
     if (count == 0) continue;
+    add_to_totals(attributed_, old, count);
     ProcessCallCount call;
     call.process = {static_cast<std::int32_t>(old.tgid),
                     std::string(old.comm, ::strnlen(old.comm, sizeof old.comm)), old.cgroup,
@@ -591,6 +598,21 @@ IpcCallCounts IpcCallCounter::read() const {
     throw std::system_error(-error, std::generic_category(), "reading the BPF call counters");
   }
   for (const ipc_call_counts& cpu : per_cpu) totals += counts_of(cpu);
+  if (!tracking_processes_) return totals;
+  // The programs counted the other calls under their process alone: those read and deleted so
+  // far, and those still in the map (only this object deletes keys, so the walk sees each once).
+  totals += attributed_;
+  int map = bpf_map__fd(skeleton_->maps.process_calls);
+  process_call_key key{};
+  const process_call_key* previous = nullptr;
+  while (bpf_map_get_next_key(map, previous, &key) == 0) {
+    std::uint64_t count = 0;
+    if (bpf_map_lookup_elem(map, &key, &count) != 0) {
+      throw std::system_error(errno, std::generic_category(), "reading the per-process counts");
+    }
+    add_to_totals(totals, key, count);
+    previous = &key;
+  }
   return totals;
 }
 

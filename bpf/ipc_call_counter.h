@@ -80,8 +80,10 @@ class IpcCallCounter {
   std::uint32_t ipc_namespace_inode() const { return namespace_inode_; }
 
   // The watched namespace's cumulative counts since open(), summed over CPUs, without this
-  // process's own calls. Throws
-  // std::system_error if the kernel refuses to read the map.
+  // process's own calls. With per-process counts, the programs count a call under its process
+  // only (the totals' slot gets just the calls the per-process map had no room for), and this
+  // adds the processes' counts: those read_processes() took and those still in the kernel. Throws
+  // std::system_error if the kernel refuses to read the maps.
   IpcCallCounts read() const;
 
   // What the programs could not count since open() (cumulative): the kernel's recursion misses of
@@ -115,6 +117,8 @@ class IpcCallCounter {
   ipc_calls* skeleton_;
   ring_buffer* lifecycle_events_ = nullptr;
   std::vector<LifecycleEvent> pending_events_;  // filled by the ring buffer's callback
+  // Every per-process count read_processes() took so far, by call and outcome: part of read().
+  IpcCallCounts attributed_;
   BpfMode mode_;
   SyscallTax syscall_tax_;
   std::uint32_t namespace_inode_;

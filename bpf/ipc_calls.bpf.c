@@ -39,9 +39,10 @@ const volatile __u32 agent_tgid = 0;
 const volatile __u32 agent_in_initial_pid_namespace = 0;
 /* Whether to count per process and send lifecycle events (off: only the namespace totals, as the
  * benchmark's baseline); and where the fexit programs find the syscall's arguments.
- * With per-process counts, a call is counted whole at its exit, the totals and its process in
- * one program run: the two always agree, and the entry programs are loaded only where a
- * lifecycle event needs the arguments (the gets and ctls of the tracepoint and kprobe modes).
+ * With per-process counts, a call is counted whole at its exit, under its process (user space
+ * sums the processes into the totals): the two always agree, and the entry programs are loaded
+ * only where a lifecycle event needs the arguments (the gets and ctls of the tracepoint and kprobe
+ * modes).
  * Without, calls are counted at their entry, as before per-process counts existed. */
 const volatile __u32 track_processes = 0;
 /* Whether to count the calls of the other IPC namespaces too (`namespaces: all`; only with
@@ -66,7 +67,10 @@ struct ipc_call_counts no_calls = {};
 
 /* One slot per CPU, allocated when the map is created: the programs never allocate (a run-time
  * allocation from a tracing program warns before kernel 6.1 and is refused on PREEMPT_RT), and
- * nothing is left behind when a namespace dies. */
+ * nothing is left behind when a namespace dies. With per-process counts it holds only the calls
+ * the per-process map had no room for: the others are counted under their process alone, and user
+ * space sums those into the totals (IpcCallCounter::read), which so stay exact for one lookup and
+ * one atomic add a call. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
@@ -113,9 +117,9 @@ struct {
   __uint(max_entries, 256 * 1024);
 } lifecycle_events SEC(".maps");
 
-/* pid_tgid: bpf_get_current_pid_tgid(), which the caller also needs for its key. */
-static __always_inline int is_agent_task(__u64 pid_tgid) {
-  if (agent_in_initial_pid_namespace) return (pid_tgid >> 32) == agent_tgid;
+/* tgid: the caller's, in the initial pid namespace (which its key also needs). */
+static __always_inline int is_agent_tgid(__u32 tgid) {
+  if (agent_in_initial_pid_namespace) return tgid == agent_tgid;
   struct bpf_pidns_info caller = {};
   /* Fails for a task of another pid namespace: not the agent. */
   if (bpf_get_ns_current_pid_tgid(agent_pid_namespace_device, agent_pid_namespace_inode, &caller,
@@ -126,13 +130,16 @@ static __always_inline int is_agent_task(__u64 pid_tgid) {
 }
 
 static __always_inline int is_agent(void) {
-  return is_agent_task(bpf_get_current_pid_tgid());
+  return is_agent_tgid(bpf_get_current_pid_tgid() >> 32);
 }
 
-/* The inode of the current task's IPC namespace. */
-static __always_inline __u32 current_ipc_namespace(void) {
-  struct task_struct* task = bpf_get_current_task_btf();
+/* The inode of a task's IPC namespace. */
+static __always_inline __u32 ipc_namespace_of(struct task_struct* task) {
   return task->nsproxy->ipc_ns->ns.inum;
+}
+
+static __always_inline __u32 current_ipc_namespace(void) {
+  return ipc_namespace_of(bpf_get_current_task_btf());
 }
 
 /* Whether the current task's call is counted: in the watched namespace, and not the agent's. */
@@ -186,33 +193,32 @@ static __always_inline void count_result(enum ipc_call call, long ret) {
 }
 
 /* One more call of this process with this outcome, under the current epoch. A new key is inserted
- * with BPF_NOEXIST, never replacing an element another CPU may be adding to; a full map (E2BIG)
- * or a busy bucket (EBUSY) counts the call as not attributed. */
-static __always_inline void count_process_call(enum ipc_call call, long ret, __u64 pid_tgid) {
+ * with BPF_NOEXIST, never replacing an element another CPU may be adding to. Returns 0 when a
+ * full map (E2BIG) or a busy bucket (EBUSY) left the call unattributed. */
+static __always_inline int count_process_call(enum ipc_call call, long ret,
+                                              struct task_struct* task, __u32 tgid) {
   struct process_call_key key;
   __builtin_memset(&key, 0, sizeof key);
   __u32 epoch = *(volatile __u32*)&counting_epoch;
   key.epoch = epoch;
-  key.tgid = pid_tgid >> 32;
-  key.cgroup = bpf_get_current_cgroup_id();
+  key.tgid = tgid;
+  /* Read through the task, as bpf_get_current_cgroup_id does, without the helper's call. */
+  key.cgroup = task->cgroups->dfl_cgrp->kn->id;
   key.call = call;
   key.outcome = ret >= 0 ? IPC_OUTCOME_SUCCESS : 1 + errno_class(-ret);
   /* Read straight from the task: what bpf_get_current_comm copies (the kernel keeps comm
    * NUL-padded, strscpy_pad in __set_task_comm), without the helper's call and string copy. */
-  struct task_struct* task = bpf_get_current_task_btf();
   __builtin_memcpy(key.comm, task->comm, sizeof key.comm);
   __u64* count = bpf_map_lookup_elem(&process_calls, &key);
   if (!count) {
     __u64 one = 1;
     long error = bpf_map_update_elem(&process_calls, &key, &one, BPF_NOEXIST);
-    if (error == 0) return;
+    if (error == 0) return 1;
     if (error == -EEXIST) count = bpf_map_lookup_elem(&process_calls, &key);
   }
-  if (count) {
-    __sync_fetch_and_add(count, 1);
-  } else {
-    __sync_fetch_and_add(&calls_not_attributed, 1);
-  }
+  if (!count) return 0;
+  __sync_fetch_and_add(count, 1);
+  return 1;
 }
 
 static __always_inline int is_get(enum ipc_call call) {
@@ -312,15 +318,18 @@ static __always_inline void tracepoint_enter(enum ipc_call call,
   }
 }
 
-/* A finished call, counted whole: in the totals (one lookup of their slot) and under its process,
- * in this one run. */
-static __always_inline void count_finished_call(enum ipc_call call, long ret, __u64 pid_tgid) {
+/* A finished call, counted whole in this one run: under its process, whose counts user space adds
+ * to the totals, or, when the per-process map has no room, in the totals' slot and as not
+ * attributed (never silent). */
+static __always_inline void count_finished_call(enum ipc_call call, long ret,
+                                                struct task_struct* task, __u32 tgid) {
+  if (count_process_call(call, ret, task, tgid)) return;
+  __sync_fetch_and_add(&calls_not_attributed, 1);
   struct ipc_call_counts* counts = namespace_counts();
   if (counts) {
     __sync_fetch_and_add(&counts->calls[call], 1);
     if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
   }
-  count_process_call(call, ret, pid_tgid);
 }
 
 /* A finished call of another namespace, counted whole in that namespace's counts under the
@@ -342,29 +351,33 @@ static __always_inline void count_other_namespace_call(__u32 ipc_namespace, enum
   if (ret < 0) __sync_fetch_and_add(&counts->failures[call][errno_class(-ret)], 1);
 }
 
-/* At a call's exit: whether it is the watched namespace's to count, with the caller's pid_tgid
- * (read once: the per-process key needs it too). Another namespace's call is counted here, with
- * every namespace counted (never the agent's: its sampler thread visits every namespace and calls
- * semctl there). */
-static __always_inline int watched_at_exit(enum ipc_call call, long ret, __u64* pid_tgid) {
-  __u32 ipc_namespace = current_ipc_namespace();
+/* At a call's exit: whether it is the watched namespace's to count, with the caller's task and
+ * tgid (read once: the per-process key needs them too). Another namespace's call is counted here,
+ * with every namespace counted (never the agent's: its sampler thread visits every namespace and
+ * calls semctl there). */
+static __always_inline int watched_at_exit(enum ipc_call call, long ret, struct task_struct** task,
+                                           __u32* tgid) {
+  struct task_struct* current = bpf_get_current_task_btf();
+  __u32 ipc_namespace = ipc_namespace_of(current);
   if (ipc_namespace != watched_ipc_namespace) {
     if (count_other_namespaces && !is_agent()) count_other_namespace_call(ipc_namespace, call, ret);
     return 0;
   }
-  *pid_tgid = bpf_get_current_pid_tgid();
-  return !is_agent_task(*pid_tgid);
+  *task = current;
+  *tgid = current->tgid; /* what bpf_get_current_pid_tgid() >> 32 gives, without the call */
+  return !is_agent_tgid(*tgid);
 }
 
 /* Also the kretprobe's exit: both see only the result, the arguments were remembered. */
 static __always_inline void tracepoint_exit(enum ipc_call call, long ret) {
-  __u64 pid_tgid = 0;
-  if (!watched_at_exit(call, ret, &pid_tgid)) return;
+  struct task_struct* task = 0;
+  __u32 tgid = 0;
+  if (!watched_at_exit(call, ret, &task, &tgid)) return;
   if (!track_processes) {
     count_result(call, ret);
     return;
   }
-  count_finished_call(call, ret, pid_tgid);
+  count_finished_call(call, ret, task, tgid);
   if (is_get(call) || is_ctl(call)) finish_lifecycle(call, ret);
 }
 
@@ -400,13 +413,14 @@ static __always_inline void fentry_enter(enum ipc_call call) {
 static __always_inline void fentry_exit(enum ipc_call call, void* ctx) {
   __u64 ret = 0;
   bpf_get_func_ret(ctx, &ret);
-  __u64 pid_tgid = 0;
-  if (!watched_at_exit(call, (long)ret, &pid_tgid)) return;
+  struct task_struct* task = 0;
+  __u32 tgid = 0;
+  if (!watched_at_exit(call, (long)ret, &task, &tgid)) return;
   if (!track_processes) {
     count_result(call, (long)ret);
     return;
   }
-  count_finished_call(call, (long)ret, pid_tgid);
+  count_finished_call(call, (long)ret, task, tgid);
   if (!is_get(call) && !is_ctl(call)) return;
   unsigned long key_or_id = 0;
   unsigned long flags_or_cmd = 0;

@@ -16,8 +16,24 @@ struct nsproxy {
   struct ipc_namespace* ipc_ns;
 } __attribute__((preserve_access_index));
 
+/* A cgroup's id (what bpf_get_current_cgroup_id returns) is its kernfs node's id, the inode of its
+ * cgroup v2 directory: task->cgroups->dfl_cgrp->kn->id. */
+struct kernfs_node {
+  unsigned long long id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+  struct kernfs_node* kn;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+  struct cgroup* dfl_cgrp;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+  int tgid;
   struct nsproxy* nsproxy;
+  struct css_set* cgroups;
   char comm[16];
 } __attribute__((preserve_access_index));
 

@@ -535,6 +535,63 @@ TEST_P(ProcessAttribution, FullMapAndFullRingBufferAreCounted) {
   EXPECT_EQ(after.calls_not_attributed, kProcesses - 4u) << "cumulative, and no new overflow";
 }
 
+// With per-process counts the namespace totals are the processes' counts summed in user space;
+// only the calls the per-process map has no room for go to the totals' slot in the kernel. So the
+// totals stay exact however full the map: while the counts are still in the kernel, after they
+// were read and deleted, and across readings. semop (the syscall itself: glibc's semop calls
+// semtimedop), which no agent's sampler calls.
+TEST_P(ProcessAttribution, TotalsStayExactWhenTheProcessMapIsFull) {
+  ATTACH_OR_SKIP(counter, {.process_map_entries = 4});
+  int semid = create_semaphore_array(1);
+  constexpr int kProcesses = 10;
+  constexpr int kSuccessesEach = 3;
+  // Each process has two keys (successes and EINVAL): the map holds two processes' calls.
+  auto call_from_processes = [semid] {
+    for (int i = 0; i < kProcesses; ++i) {
+      in_child([semid] {
+        sembuf up_and_down[2] = {{0, 1, 0}, {0, -1, 0}};
+        for (int call = 0; call < kSuccessesEach; ++call) {
+          ASSERT_EQ(::syscall(SYS_semop, semid, up_and_down, 2), 0);
+        }
+        ASSERT_EQ(::syscall(SYS_semop, -1, up_and_down, 2), -1);
+        ASSERT_EQ(errno, EINVAL);
+      });
+    }
+  };
+  auto expect_exact_totals = [&counter](int rounds, const char* when) {
+    IpcCallCounts totals = counter->read();
+    EXPECT_EQ(totals.calls_of(IpcCall::kSemop),
+              static_cast<std::uint64_t>(rounds * kProcesses * (kSuccessesEach + 1)))
+        << when;
+    EXPECT_EQ(totals.failures_of(IpcCall::kSemop, ErrnoClass::kEINVAL),
+              static_cast<std::uint64_t>(rounds * kProcesses))
+        << when;
+  };
+  auto semop_calls = [](const Readings& readings) {
+    std::uint64_t calls = 0;
+    for (const ProcessCallCount& counted : readings.calls) {
+      if (counted.call == IpcCall::kSemop) calls += counted.count;
+    }
+    return calls;
+  };
+
+  call_from_processes();
+  expect_exact_totals(1, "with the counts still in the kernel");
+  Readings readings;
+  readings.add(counter->read_processes());
+  expect_exact_totals(1, "after the counts were read and deleted");
+  EXPECT_GT(readings.calls_not_attributed, 0u) << "the map was meant to overflow";
+  EXPECT_EQ(semop_calls(readings) + readings.calls_not_attributed,
+            static_cast<std::uint64_t>(kProcesses * (kSuccessesEach + 1)));
+
+  call_from_processes();
+  expect_exact_totals(2, "a second round, before reading");
+  readings.add(counter->read_processes());
+  expect_exact_totals(2, "a second round, after reading");
+  EXPECT_EQ(semop_calls(readings) + readings.calls_not_attributed,
+            static_cast<std::uint64_t>(2 * kProcesses * (kSuccessesEach + 1)));
+}
+
 INSTANTIATE_TEST_SUITE_P(AttachModes, ProcessAttribution,
                          ::testing::Values(BpfMode::kTracepoint, BpfMode::kFentry,
                                            BpfMode::kKprobe),
