@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace ipctrail::testing {
@@ -22,6 +23,19 @@ void drop_bpf_capabilities() {
   for (int capability : {CAP_SYS_ADMIN, kCapPerfmon, kCapBpf}) {
     data[capability / 32].effective &= ~(1u << (capability % 32));
     data[capability / 32].permitted &= ~(1u << (capability % 32));
+  }
+  ASSERT_EQ(::syscall(SYS_capset, &header, data), 0) << std::strerror(errno);
+}
+
+void set_thread_effective_capability(int capability, bool raised) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  ASSERT_EQ(::syscall(SYS_capget, &header, data), 0);
+  std::uint32_t bit = 1u << (capability % 32);
+  if (raised) {
+    data[capability / 32].effective |= bit;
+  } else {
+    data[capability / 32].effective &= ~bit;
   }
   ASSERT_EQ(::syscall(SYS_capset, &header, data), 0) << std::strerror(errno);
 }
