@@ -4,7 +4,9 @@
 //      the agent's collection with the inventory (every object, queue capacities, leak rules)
 //      beside the floor (a plain read loop of the three /proc/sysvipc files and SEM_INFO) and
 //      `ipcs -a`. Then whole ticks there, collection and history write, for the p99.
-//      Targets: inventory/floor <= 1.25x, ipcs/inventory >= 5x, tick p99 <= 20 ms.
+//      Targets: inventory/floor <= 1.25x, ipcs/inventory >= 5x, tick write p99 <= 20 ms (the
+//      issue's figure is the write; the whole tick, about 90 ms of collection at the maximum
+//      included, is printed beside it).
 //   2. Storage, simulated ticks of 1 s: the same host (32,000 queues' series and the limits) with
 //      and without the inventory of 68,096 objects, first with nothing changing (the issue's
 //      figure), then with `--busy` queues moving every tick (a changed queue writes a state row of
@@ -232,10 +234,10 @@ void kernel_section(const fs::path& dir, int rounds, int ticks) {
   write_ms.erase(write_ms.begin());
   fmt::print(
       "  {} steady ticks, ms p50/p99/max: whole tick {:.2f}/{:.2f}/{:.2f}, write "
-      "{:.2f}/{:.2f}/{:.2f} (target p99 <= 20 ms: {})\n\n",
+      "{:.2f}/{:.2f}/{:.2f} (target write p99 <= 20 ms: {})\n\n",
       tick_ms.size(), percentile(tick_ms, 0.5), percentile(tick_ms, 0.99), percentile(tick_ms, 1.0),
       percentile(write_ms, 0.5), percentile(write_ms, 0.99), percentile(write_ms, 1.0),
-      verdict(percentile(tick_ms, 0.99) <= 20));
+      verdict(percentile(write_ms, 0.99) <= 20));
 }
 
 // ---- 2-4. Storage, simulated ----
