@@ -28,6 +28,10 @@ std::string describe_errno(int error) {
   return std::strerror(error);
 }
 
+// The longest row /proc/sysvipc prints, with room to spare: shm's, 16 numbers of at most 20
+// digits each and their padding (ipc/shm.c sysvipc_shm_proc_show) come to under 400 bytes.
+constexpr std::size_t kLongestSysvipcRow = 512;
+
 }  // namespace
 
 void Collector::SourceState::ok() {
@@ -56,7 +60,23 @@ Sample Collector::collect() {
 }
 
 void Collector::collect(Sample& sample) {
-  collect(sample, {});
+  collect(sample, ArrayCreators{});
+}
+
+bool Collector::collect(Sample& sample, const std::function<bool()>& enter) {
+  enter_ = &enter;
+  bool entered = true;
+  try {
+    collect(sample, ArrayCreators{});
+  } catch (const NotEntered&) {
+    entered = false;
+  }
+  enter_ = nullptr;
+  return entered;
+}
+
+void Collector::be_inside() {
+  if (enter_ != nullptr && !(*enter_)()) throw NotEntered{};
 }
 
 void Collector::collect(Sample& sample, const ArrayCreators& array_creators) {
@@ -96,7 +116,20 @@ void Collector::collect(Sample& sample, const ArrayCreators& array_creators) {
 }
 
 void Collector::collect_semaphores(Sample& sample) {
+  if (options_.use_syscalls && options_.keep_tables_open && options_.inventory) {
+    // Another namespace's table, held open: its rows are what SEM_INFO counts, and reading them
+    // needs no setns.
+    if (!collect_objects(IpcKind::kSemaphore, sample, sem_state_)) {
+      sample.faults.semaphores = true;
+      return;
+    }
+    SemaphoreTotals totals = semaphore_totals(*sample.objects.semaphores);
+    sample.semaphores = totals.semaphores;
+    sample.semaphore_arrays = totals.arrays;
+    return;
+  }
   if (options_.use_syscalls) {
+    be_inside();
     seminfo info{};
     if (::semctl(0, 0, SEM_INFO, &info) < 0) {
       sem_state_.failed("semctl(SEM_INFO) failed: " + describe_errno(errno));
@@ -155,11 +188,17 @@ bool Collector::collect_objects(IpcKind kind, Sample& sample, SourceState& state
 }
 
 ProcFile::Result Collector::read_table(IpcKind kind, const std::string& file) {
-  if (!options_.keep_tables_open) return file_.read(file);
+  if (!options_.keep_tables_open) {
+    be_inside();
+    return file_.read(file);
+  }
   UniqueFd& table = tables_[static_cast<std::size_t>(kind)];
-  if (table.get() < 0) table = UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (table.get() < 0) {
+    be_inside();  // a table shows the namespace it was opened in
+    table = UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  }
   if (table.get() < 0) return {{}, errno};
-  ProcFile::Result read = file_.read(table.get());
+  ProcFile::Result read = file_.read(table.get(), kLongestSysvipcRow);
   if (read.error != 0) table.close();  // opened again next time, should the kernel recover
   return read;
 }
@@ -217,6 +256,7 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
     bool fresh = known.seen_in != 0 && known.changed_at == queue.changed_at &&
                  known.changed_at < known.read_at;
     if (!fresh) {
+      be_inside();
       // MSG_STAT_ANY (Linux 4.17) needs no read permission on the queue, which IPC_STAT does: the
       // packaged service's user cannot IPC_STAT other users' 0600 queues. It takes an index; the
       // kernel masks an id down to its index, and returns the id of the queue found there.
@@ -289,6 +329,7 @@ std::optional<std::uint64_t> Collector::read_number(const char* name) {
 }
 
 void Collector::refresh_limits(Limits& limits) {
+  be_inside();  // the sysctls and IPC_INFO answer for the caller's namespace
   limits = Limits{};
   ProcFile::Result sem = file_.read(path("sys/kernel/sem"));
   if (auto parsed = sem.error == 0 ? parse_sem_limits(sem.text) : std::nullopt) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,7 +46,10 @@ struct CollectorOptions {
   // namespace of the thread that opened it for as long as it is open (ipc/util.c
   // sysvipc_proc_open takes current's namespace at open), and keeps that namespace alive: for the
   // namespace sampler's collectors, each used in one namespace only and destroyed when its last
-  // process is gone (docs/design.md §9).
+  // process is gone (docs/design.md §9). Such a collector also takes the semaphore totals from
+  // the table with the inventory (the arrays it lists and their nsems summed: what
+  // semctl(SEM_INFO) counts, ns->used_sems and the arrays in use), so that a tick whose queues
+  // and limits need no msgctl makes no call that must run inside the namespace.
   bool keep_tables_open = false;
 
   friend bool operator==(const CollectorOptions&, const CollectorOptions&) = default;
@@ -62,6 +66,11 @@ class Collector {
   Sample collect();
   // The same, with the known creators of semaphore arrays for the leak rules.
   void collect(Sample& sample, const ArrayCreators& array_creators);
+  // For a collector of another namespace than its thread's (the namespace sampler's): `enter`
+  // moves the thread into the namespace and is called before the first step of a collection that
+  // must run inside (opening a table, semctl/msgctl, the limits), not at all when none must.
+  // Returns false, with the collection abandoned and `sample` not to be used, when `enter` did.
+  bool collect(Sample& sample, const std::function<bool()>& enter);
 
   // Collections in which at least one source could not be read.
   std::uint64_t faulty_collections() const { return faulty_collections_; }
@@ -79,6 +88,10 @@ class Collector {
     bool failing_ = false;
   };
 
+  // Called before each step that must run in the collector's namespace; throws NotEntered when
+  // the namespace could not be entered (caught by collect).
+  void be_inside();
+  struct NotEntered {};
   void collect_semaphores(Sample& sample);
   void collect_queues(Sample& sample);
   void fill_queue_capacities(std::vector<MessageQueue>& queues);
@@ -92,6 +105,7 @@ class Collector {
   std::string path(const char* relative) const;
 
   CollectorOptions options_;
+  const std::function<bool()>* enter_ = nullptr;  // during a collect with an `enter`
   std::uint64_t page_size_;
   ProcFile file_;
   std::array<UniqueFd, 3> tables_;  // by IpcKind, with keep_tables_open

@@ -23,7 +23,8 @@ ProcFile::Result ProcFile::read(const std::string& path) {
   return result;
 }
 
-ProcFile::Result ProcFile::read(int fd) {
+ProcFile::Result ProcFile::read(int fd, std::size_t longest_record) {
+  static const auto page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   std::size_t used = 0;
   for (;;) {
     if (buffer_.size() < used + kReadChunk) buffer_.resize(used + kReadChunk);
@@ -34,6 +35,7 @@ ProcFile::Result ProcFile::read(int fd) {
     }
     if (got == 0) break;
     used += static_cast<std::size_t>(got);
+    if (longest_record > 0 && static_cast<std::size_t>(got) + longest_record <= page_size) break;
   }
   return {std::string_view(buffer_.data(), used), 0};
 }

@@ -270,6 +270,15 @@ SharedMemoryTotals shared_memory_totals(const std::vector<IpcObject>& segments,
   return totals;
 }
 
+SemaphoreTotals semaphore_totals(const std::vector<IpcObject>& arrays) {
+  SemaphoreTotals totals;
+  for (const IpcObject& array : arrays) {
+    ++totals.arrays;
+    totals.semaphores = saturating_add(totals.semaphores, array.size);
+  }
+  return totals;
+}
+
 void append_queues(const std::vector<IpcObject>& queues, std::vector<MessageQueue>& out) {
   for (const IpcObject& queue : queues) {
     out.push_back({.msqid = queue.id,

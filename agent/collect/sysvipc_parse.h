@@ -47,6 +47,8 @@ ParseOutcome parse_object_table(IpcKind kind, std::string_view text,
 SharedMemoryTotals shared_memory_totals(const std::vector<IpcObject>& segments,
                                         std::uint64_t page_size);
 void append_queues(const std::vector<IpcObject>& queues, std::vector<MessageQueue>& out);
+// What semctl(SEM_INFO) counts (the arrays in use and their semaphores), from the arrays listed.
+SemaphoreTotals semaphore_totals(const std::vector<IpcObject>& arrays);
 
 // /proc/sys/kernel/sem: "semmsl semmns semopm semmni".
 struct SemaphoreLimits {

@@ -120,14 +120,28 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, Watched& wat
     if (watched.holds)
       watched.process = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   }
-  if (::setns(entry, CLONE_NEWIPC) != 0) {
-    result.failure = errno == EPERM ? NamespaceFailure::kNeedsSysAdmin : NamespaceFailure::kGone;
+  // Entered only when the collection must run inside (docs/design.md §9): a held namespace's
+  // tables answer from here, so a steady tick, with no new or changed queue and no limits due,
+  // makes no setns at all.
+  bool entered = false;
+  int refused = 0;
+  auto enter = [&] {
+    if (!entered && refused == 0) {
+      if (::setns(entry, CLONE_NEWIPC) == 0) {
+        entered = true;
+      } else {
+        refused = errno;
+      }
+    }
+    return entered;
+  };
+  if (!watched.collector->collect(watched.sample, enter)) {
+    result.failure = refused == EPERM ? NamespaceFailure::kNeedsSysAdmin : NamespaceFailure::kGone;
     result.error = failed_call(fmt::format("setns(/proc/{}/ns/ipc, CLONE_NEWIPC)",
                                            target.pids.empty() ? 0 : target.pids.front()),
-                               errno);
+                               refused);
     return true;  // refused: the worker is still at home
   }
-  watched.collector->collect(watched.sample);
   result.sample = watched.sample;
   result.failure = NamespaceFailure::kNone;
   result.error.clear();
@@ -135,7 +149,7 @@ bool NamespaceSampler::sample_inside(const IpcNamespaceRef& target, Watched& wat
   if (watched.holds && opened.get() >= 0 && watched.process.get() >= 0) {
     watched.entry = std::move(opened);
   }
-  return ::setns(home_fd, CLONE_NEWIPC) == 0;
+  return !entered || ::setns(home_fd, CLONE_NEWIPC) == 0;
 }
 
 void NamespaceSampler::poll_processes() {

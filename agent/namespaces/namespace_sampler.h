@@ -9,7 +9,10 @@
 // Descriptors: a namespace is first entered through /proc/<pid>/ns/ipc of a process the last scan
 // saw in it, after checking the link's inode (the pid may have been reused). That descriptor, a
 // pidfd of that process and the namespace's /proc/sysvipc files, opened inside, are then kept from
-// tick to tick, so a tick costs one setns there and back and a pread per table, no open or close.
+// tick to tick, so a tick costs a pread per table, no open or close; and since those files answer
+// for their namespace from anywhere, the worker enters (setns there and back) only for what must
+// run inside: a new or changed queue's msgctl, the limits once a minute (Collector::collect with
+// an `enter`).
 // Held descriptors keep a namespace alive after its last process exited, so every tick first polls
 // the pidfds of all held namespaces at once; for one whose process exited, the other processes of
 // the last scan are looked at (readlink of /proc/<pid>/ns/ipc), and when none is in it the

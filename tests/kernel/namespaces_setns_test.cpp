@@ -3,6 +3,7 @@
 // /proc/sysvipc, /proc/sys/kernel and the *ctl calls answer for the thread's namespace; and the
 // discovery and the sampler built on them.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -12,7 +13,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -21,6 +24,7 @@
 #include "agent/collect/collector.h"
 #include "agent/namespaces/namespace_sampler.h"
 #include "agent/namespaces/namespace_scan.h"
+#include "tests/support/capabilities.h"
 #include "tests/support/ipc_namespace.h"
 #include "tests/support/namespace_holder.h"
 
@@ -30,6 +34,7 @@ namespace {
 using testing::ipc_namespace_inode;
 using testing::NamespaceContents;
 using testing::NamespaceHolder;
+using testing::set_thread_effective_capability;
 
 class NamespacesSetns : public testing::IpcNamespaceTest {};
 
@@ -254,6 +259,182 @@ TEST_F(NamespacesSetns, HeldTablesFollowTheirNamespaceUntilItsLastProcessExits) 
   EXPECT_EQ(gone[0].failure, NamespaceFailure::kGone);
   EXPECT_EQ(sampler.namespaces_held(), 0u);
   EXPECT_EQ(open_descriptors(), before);
+}
+
+// A held namespace's objects follow that namespace from tick to tick, whether read through its
+// held tables or, for a new or changed queue's msg_qbytes, with msgctl inside it: a capacity
+// changed there with msgctl(IPC_SET), a queue and an array made there and an array removed there
+// all show in the next tick, and nothing of the worker's own namespace does.
+TEST_F(NamespacesSetns, HeldNamespacesObjectsAreReadInsideEachTick) {
+  NamespaceHolder holder(
+      {.kernel_values = {}, .semaphore_arrays = {3, 4}, .queues = {{10}}, .segments = {4096}});
+  ASSERT_TRUE(holder.ok());
+  create_semaphore_array(9);  // the test's own namespace: never what the sampler shows
+  create_queue();
+  NamespaceScanner scanner;
+  std::vector<IpcNamespaceRef> targets{*scanner.rescan().find(holder.inode())};
+  CollectorOptions options;
+  options.inventory = true;
+  NamespaceSampler sampler(options);
+
+  std::vector<NamespaceSampleResult> first = sampler.sample(targets);
+  ASSERT_TRUE(first[0].sample) << first[0].error;
+  ASSERT_TRUE(first[0].sample->objects.semaphores && first[0].sample->objects.queues);
+  ASSERT_EQ(first[0].sample->objects.semaphores->size(), 2u);
+  EXPECT_EQ(first[0].sample->semaphores, 7u);
+  ASSERT_EQ(first[0].sample->queues->size(), 1u);
+  const MessageQueue& queue = first[0].sample->queues->front();
+  EXPECT_EQ(queue.messages, 1u);
+  EXPECT_EQ(queue.bytes, 10u);
+  std::uint64_t default_capacity = queue.capacity_bytes.value_or(0);
+  ASSERT_GT(default_capacity, 0u);
+  int queue_id = queue.msqid;
+  int removed_array = first[0].sample->objects.semaphores->front().id;
+
+  int made_queue = -1, made_array = -1;
+  inside_namespace_of(holder.pid(), [&] {
+    msqid_ds status{};
+    ASSERT_EQ(::msgctl(queue_id, IPC_STAT, &status), 0) << std::strerror(errno);
+    status.msg_qbytes = 12345;
+    ASSERT_EQ(::msgctl(queue_id, IPC_SET, &status), 0) << std::strerror(errno);
+    made_queue = ::msgget(IPC_PRIVATE, IPC_CREAT | 0640);
+    made_array = ::semget(IPC_PRIVATE, 5, IPC_CREAT | 0600);
+    ASSERT_EQ(::semctl(removed_array, 0, IPC_RMID), 0) << std::strerror(errno);
+  });
+  ASSERT_GE(made_queue, 0);
+  ASSERT_GE(made_array, 0);
+
+  std::vector<NamespaceSampleResult> next = sampler.sample(targets);
+  ASSERT_TRUE(next[0].sample) << next[0].error;
+  const Sample& sample = *next[0].sample;
+  ASSERT_EQ(sample.queues->size(), 2u);
+  ASSERT_EQ(sample.objects.queues->size(), 2u);
+  for (std::size_t i = 0; i < sample.queues->size(); ++i) {
+    const MessageQueue& listed = (*sample.queues)[i];
+    const IpcObject& object = (*sample.objects.queues)[i];
+    EXPECT_EQ(object.id, listed.msqid);
+    EXPECT_EQ(listed.capacity_bytes, listed.msqid == made_queue ? default_capacity : 12345u);
+    EXPECT_EQ(object.qbytes, listed.capacity_bytes);
+    EXPECT_EQ(object.mode, listed.msqid == made_queue ? 0640u : 0600u);
+  }
+  EXPECT_EQ(sample.semaphores, 4u + 5u);
+  EXPECT_EQ(sample.semaphore_arrays, 2u);
+  ASSERT_EQ(sample.objects.semaphores->size(), 2u);
+  for (const IpcObject& array : *sample.objects.semaphores) {
+    EXPECT_NE(array.id, removed_array);
+    EXPECT_EQ(array.size, array.id == made_array ? 5u : 4u);
+  }
+}
+
+// A held namespace is entered only when a tick must run inside it (docs/design.md §9): its tables
+// answer from the worker's own namespace, so a tick with no new or changed queue and no limits
+// due makes no setns, and one whose queue changed (msgctl IPC_SET, which moves its ctime) does,
+// for that queue's msg_qbytes. Seen through CAP_SYS_ADMIN, which setns needs: taken from the
+// effective set of this thread (the worker inherits it), a steady tick is still sampled and
+// exact, and a tick after an IPC_SET is refused rather than served the stale capacity.
+TEST_F(NamespacesSetns, HeldNamespaceIsEnteredOnlyWhenATickMustRunInside) {
+  NamespaceHolder holder(
+      {.kernel_values = {}, .semaphore_arrays = {3}, .queues = {{10}}, .segments = {4096}});
+  ASSERT_TRUE(holder.ok());
+  NamespaceScanner scanner;
+  std::vector<IpcNamespaceRef> targets{*scanner.rescan().find(holder.inode())};
+  CollectorOptions options;
+  options.inventory = true;
+  NamespaceSampler sampler(options);
+
+  // A queue made or read in the second of its ctime is read once more in a later second (its
+  // ctime cannot tell an IPC_SET in that same second): tick until one falls in a later second
+  // than the first.
+  std::vector<NamespaceSampleResult> results = sampler.sample(targets);
+  ASSERT_TRUE(results[0].sample) << results[0].error;
+  std::time_t first_second = std::time(nullptr);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::time(nullptr) <= first_second && std::chrono::steady_clock::now() < deadline) {
+    results = sampler.sample(targets);
+    ASSERT_TRUE(results[0].sample) << results[0].error;
+  }
+  ASSERT_GT(std::time(nullptr), first_second);
+  results = sampler.sample(targets);
+  ASSERT_TRUE(results[0].sample) << results[0].error;
+  ASSERT_EQ(results[0].sample->queues->size(), 1u);
+  int queue = results[0].sample->queues->front().msqid;
+  std::uint64_t default_capacity = results[0].sample->queues->front().capacity_bytes.value_or(0);
+  ASSERT_GT(default_capacity, 0u);
+
+  set_thread_effective_capability(CAP_SYS_ADMIN, false);
+  std::vector<NamespaceSampleResult> steady = sampler.sample(targets);
+  set_thread_effective_capability(CAP_SYS_ADMIN, true);
+  ASSERT_TRUE(steady[0].sample) << "a steady tick needs no setns: " << steady[0].error;
+  EXPECT_EQ(steady[0].sample->semaphores, 3u);
+  EXPECT_EQ(steady[0].sample->semaphore_arrays, 1u);
+  EXPECT_EQ(steady[0].sample->shm_segments, 1u);
+  ASSERT_EQ(steady[0].sample->queues->size(), 1u);
+  EXPECT_EQ(steady[0].sample->queues->front().messages, 1u);
+  EXPECT_EQ(steady[0].sample->queues->front().capacity_bytes, default_capacity);
+
+  inside_namespace_of(holder.pid(), [&] {
+    msqid_ds status{};
+    ASSERT_EQ(::msgctl(queue, IPC_STAT, &status), 0) << std::strerror(errno);
+    status.msg_qbytes = 12345;
+    ASSERT_EQ(::msgctl(queue, IPC_SET, &status), 0) << std::strerror(errno);
+  });
+  set_thread_effective_capability(CAP_SYS_ADMIN, false);
+  std::vector<NamespaceSampleResult> changed = sampler.sample(targets);
+  set_thread_effective_capability(CAP_SYS_ADMIN, true);
+  EXPECT_FALSE(changed[0].sample) << "the changed queue's capacity is read inside";
+  EXPECT_EQ(changed[0].failure, NamespaceFailure::kNeedsSysAdmin);
+
+  std::vector<NamespaceSampleResult> entered = sampler.sample(targets);
+  ASSERT_TRUE(entered[0].sample) << entered[0].error;
+  ASSERT_EQ(entered[0].sample->queues->size(), 1u);
+  EXPECT_EQ(entered[0].sample->queues->front().capacity_bytes, 12345u);
+  ASSERT_TRUE(entered[0].sample->objects.queues);
+  EXPECT_EQ(entered[0].sample->objects.queues->front().qbytes, 12345u);
+
+  int made = -1;
+  inside_namespace_of(holder.pid(), [&] { made = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600); });
+  ASSERT_GE(made, 0) << std::strerror(errno);
+  std::vector<NamespaceSampleResult> with_new = sampler.sample(targets);
+  ASSERT_TRUE(with_new[0].sample) << with_new[0].error;
+  ASSERT_EQ(with_new[0].sample->queues->size(), 2u);
+  for (const MessageQueue& listed : *with_new[0].sample->queues) {
+    EXPECT_EQ(listed.capacity_bytes, listed.msqid == made ? default_capacity : 12345u);
+  }
+  EXPECT_EQ(thread_namespace(), scanner.last().own_inode) << "this thread never moved";
+}
+
+// A held table is read until a read leaves more than the longest row of a page unused (seq_file
+// stops short of a page only at the end, or when the next row does not fit): tables of one row,
+// of about a page and of several pages are all read whole, tick after tick.
+TEST_F(NamespacesSetns, HeldTablesOfEverySizeAreReadWhole) {
+  std::vector<NamespaceHolder> holders;
+  for (std::size_t segments : {1u, 20u, 23u, 120u}) {
+    NamespaceContents contents;
+    contents.segments.assign(segments, 4096);
+    contents.semaphore_arrays.assign(segments, 1);
+    holders.emplace_back(contents);
+    ASSERT_TRUE(holders.back().ok());
+  }
+  NamespaceScanner scanner;
+  const NamespaceScan& scan = scanner.rescan();
+  std::vector<IpcNamespaceRef> targets;
+  for (const NamespaceHolder& holder : holders) targets.push_back(*scan.find(holder.inode()));
+  CollectorOptions options;
+  options.inventory = true;
+  NamespaceSampler sampler(options);
+  for (int tick = 0; tick < 3; ++tick) {
+    std::vector<NamespaceSampleResult> results = sampler.sample(targets);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      ASSERT_TRUE(results[i].sample) << results[i].error;
+      std::size_t expected = i == 0 ? 1 : i == 1 ? 20 : i == 2 ? 23 : 120;
+      EXPECT_EQ(results[i].sample->shm_segments, expected);
+      ASSERT_TRUE(results[i].sample->objects.segments && results[i].sample->objects.semaphores);
+      EXPECT_EQ(results[i].sample->objects.segments->size(), expected);
+      EXPECT_EQ(results[i].sample->objects.semaphores->size(), expected);
+      EXPECT_EQ(results[i].sample->semaphore_arrays, expected);
+      EXPECT_EQ(results[i].sample->skipped_lines, 0u);
+    }
+  }
 }
 
 TEST(NamespaceLink, ParsesOnlyIpcLinks) {

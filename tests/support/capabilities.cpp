@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace ipctrail::testing {
@@ -28,6 +29,19 @@ void drop_capabilities(std::initializer_list<int> capabilities) {
 void drop_bpf_capabilities() {
   constexpr int kCapPerfmon = 38, kCapBpf = 39;
   drop_capabilities({CAP_SYS_ADMIN, kCapPerfmon, kCapBpf});
+}
+
+void set_thread_effective_capability(int capability, bool raised) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  ASSERT_EQ(::syscall(SYS_capget, &header, data), 0);
+  std::uint32_t bit = 1u << (capability % 32);
+  if (raised) {
+    data[capability / 32].effective |= bit;
+  } else {
+    data[capability / 32].effective &= ~bit;
+  }
+  ASSERT_EQ(::syscall(SYS_capset, &header, data), 0) << std::strerror(errno);
 }
 
 }  // namespace ipctrail::testing

@@ -13,4 +13,9 @@ void drop_capabilities(std::initializer_list<int> capabilities);
 // it executes: loading BPF then fails as it does for an unprivileged agent.
 void drop_bpf_capabilities();
 
+// Sets or clears `capability` in the calling thread's effective set only (capset acts on the
+// calling thread): the threads it starts afterwards inherit the change, the others keep theirs.
+// It stays permitted, so that it can be raised again.
+void set_thread_effective_capability(int capability, bool raised);
+
 }  // namespace ipctrail::testing
