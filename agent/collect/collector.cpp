@@ -13,16 +13,11 @@
 #include <cstring>
 
 #include "agent/collect/sysvipc_parse.h"
+#include "model/time_parse.h"
 
 namespace ipctrail {
 
 namespace {
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string describe_errno(int error) {
   return std::strerror(error);
@@ -80,7 +75,7 @@ void Collector::be_inside() {
 }
 
 void Collector::collect(Sample& sample, const ArrayCreators& array_creators) {
-  sample.ts_ms = now_unix_ms();
+  sample.ts_ms = unix_now_ms();
   sample.skipped_lines = 0;
   sample.semaphores.reset();
   sample.semaphore_arrays.reset();
@@ -245,9 +240,7 @@ void Collector::collect_queues(Sample& sample) {
 
 void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
   ++collections_;
-  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  std::int64_t now = unix_now_ms() / 1000;
   std::string failure;
   for (MessageQueue& queue : queues) {
     QueueCapacity& known = queue_capacities_[queue.msqid];
