@@ -31,6 +31,8 @@ struct css_set {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+  unsigned int flags;
+  int pid;
   int tgid;
   struct nsproxy* nsproxy;
   struct css_set* cgroups;

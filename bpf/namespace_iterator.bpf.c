@@ -10,30 +10,10 @@
 #include <bpf/bpf_core_read.h>
 // clang-format on
 
+#include "bpf/kernel_types.h"
 #include "bpf/namespace_iterator_record.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* The kernel types read, as CO-RE records (libbpf fixes the offsets against the kernel's BTF);
- * bpf/kernel_types.h has the call counter's, which this program does not share. */
-struct ns_common {
-  unsigned int inum;
-} __attribute__((preserve_access_index));
-
-struct ipc_namespace {
-  struct ns_common ns;
-} __attribute__((preserve_access_index));
-
-struct nsproxy {
-  struct ipc_namespace* ipc_ns;
-} __attribute__((preserve_access_index));
-
-struct task_struct {
-  unsigned int flags;
-  int pid;
-  int tgid;
-  struct nsproxy* nsproxy;
-} __attribute__((preserve_access_index));
 
 struct seq_file;
 
