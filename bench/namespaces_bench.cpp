@@ -1,14 +1,15 @@
 // Every IPC namespace of the host (docs/design.md §9), timed as root:
 // 1. rescanning /proc for namespaces with 5,000 processes (target: under 20 ms), by /proc's links
 //    (the fallback) beside the BPF task iterator;
-// 2. the sampler alone: one pass over 200 namespaces holding 50 objects each, and the cost of
-//    each extra namespace, from passes over 1, 50, 100 and 200 of them;
+// 2. the sampler alone, one worker: one pass over 200 namespaces holding 50 objects each, and the
+//    cost of each extra namespace, from passes over 1, 50, 100 and 200 of them;
 // 3. the agent's whole tick as agent/daemon/agent_loop.cpp does it (target: under 20 ms with 200
-//    namespaces of 50 objects): its own collection, the namespace watch's setns pass, the alerts
-//    of every namespace, the tick record and the history write, timed per phase, beside the same
-//    tick with the own namespace only; p50 and p99 of wall and CPU time over 100 ticks, one
-//    second apart on the agent's clocks (so rescans, alert evaluations and history keyframes fall
-//    as they do in the agent).
+//    namespaces of 50 objects), with one sampler worker and with the default (one per usable CPU,
+//    4 at most): its own collection, the namespace watch's setns pass, the alerts of every
+//    namespace, the tick record and the history write, timed per phase, beside the same tick with
+//    the own namespace only; p50 and p99 of wall and CPU time over 100 ticks, one second apart on
+//    the agent's clocks (so rescans, alert evaluations and history keyframes fall as they do in
+//    the agent).
 // Processes are this benchmark's children (sleeping, killed at the end); the namespaces are held by
 // tests/support's NamespaceHolder.
 #include <signal.h>
@@ -170,12 +171,12 @@ void bench_sampler(const std::vector<ipctrail::testing::NamespaceHolder>& holder
 
   ipctrail::CollectorOptions options;
   options.inventory = inventory;
-  std::printf("one tick, 50 objects per namespace, %s:\n",
+  std::printf("one tick, 50 objects per namespace, one worker, %s:\n",
               inventory ? "with the object inventory (as the agent)" : "totals only (as sample)");
   Timing at_one;
   for (int count : {1, 50, 100, 200}) {
     std::vector<ipctrail::IpcNamespaceRef> targets(held.begin(), held.begin() + count);
-    ipctrail::NamespaceSampler sampler(options);
+    ipctrail::NamespaceSampler sampler(options, 1);
     sampler.sample(targets);  // first tick: limits read, collectors made
     Timing tick = median(20, [&] {
       for (const auto& result : sampler.sample(targets)) {
@@ -199,10 +200,12 @@ void bench_sampler(const std::vector<ipctrail::testing::NamespaceHolder>& holder
 // not per tick).
 class AgentTick {
  public:
-  AgentTick(const std::filesystem::path& history, bool all_namespaces)
+  // `workers`: the namespace sampler's threads; 0 for the own namespace only.
+  AgentTick(const std::filesystem::path& history, std::size_t workers)
       : collector_(options()), engine_(alerts_), store_(store_options(history)) {
-    if (all_namespaces) {
-      watch_ = std::make_unique<ipctrail::NamespaceWatch>(options(), std::chrono::seconds(30));
+    if (workers > 0) {
+      watch_ = std::make_unique<ipctrail::NamespaceWatch>(options(), std::chrono::seconds(30),
+                                                          false, workers);
     }
   }
 
@@ -280,7 +283,7 @@ struct TickFigures {
   std::size_t namespaces = 0;
 };
 
-TickFigures time_agent_ticks(bool all_namespaces) {
+TickFigures time_agent_ticks(std::size_t workers) {
   constexpr int kTicks = 100;
   char folder[] = "/var/tmp/ipctrail-nsbench-XXXXXX";
   if (::mkdtemp(folder) == nullptr) {
@@ -290,7 +293,7 @@ TickFigures time_agent_ticks(bool all_namespaces) {
   std::vector<double> walls, cpus, collects, alerts, records, writes;
   TickFigures figures;
   {
-    AgentTick agent(std::filesystem::path(folder) / "history.db", all_namespaces);
+    AgentTick agent(std::filesystem::path(folder) / "history.db", workers);
     auto now = ipctrail::NamespaceWatch::Clock::now();
     std::int64_t wall_ms = 1'700'000'000'000;
     for (int i = 0; i < kTicks + 1; ++i, now += std::chrono::seconds(1), wall_ms += 1000) {
@@ -330,16 +333,22 @@ void print_agent_ticks(const char* what, const TickFigures& figures) {
 
 void bench_agent_ticks() {
   std::printf("the agent's tick (100 ticks, one second apart; rescans every 30 s):\n");
-  TickFigures own = time_agent_ticks(false);
+  TickFigures own = time_agent_ticks(0);
   print_agent_ticks("own namespace only (reference)", own);
-  TickFigures all = time_agent_ticks(true);
-  char what[64];
-  std::snprintf(what, sizeof what, "own + %zu namespaces", all.namespaces);
-  print_agent_ticks(what, all);
-  double extra = static_cast<double>(std::max<std::size_t>(all.namespaces, 1));
-  std::printf("  per extra namespace: %.1f us wall, %.1f us CPU (p50s); target: 200 under 20 ms\n",
-              (all.wall_p50 - own.wall_p50) * 1000 / extra,
-              (all.cpu_p50 - own.cpu_p50) * 1000 / extra);
+  std::size_t workers = ipctrail::NamespaceSampler::default_workers();
+  // One worker first: the sampler's tick before it had several, and the CPU time both spend.
+  for (std::size_t count : {std::size_t{1}, workers}) {
+    TickFigures all = time_agent_ticks(count);
+    char what[96];
+    std::snprintf(what, sizeof what, "own + %zu namespaces, %zu sampler worker%s", all.namespaces,
+                  count, count == 1 ? "" : "s");
+    print_agent_ticks(what, all);
+    double extra = static_cast<double>(std::max<std::size_t>(all.namespaces, 1));
+    std::printf(
+        "  per extra namespace: %.1f us wall, %.1f us CPU (p50s); target: 200 under 20 ms\n",
+        (all.wall_p50 - own.wall_p50) * 1000 / extra, (all.cpu_p50 - own.cpu_p50) * 1000 / extra);
+    if (workers == 1) break;
+  }
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ bash scripts/build.sh build-sanitize -DIPCTRAIL_SANITIZE=ON -DIPCTRAIL_TESTS=ON 
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
 
-echo "== ThreadSanitizer: the /metrics server, the notifier, the agent loop"
+echo "== ThreadSanitizer: the /metrics server, the notifier, the agent loop, the namespace sampler"
 bash scripts/tsan.sh
 
 echo "== fuzz: each libFuzzer harness for ${FUZZ_SECONDS:-60}s from its committed corpus"

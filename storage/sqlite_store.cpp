@@ -284,7 +284,7 @@ void SqliteStore::write_span(const TickRecord& tick, bool& starts_span) {
 
 SqliteStore::ChartState& SqliteStore::chart_state(const Chart& chart, std::int64_t namespace_id) {
   auto& charts = charts_[namespace_id];
-  auto found = charts.find(std::string(chart.id));
+  auto found = charts.find(chart.id);
   if (found != charts.end()) return found->second;
   if (chart_ids_.insert(std::string(chart.id)).second) {
     insert_chart_.reset();
@@ -487,6 +487,8 @@ void SqliteStore::insert_point(std::int64_t series_id, std::int64_t ts_ms,
 }
 
 void SqliteStore::end_vanished_series(std::int64_t ts_ms) {
+  std::unordered_set<std::int64_t> live_rows;
+  for (const auto& [inode, id] : live_namespaces_) live_rows.insert(id);
   for (auto namespace_charts = charts_.begin(); namespace_charts != charts_.end();) {
     for (auto& [id, state] : namespace_charts->second) {
       if (state.unknown_in_tick == tick_number_) continue;
@@ -503,10 +505,7 @@ void SqliteStore::end_vanished_series(std::int64_t ts_ms) {
       }
     }
     // A namespace that ended has nothing open any more: its charts go with it.
-    bool ended =
-        namespace_charts->first != 0 &&
-        std::none_of(live_namespaces_.begin(), live_namespaces_.end(),
-                     [&](const auto& live) { return live.second == namespace_charts->first; });
+    bool ended = namespace_charts->first != 0 && !live_rows.contains(namespace_charts->first);
     namespace_charts = ended ? charts_.erase(namespace_charts) : std::next(namespace_charts);
   }
 }

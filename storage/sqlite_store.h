@@ -107,8 +107,14 @@ class SqliteStore {
   ProcessStore processes_;
   Retention retention_;
 
+  // Hashes a chart id given as any string type, so that a tick's lookups by the Chart's
+  // string_view make no std::string.
+  struct ChartIdHash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
   // The open charts by namespace (0: the agent's own), then by chart id.
-  std::map<std::int64_t, std::unordered_map<std::string, ChartState>> charts_;
+  std::map<std::int64_t, std::unordered_map<std::string, ChartState, ChartIdHash, std::equal_to<>>>
+      charts_;
   std::unordered_set<std::string> chart_ids_;  // every chart in the charts table
   std::unordered_map<std::uint64_t, std::int64_t> live_namespaces_;  // inode -> namespaces row
   // Live rows this store has not written (an earlier agent's), with their last_seen_ts: a namespace

@@ -70,10 +70,10 @@ ProcessNamespaceSource process_source(bool task_iterator) {
 }  // namespace
 
 NamespaceWatch::NamespaceWatch(CollectorOptions collector, std::chrono::milliseconds rescan_period,
-                               bool task_iterator)
+                               bool task_iterator, std::size_t workers)
     : rescan_period_(rescan_period),
       scanner_("/proc", process_source(task_iterator)),
-      sampler_(std::move(collector)) {}
+      sampler_(std::move(collector), workers) {}
 
 void NamespaceWatch::rescan() {
   const NamespaceScan* scan = nullptr;

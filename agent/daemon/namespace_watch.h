@@ -34,9 +34,10 @@ class NamespaceWatch {
 
   // With `task_iterator`, the rescan lists processes with the BPF task iterator where it loads
   // and lists what /proc would (bpf/namespace_iterator.h), reading /proc's links otherwise; the
-  // log says which, once.
+  // log says which, once. `workers`: the sampler's threads (NamespaceSampler).
   NamespaceWatch(CollectorOptions collector, std::chrono::milliseconds rescan_period,
-                 bool task_iterator = false);
+                 bool task_iterator = false,
+                 std::size_t workers = NamespaceSampler::default_workers());
 
   // Rescans /proc when due (and on the first call), then samples every other namespace. A
   // namespace that went (at a rescan, or found empty by the worker) is left out, and is new again

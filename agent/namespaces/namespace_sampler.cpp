@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "model/unique_fd.h"
@@ -61,8 +63,19 @@ std::uint64_t namespace_of(pid_t pid) {
 
 }  // namespace
 
-NamespaceSampler::NamespaceSampler(CollectorOptions options)
-    : options_(std::move(options)), hold_limit_(namespaces_within_descriptor_budget()) {}
+NamespaceSampler::NamespaceSampler(CollectorOptions options, std::size_t workers)
+    : options_(std::move(options)),
+      workers_(std::max<std::size_t>(workers, 1)),
+      hold_limit_(namespaces_within_descriptor_budget()) {}
+
+std::size_t NamespaceSampler::default_workers() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  std::size_t usable = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0
+                           ? static_cast<std::size_t>(CPU_COUNT(&cpus))
+                           : 1;
+  return std::clamp<std::size_t>(usable, 1, kMostWorkers);
+}
 
 UniqueFd NamespaceSampler::open_entry(const IpcNamespaceRef& target, NamespaceSampleResult& result,
                                       pid_t& opened_pid) {
@@ -181,8 +194,8 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
     const std::vector<IpcNamespaceRef>& targets) {
   std::vector<NamespaceSampleResult> results(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) results[i].inode = targets[i].inode;
-  // Make every Collector before the worker starts: from then on both threads only look them up
-  // (map::at, which unlike operator[] is safe to call from two threads).
+  // Make every Collector before the workers start: from then on the threads only look them up
+  // (map::at, which unlike operator[] is safe to call from several threads).
   for (auto watched = watched_.begin(); watched != watched_.end();) {
     bool asked = std::any_of(targets.begin(), targets.end(), [&](const IpcNamespaceRef& target) {
       return target.inode == watched->first;
@@ -204,34 +217,43 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
 
   poll_processes();
 
-  bool any_other = std::any_of(targets.begin(), targets.end(),
-                               [](const IpcNamespaceRef& target) { return !target.own; });
-  std::thread worker;
-  if (any_other) {
-    worker = std::thread([&] {
-      UniqueFd home(::open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC));
-      std::string home_error =
-          home.get() < 0 ? failed_call("open /proc/thread-self/ns/ipc", errno) : "";
-      for (std::size_t i = 0; i < targets.size(); ++i) {
-        if (targets[i].own) continue;
-        if (!home_error.empty()) {
-          results[i].failure = NamespaceFailure::kGone;
-          results[i].error = home_error;
-          continue;
-        }
-        if (!sample_inside(targets[i], watched_.at(targets[i].inode), home.get(), results[i])) {
-          home_error = failed_call("setns back to the worker's own namespace", errno);
-        }
+  // The workers take the other namespaces one at a time from a shared index, so that a slow one
+  // (a big table, a namespace to enter) holds up only its worker.
+  std::size_t others = static_cast<std::size_t>(std::count_if(
+      targets.begin(), targets.end(), [](const IpcNamespaceRef& target) { return !target.own; }));
+  std::atomic<std::size_t> next_target{0};
+  std::mutex stopped_mutex;
+  std::string stopped_error;  // why a worker stopped: it could not be in its own namespace
+  auto work = [&] {
+    UniqueFd home(::open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC));
+    std::string home_error =
+        home.get() < 0 ? failed_call("open /proc/thread-self/ns/ipc", errno) : "";
+    while (home_error.empty()) {
+      std::size_t i = next_target.fetch_add(1);
+      if (i >= targets.size()) return;
+      if (targets[i].own) continue;
+      if (!sample_inside(targets[i], watched_.at(targets[i].inode), home.get(), results[i])) {
+        home_error = failed_call("setns back to the worker's own namespace", errno);
       }
-    });
-  }
+    }
+    std::lock_guard lock(stopped_mutex);
+    stopped_error = home_error;
+  };
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < std::min(workers_, others); ++w) workers.emplace_back(work);
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (!targets[i].own) continue;
     Watched& own = watched_.at(targets[i].inode);
     own.collector->collect(own.sample);
     results[i].sample = own.sample;
   }
-  if (worker.joinable()) worker.join();
+  for (std::thread& worker : workers) worker.join();
+  // Left when every worker stopped: not sampled, for the reason the last one stopped.
+  for (std::size_t i = std::min(next_target.load(), targets.size()); i < targets.size(); ++i) {
+    if (targets[i].own) continue;
+    results[i].failure = NamespaceFailure::kGone;
+    results[i].error = stopped_error;
+  }
   // A namespace gone keeps no descriptor: it would keep the namespace, and its objects, alive.
   for (const NamespaceSampleResult& result : results) {
     if (result.failure != NamespaceFailure::kGone) continue;

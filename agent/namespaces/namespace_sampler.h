@@ -1,16 +1,19 @@
-// Samples IPC namespaces other than the agent's own with the ordinary collector, from a worker
-// thread that enters each one with setns(CLONE_NEWIPC) and leaves it again (docs/design.md §9).
+// Samples IPC namespaces other than the agent's own with the ordinary collector, from worker
+// threads that enter each one with setns(CLONE_NEWIPC) and leave it again (docs/design.md §9).
 //
-// Why a thread: an IPC namespace belongs to a thread, not to the process (setns moves only the
+// Why threads: an IPC namespace belongs to a thread, not to the process (setns moves only the
 // caller, and /proc/sysvipc, /proc/sys/kernel and *ctl answer for the caller's namespace), so the
-// agent's own threads never change namespace and nothing is ever run inside a container. Why a
-// thread per call: should the worker fail to return to its namespace, it ends with it.
+// agent's own threads never change namespace and nothing is ever run inside a container. Why
+// threads per call: should a worker fail to return to its namespace, it ends with it. Why several:
+// the namespaces are independent (each has its own collector and descriptors), and most of a
+// tick is the kernel formatting their /proc/sysvipc text on the reading thread's CPU; a worker per
+// usable CPU shortens the tick, though not its CPU time.
 //
 // Descriptors: a namespace is first entered through /proc/<pid>/ns/ipc of a process the last scan
 // saw in it, after checking the link's inode (the pid may have been reused). That descriptor, a
 // pidfd of that process and the namespace's /proc/sysvipc files, opened inside, are then kept from
 // tick to tick, so a tick costs a pread per table, no open or close; and since those files answer
-// for their namespace from anywhere, the worker enters (setns there and back) only for what must
+// for their namespace from anywhere, a worker enters (setns there and back) only for what must
 // run inside: a new or changed queue's msgctl, the limits once a minute (Collector::collect with
 // an `enter`).
 // Held descriptors keep a namespace alive after its last process exited, so every tick first polls
@@ -55,10 +58,16 @@ struct NamespaceSampleResult {
 
 class NamespaceSampler {
  public:
-  explicit NamespaceSampler(CollectorOptions options);
+  // At most `workers` threads sample the other namespaces, never more than there are of them.
+  explicit NamespaceSampler(CollectorOptions options, std::size_t workers = default_workers());
+
+  // One per CPU the agent may run on, kMostWorkers at most: on a host with many namespaces the
+  // agent should not take many of the CPUs of the host it watches at the same instant.
+  static constexpr std::size_t kMostWorkers = 4;
+  static std::size_t default_workers();
 
   // One result per target, in the same order. The own namespace is collected on the calling
-  // thread while the worker visits the others. Each namespace keeps its own Collector (its limits
+  // thread while the workers visit the others. Each namespace keeps its own Collector (its limits
   // cache, its queue capacities, its open tables) and descriptor from call to call; those of
   // namespaces not asked for, or found gone, are dropped (and their descriptors closed).
   std::vector<NamespaceSampleResult> sample(const std::vector<IpcNamespaceRef>& targets);
@@ -91,6 +100,7 @@ class NamespaceSampler {
   void forget(std::map<std::uint64_t, Watched>::iterator watched);
 
   CollectorOptions options_;
+  std::size_t workers_;
   std::size_t hold_limit_;  // namespaces whose descriptors may be held
   std::size_t held_ = 0;
   std::map<std::uint64_t, Watched> watched_;

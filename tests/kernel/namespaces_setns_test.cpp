@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "agent/collect/collector.h"
@@ -179,6 +180,53 @@ TEST_F(NamespacesSetns, SamplerEntersThroughAnotherProcessWhenTheFirstExited) {
   EXPECT_EQ(results[2].sample->semaphore_arrays, 0u);  // the test's own, empty namespace
   // Root misses no capability (a sandbox's init may still refuse even root its link).
   EXPECT_EQ(privilege_shortfall(scan, results).find("missing CAP_"), std::string::npos);
+}
+
+// Several workers share a tick's namespaces: each namespace is sampled once, by one of them, into
+// its own result, whatever the order the workers take them in; the calling thread collects its
+// own namespace meanwhile; and a namespace found gone on one worker does not stop the others.
+// Two ticks: the first opens every namespace, the second reads the held tables.
+TEST_F(NamespacesSetns, SeveralWorkersSampleEachNamespaceOnceIntoItsOwnResult) {
+  constexpr int kNamespaces = 9;
+  std::vector<std::unique_ptr<NamespaceHolder>> holders;
+  for (int i = 0; i < kNamespaces; ++i) {
+    holders.push_back(std::make_unique<NamespaceHolder>(NamespaceContents{
+        .kernel_values = {}, .semaphore_arrays = {i + 1}, .queues = {}, .segments = {}}));
+    ASSERT_TRUE(holders.back()->ok());
+  }
+  NamespaceHolder gone({.kernel_values = {}, .semaphore_arrays = {}, .queues = {}, .segments = {}});
+  ASSERT_TRUE(gone.ok());
+  create_semaphore_array(20);  // the test's own namespace
+  NamespaceScanner scanner;
+  const NamespaceScan& scan = scanner.rescan();
+  std::vector<IpcNamespaceRef> targets{*scan.find(scan.own_inode), *scan.find(gone.inode())};
+  for (const auto& holder : holders) targets.push_back(*scan.find(holder->inode()));
+  gone.exit();
+  CollectorOptions options;
+  options.inventory = true;
+  NamespaceSampler sampler(options, 4);
+
+  for (int tick = 0; tick < 2; ++tick) {
+    SCOPED_TRACE(tick);
+    std::vector<NamespaceSampleResult> results = sampler.sample(targets);
+    ASSERT_EQ(results.size(), targets.size());
+    ASSERT_TRUE(results[0].sample) << results[0].error;
+    EXPECT_EQ(results[0].sample->semaphores, 20u);
+    EXPECT_FALSE(results[1].sample);
+    EXPECT_EQ(results[1].failure, NamespaceFailure::kGone);
+    for (int i = 0; i < kNamespaces; ++i) {
+      const NamespaceSampleResult& result = results[static_cast<std::size_t>(i) + 2];
+      EXPECT_EQ(result.inode, holders[static_cast<std::size_t>(i)]->inode());
+      ASSERT_TRUE(result.sample) << result.error;
+      EXPECT_EQ(result.sample->semaphore_arrays, 1u);
+      EXPECT_EQ(result.sample->semaphores, static_cast<std::uint64_t>(i) + 1);
+      ASSERT_TRUE(result.sample->objects.semaphores);
+      ASSERT_EQ(result.sample->objects.semaphores->size(), 1u);
+      EXPECT_EQ(result.sample->objects.semaphores->front().size, static_cast<std::uint64_t>(i) + 1);
+    }
+    EXPECT_EQ(sampler.namespaces_held(), static_cast<std::size_t>(kNamespaces));
+    EXPECT_EQ(thread_namespace(), scan.own_inode);
+  }
 }
 
 std::size_t open_descriptors() {
