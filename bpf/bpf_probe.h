@@ -9,9 +9,6 @@
 
 namespace ipctrail::bpf_probe {
 
-// Whether this thread holds `capability` (CAP_*) in its effective set.
-bool has_effective_capability(int capability);
-
 // Why this process may not load tracing programs (neither CAP_SYS_ADMIN nor CAP_BPF with
 // CAP_PERFMON in its effective set), with the fix; empty when it may.
 std::optional<std::string> missing_privilege();
