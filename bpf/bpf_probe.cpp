@@ -1,13 +1,19 @@
 #include "bpf/bpf_probe.h"
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <linux/capability.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "model/capabilities.h"
 
@@ -27,7 +33,23 @@ std::filesystem::path tracing_directory() {
   return "/sys/kernel/tracing";
 }
 
+int log_libbpf_message(libbpf_print_level level, const char* format, va_list arguments) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char text[1024];
+  int length = std::vsnprintf(text, sizeof text, format, arguments);
+  std::string_view message(text, std::clamp(length, 0, static_cast<int>(sizeof text) - 1));
+  while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  spdlog::debug("{}", message);
+  return length;
+}
+
 }  // namespace
+
+void route_libbpf_messages_to_log() {
+  // A static's initialization runs once, and other threads wait for it.
+  static const bool routed = (libbpf_set_print(log_libbpf_message), true);
+  (void)routed;
+}
 
 std::optional<std::string> missing_privilege() {
   if (has_effective_capability(CAP_SYS_ADMIN)) return std::nullopt;

@@ -9,6 +9,12 @@
 
 namespace ipctrail::bpf_probe {
 
+// Sends libbpf's own messages (verifier logs, attach errors) to the log at debug level, not to
+// stderr: the one-line reason a user sees comes from each loader's open(). libbpf has one printer
+// per process, so every loader calls this before it opens a skeleton, whichever comes first.
+// Idempotent and thread-safe (libbpf_set_print itself is neither).
+void route_libbpf_messages_to_log();
+
 // Why this process may not load tracing programs (neither CAP_SYS_ADMIN nor CAP_BPF with
 // CAP_PERFMON in its effective set), with the fix; empty when it may.
 std::optional<std::string> missing_privilege();

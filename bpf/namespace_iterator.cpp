@@ -42,6 +42,8 @@ bool proc_numbers_pids_as_the_iterator() {
 }  // namespace
 
 NamespaceIteratorOpening NamespaceIterator::open() {
+  bpf_probe::route_libbpf_messages_to_log();
+
   NamespaceIteratorOpening opening;
   if (auto missing = bpf_probe::missing_privilege()) {
     opening.failure = *missing;
