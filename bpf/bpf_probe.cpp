@@ -1,15 +1,21 @@
 #include "bpf/bpf_probe.h"
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <linux/capability.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
+
+#include "model/capabilities.h"
 
 namespace ipctrail::bpf_probe {
 
@@ -19,10 +25,6 @@ namespace {
 constexpr int kCapPerfmon = 38;
 constexpr int kCapBpf = 39;
 
-bool has_effective(const std::array<__user_cap_data_struct, 2>& data, int capability) {
-  return (data[capability / 32].effective & (1u << (capability % 32))) != 0;
-}
-
 // libbpf reads tracepoint ids from debugfs' tracing directory when it exists, else tracefs.
 std::filesystem::path tracing_directory() {
   std::error_code error;
@@ -31,28 +33,29 @@ std::filesystem::path tracing_directory() {
   return "/sys/kernel/tracing";
 }
 
-// This thread's capability sets; empty with errno set when capget fails.
-std::optional<std::array<__user_cap_data_struct, 2>> capabilities() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  std::array<__user_cap_data_struct, 2> data{};
-  if (::syscall(SYS_capget, &header, data.data()) != 0) return std::nullopt;
-  return data;
+int log_libbpf_message(libbpf_print_level level, const char* format, va_list arguments) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char text[1024];
+  int length = std::vsnprintf(text, sizeof text, format, arguments);
+  std::string_view message(text, std::clamp(length, 0, static_cast<int>(sizeof text) - 1));
+  while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  spdlog::debug("{}", message);
+  return length;
 }
 
 }  // namespace
 
-bool has_effective_capability(int capability) {
-  auto data = capabilities();
-  return data && has_effective(*data, capability);
+void route_libbpf_messages_to_log() {
+  // A static's initialization runs once, and other threads wait for it.
+  static const bool routed = (libbpf_set_print(log_libbpf_message), true);
+  (void)routed;
 }
 
 std::optional<std::string> missing_privilege() {
-  auto data = capabilities();
-  if (!data) {
-    return fmt::format("cannot read this process's capabilities: {}", std::strerror(errno));
+  if (has_effective_capability(CAP_SYS_ADMIN)) return std::nullopt;
+  if (has_effective_capability(kCapBpf) && has_effective_capability(kCapPerfmon)) {
+    return std::nullopt;
   }
-  if (has_effective(*data, CAP_SYS_ADMIN)) return std::nullopt;
-  if (has_effective(*data, kCapBpf) && has_effective(*data, kCapPerfmon)) return std::nullopt;
   return std::string(
       "this process lacks the privilege to load BPF programs (not root, and CAP_BPF or "
       "CAP_PERFMON is missing); fix: run as root, or grant CAP_BPF and CAP_PERFMON (systemd: "

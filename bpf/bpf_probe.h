@@ -9,8 +9,11 @@
 
 namespace ipctrail::bpf_probe {
 
-// Whether this thread holds `capability` (CAP_*) in its effective set.
-bool has_effective_capability(int capability);
+// Sends libbpf's own messages (verifier logs, attach errors) to the log at debug level, not to
+// stderr: the one-line reason a user sees comes from each loader's open(). libbpf has one printer
+// per process, so every loader calls this before it opens a skeleton, whichever comes first.
+// Idempotent and thread-safe (libbpf_set_print itself is neither).
+void route_libbpf_messages_to_log();
 
 // Why this process may not load tracing programs (neither CAP_SYS_ADMIN nor CAP_BPF with
 // CAP_PERFMON in its effective set), with the fix; empty when it may.

@@ -15,7 +15,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
 #include <cstring>
 #include <system_error>
 #include <vector>
@@ -73,18 +72,6 @@ double unrelated_syscall_ns() {
 }
 
 namespace {
-
-// libbpf's own messages (verifier logs, attach errors) are details for --log-level debug; the
-// one-line reason a user sees comes from open().
-int log_libbpf_message(libbpf_print_level level, const char* format, va_list arguments) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char text[1024];
-  int length = std::vsnprintf(text, sizeof text, format, arguments);
-  std::string_view message(text, std::clamp(length, 0, static_cast<int>(sizeof text) - 1));
-  while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
-  spdlog::debug("{}", message);
-  return length;
-}
 
 std::vector<std::string_view> call_names() {
   return {kIpcCallNames.begin(), kIpcCallNames.end()};
@@ -326,8 +313,7 @@ Skeleton try_mode(BpfMode mode, const ProgramConstants& constants, std::string& 
 }  // namespace
 
 IpcCallCounterOpening IpcCallCounter::open(const IpcCallCounterOptions& options) {
-  static const bool libbpf_logging_routed = (libbpf_set_print(log_libbpf_message), true);
-  (void)libbpf_logging_routed;
+  bpf_probe::route_libbpf_messages_to_log();
 
   IpcCallCounterOpening opening;
   if (auto missing = bpf_probe::missing_privilege()) {

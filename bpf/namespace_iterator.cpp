@@ -15,6 +15,7 @@
 #include "bpf/bpf_probe.h"
 #include "bpf/namespace_iterator.skel.h"
 #include "bpf/namespace_iterator_record.h"
+#include "model/capabilities.h"
 #include "model/unique_fd.h"
 
 namespace ipctrail {
@@ -41,12 +42,14 @@ bool proc_numbers_pids_as_the_iterator() {
 }  // namespace
 
 NamespaceIteratorOpening NamespaceIterator::open() {
+  bpf_probe::route_libbpf_messages_to_log();
+
   NamespaceIteratorOpening opening;
   if (auto missing = bpf_probe::missing_privilege()) {
     opening.failure = *missing;
     return opening;
   }
-  if (!bpf_probe::has_effective_capability(CAP_SYS_PTRACE)) {
+  if (!has_effective_capability(CAP_SYS_PTRACE)) {
     opening.failure =
         "missing CAP_SYS_PTRACE: /proc refuses other users' namespace links, which the iterator "
         "would list anyway";

@@ -60,21 +60,21 @@ void Collector::collect(Sample& sample) {
 
 bool Collector::collect(Sample& sample, const std::function<bool()>& enter) {
   enter_ = &enter;
-  bool entered = true;
-  try {
-    collect(sample, ArrayCreators{});
-  } catch (const NotEntered&) {
-    entered = false;
-  }
+  Step step = collect_parts(sample, ArrayCreators{});
   enter_ = nullptr;
-  return entered;
+  return step == Step::kDone;
 }
 
-void Collector::be_inside() {
-  if (enter_ != nullptr && !(*enter_)()) throw NotEntered{};
+Collector::Step Collector::be_inside() {
+  return enter_ == nullptr || (*enter_)() ? Step::kDone : Step::kRefused;
 }
 
 void Collector::collect(Sample& sample, const ArrayCreators& array_creators) {
+  // Without an `enter` every step runs where the thread is, and none is refused.
+  static_cast<void>(collect_parts(sample, array_creators));
+}
+
+Collector::Step Collector::collect_parts(Sample& sample, const ArrayCreators& array_creators) {
   sample.ts_ms = unix_now_ms();
   sample.skipped_lines = 0;
   sample.semaphores.reset();
@@ -86,13 +86,15 @@ void Collector::collect(Sample& sample, const ArrayCreators& array_creators) {
   if (!options_.inventory || !options_.semaphores) sample.objects.semaphores.reset();
   if (!options_.inventory || !options_.message_queues) sample.objects.queues.reset();
   if (!options_.inventory || !options_.shared_memory) sample.objects.segments.reset();
-  if (options_.semaphores) collect_semaphores(sample);
+  if (options_.semaphores && collect_semaphores(sample) == Step::kRefused) return Step::kRefused;
   if (options_.message_queues) {
-    collect_queues(sample);
+    if (collect_queues(sample) == Step::kRefused) return Step::kRefused;
   } else {
     sample.queues.reset();
   }
-  if (options_.shared_memory) collect_shared_memory(sample);
+  if (options_.shared_memory && collect_shared_memory(sample) == Step::kRefused) {
+    return Step::kRefused;
+  }
   if (sample.faults.any()) ++faulty_collections_;
   if (options_.inventory && options_.leaks.enabled) {
     if (!sample.leak_suspects) sample.leak_suspects.emplace();
@@ -104,141 +106,157 @@ void Collector::collect(Sample& sample, const ArrayCreators& array_creators) {
 
   auto now = std::chrono::steady_clock::now();
   if (!limits_read_at_ || now - *limits_read_at_ >= options_.limits_refresh) {
-    refresh_limits(limits_);
+    if (refresh_limits(limits_) == Step::kRefused) return Step::kRefused;
     limits_read_at_ = now;
   }
   sample.limits = limits_;
+  return Step::kDone;
 }
 
-void Collector::collect_semaphores(Sample& sample) {
+Collector::Step Collector::collect_semaphores(Sample& sample) {
   if (options_.use_syscalls && options_.keep_tables_open && options_.inventory) {
     // Another namespace's table, held open: its rows are what SEM_INFO counts, and reading them
     // needs no setns.
-    if (!collect_objects(IpcKind::kSemaphore, sample, sem_state_)) {
+    if (collect_objects(IpcKind::kSemaphore, sample, sem_state_) == Step::kRefused) {
+      return Step::kRefused;
+    }
+    if (!sample.objects.semaphores) {
       sample.faults.semaphores = true;
-      return;
+      return Step::kDone;
     }
     SemaphoreTotals totals = semaphore_totals(*sample.objects.semaphores);
     sample.semaphores = totals.semaphores;
     sample.semaphore_arrays = totals.arrays;
-    return;
+    return Step::kDone;
   }
   if (options_.use_syscalls) {
-    be_inside();
+    if (be_inside() == Step::kRefused) return Step::kRefused;
     seminfo info{};
     if (::semctl(0, 0, SEM_INFO, &info) < 0) {
       sem_state_.failed("semctl(SEM_INFO) failed: " + describe_errno(errno));
       sample.faults.semaphores = true;
-      return;
+      return Step::kDone;
     }
     sem_state_.ok();
     sample.semaphores = static_cast<std::uint64_t>(info.semaem);
     sample.semaphore_arrays = static_cast<std::uint64_t>(info.semusz);
-    if (options_.inventory) collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
-    return;
+    if (!options_.inventory) return Step::kDone;
+    return collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
   }
-  if (options_.inventory) collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_);
+  if (options_.inventory &&
+      collect_objects(IpcKind::kSemaphore, sample, sem_objects_state_) == Step::kRefused) {
+    return Step::kRefused;
+  }
   std::string file = path("sysvipc/sem");
-  ProcFile::Result read = read_table(IpcKind::kSemaphore, file);
+  std::optional<ProcFile::Result> read = read_table(IpcKind::kSemaphore, file);
+  if (!read) return Step::kRefused;
   SemaphoreTotals totals;
-  if (read.error != 0) {
-    sem_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+  if (read->error != 0) {
+    sem_state_.failed("cannot read " + file + ": " + describe_errno(read->error));
     sample.faults.semaphores = true;
-    return;
+    return Step::kDone;
   }
-  ParseOutcome outcome = parse_sem_table(read.text, totals);
+  ParseOutcome outcome = parse_sem_table(read->text, totals);
   if (!outcome.header_ok) {
     sem_state_.failed(file + " does not start with the expected header (key semid ... nsems)");
     sample.faults.semaphores = true;
-    return;
+    return Step::kDone;
   }
   sem_state_.ok();
   sample.skipped_lines += outcome.skipped_lines;
   sample.semaphores = totals.semaphores;
   sample.semaphore_arrays = totals.arrays;
+  return Step::kDone;
 }
 
-bool Collector::collect_objects(IpcKind kind, Sample& sample, SourceState& state) {
+Collector::Step Collector::collect_objects(IpcKind kind, Sample& sample, SourceState& state) {
   std::string file = path(kind == IpcKind::kSemaphore ? "sysvipc/sem"
                           : kind == IpcKind::kQueue   ? "sysvipc/msg"
                                                       : "sysvipc/shm");
   auto& objects = sample.objects.of(kind);
-  ProcFile::Result read = read_table(kind, file);
-  if (read.error != 0) {
-    state.failed("cannot read " + file + ": " + describe_errno(read.error));
+  std::optional<ProcFile::Result> read = read_table(kind, file);
+  if (!read) return Step::kRefused;
+  if (read->error != 0) {
+    state.failed("cannot read " + file + ": " + describe_errno(read->error));
     objects.reset();
-    return false;
+    return Step::kDone;
   }
   if (!objects) objects.emplace();
   objects->clear();
-  ParseOutcome outcome = parse_object_table(kind, read.text, *objects);
+  ParseOutcome outcome = parse_object_table(kind, read->text, *objects);
   if (!outcome.header_ok) {
     state.failed(file + " does not start with the expected header");
     objects.reset();
-    return false;
+    return Step::kDone;
   }
   state.ok();
   sample.skipped_lines += outcome.skipped_lines;
-  return true;
+  return Step::kDone;
 }
 
-ProcFile::Result Collector::read_table(IpcKind kind, const std::string& file) {
+std::optional<ProcFile::Result> Collector::read_table(IpcKind kind, const std::string& file) {
   if (!options_.keep_tables_open) {
-    be_inside();
+    if (be_inside() == Step::kRefused) return std::nullopt;
     return file_.read(file);
   }
   UniqueFd& table = tables_[static_cast<std::size_t>(kind)];
   if (table.get() < 0) {
-    be_inside();  // a table shows the namespace it was opened in
+    // A table shows the namespace it was opened in.
+    if (be_inside() == Step::kRefused) return std::nullopt;
     table = UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   }
-  if (table.get() < 0) return {{}, errno};
+  if (table.get() < 0) return ProcFile::Result{{}, errno};
   ProcFile::Result read = file_.read(table.get(), kLongestSysvipcRow);
   if (read.error != 0) table.close();  // opened again next time, should the kernel recover
   return read;
 }
 
-void Collector::collect_queues(Sample& sample) {
+Collector::Step Collector::collect_queues(Sample& sample) {
   if (options_.inventory) {
-    if (!collect_objects(IpcKind::kQueue, sample, msg_state_)) {
+    if (collect_objects(IpcKind::kQueue, sample, msg_state_) == Step::kRefused) {
+      return Step::kRefused;
+    }
+    if (!sample.objects.queues) {
       sample.queues.reset();
       sample.faults.queues = true;
-      return;
+      return Step::kDone;
     }
     if (!sample.queues) sample.queues.emplace();
     sample.queues->clear();
     append_queues(*sample.objects.queues, *sample.queues);
-    if (!options_.use_syscalls) return;
-    fill_queue_capacities(*sample.queues);
+    if (!options_.use_syscalls) return Step::kDone;
+    if (fill_queue_capacities(*sample.queues) == Step::kRefused) return Step::kRefused;
     // append_queues made one MessageQueue per object, in the same order.
     for (std::size_t i = 0; i < sample.queues->size(); ++i) {
       (*sample.objects.queues)[i].qbytes = (*sample.queues)[i].capacity_bytes;
     }
-    return;
+    return Step::kDone;
   }
   std::string file = path("sysvipc/msg");
-  ProcFile::Result read = read_table(IpcKind::kQueue, file);
-  if (read.error != 0) {
-    msg_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+  std::optional<ProcFile::Result> read = read_table(IpcKind::kQueue, file);
+  if (!read) return Step::kRefused;
+  if (read->error != 0) {
+    msg_state_.failed("cannot read " + file + ": " + describe_errno(read->error));
     sample.queues.reset();
     sample.faults.queues = true;
-    return;
+    return Step::kDone;
   }
   if (!sample.queues) sample.queues.emplace();
   sample.queues->clear();
-  ParseOutcome outcome = parse_msg_table(read.text, *sample.queues);
+  ParseOutcome outcome = parse_msg_table(read->text, *sample.queues);
   if (!outcome.header_ok) {
     msg_state_.failed(file + " does not start with the expected header (key msqid ... qnum)");
     sample.queues.reset();
     sample.faults.queues = true;
-    return;
+    return Step::kDone;
   }
   msg_state_.ok();
   sample.skipped_lines += outcome.skipped_lines;
-  if (options_.use_syscalls && options_.queue_capacity) fill_queue_capacities(*sample.queues);
+  if (!options_.use_syscalls || !options_.queue_capacity) return Step::kDone;
+  return fill_queue_capacities(*sample.queues);
 }
 
-void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
+Collector::Step Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
   ++collections_;
   std::int64_t now = unix_now_ms() / 1000;
   std::string failure;
@@ -249,7 +267,7 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
     bool fresh = known.seen_in != 0 && known.changed_at == queue.changed_at &&
                  known.changed_at < known.read_at;
     if (!fresh) {
-      be_inside();
+      if (be_inside() == Step::kRefused) return Step::kRefused;
       // MSG_STAT_ANY (Linux 4.17) needs no read permission on the queue, which IPC_STAT does: the
       // packaged service's user cannot IPC_STAT other users' 0600 queues. It takes an index; the
       // kernel masks an id down to its index, and returns the id of the queue found there.
@@ -280,39 +298,45 @@ void Collector::fill_queue_capacities(std::vector<MessageQueue>& queues) {
   } else {
     capacity_state_.failed(failure + " (MSG_STAT_ANY needs Linux 4.17 or later)");
   }
+  return Step::kDone;
 }
 
-void Collector::collect_shared_memory(Sample& sample) {
+Collector::Step Collector::collect_shared_memory(Sample& sample) {
   if (options_.inventory) {
-    if (!collect_objects(IpcKind::kSharedMemory, sample, shm_state_)) {
+    if (collect_objects(IpcKind::kSharedMemory, sample, shm_state_) == Step::kRefused) {
+      return Step::kRefused;
+    }
+    if (!sample.objects.segments) {
       sample.faults.shared_memory = true;
-      return;
+      return Step::kDone;
     }
     SharedMemoryTotals totals = shared_memory_totals(*sample.objects.segments, page_size_);
     sample.shm_segments = totals.segments;
     sample.shm_bytes = totals.bytes;
     sample.shm_pages = totals.pages;
-    return;
+    return Step::kDone;
   }
   std::string file = path("sysvipc/shm");
-  ProcFile::Result read = read_table(IpcKind::kSharedMemory, file);
-  if (read.error != 0) {
-    shm_state_.failed("cannot read " + file + ": " + describe_errno(read.error));
+  std::optional<ProcFile::Result> read = read_table(IpcKind::kSharedMemory, file);
+  if (!read) return Step::kRefused;
+  if (read->error != 0) {
+    shm_state_.failed("cannot read " + file + ": " + describe_errno(read->error));
     sample.faults.shared_memory = true;
-    return;
+    return Step::kDone;
   }
   SharedMemoryTotals totals;
-  ParseOutcome outcome = parse_shm_table(read.text, page_size_, totals);
+  ParseOutcome outcome = parse_shm_table(read->text, page_size_, totals);
   if (!outcome.header_ok) {
     shm_state_.failed(file + " does not start with the expected header (key shmid ... size)");
     sample.faults.shared_memory = true;
-    return;
+    return Step::kDone;
   }
   shm_state_.ok();
   sample.skipped_lines += outcome.skipped_lines;
   sample.shm_segments = totals.segments;
   sample.shm_bytes = totals.bytes;
   sample.shm_pages = totals.pages;
+  return Step::kDone;
 }
 
 std::optional<std::uint64_t> Collector::read_number(const char* name) {
@@ -321,8 +345,9 @@ std::optional<std::uint64_t> Collector::read_number(const char* name) {
   return parse_single_number(read.text);
 }
 
-void Collector::refresh_limits(Limits& limits) {
-  be_inside();  // the sysctls and IPC_INFO answer for the caller's namespace
+Collector::Step Collector::refresh_limits(Limits& limits) {
+  // The sysctls and IPC_INFO answer for the caller's namespace.
+  if (be_inside() == Step::kRefused) return Step::kRefused;
   limits = Limits{};
   ProcFile::Result sem = file_.read(path("sys/kernel/sem"));
   if (auto parsed = sem.error == 0 ? parse_sem_limits(sem.text) : std::nullopt) {
@@ -371,6 +396,7 @@ void Collector::refresh_limits(Limits& limits) {
     limits_state_.failed("some limits are unknown (neither " + path("sys/kernel") +
                          " nor IPC_INFO answered)");
   }
+  return Step::kDone;
 }
 
 }  // namespace ipctrail

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -88,19 +89,23 @@ class Collector {
     bool failing_ = false;
   };
 
-  // Called before each step that must run in the collector's namespace; throws NotEntered when
-  // the namespace could not be entered (caught by collect).
-  void be_inside();
-  struct NotEntered {};
-  void collect_semaphores(Sample& sample);
-  void collect_queues(Sample& sample);
-  void fill_queue_capacities(std::vector<MessageQueue>& queues);
-  void collect_shared_memory(Sample& sample);
-  // Reads one object table into sample.objects; false (and the kind left empty) when it failed.
-  bool collect_objects(IpcKind kind, Sample& sample, SourceState& state);
-  // Reads /proc/sysvipc/<kind> (`file`), through the kept descriptor with keep_tables_open.
-  ProcFile::Result read_table(IpcKind kind, const std::string& file);
-  void refresh_limits(Limits& limits);
+  // How a part of a collection ended: kRefused when `enter` could not enter the namespace, which
+  // abandons the collection where it stands. Each part returns it at once to its caller, up to
+  // collect(sample, enter), which returns false; [[nodiscard]] so that no caller goes on.
+  enum class Step { kDone, kRefused };
+  // Called before each step that must run in the collector's namespace.
+  [[nodiscard]] Step be_inside();
+  [[nodiscard]] Step collect_parts(Sample& sample, const ArrayCreators& array_creators);
+  [[nodiscard]] Step collect_semaphores(Sample& sample);
+  [[nodiscard]] Step collect_queues(Sample& sample);
+  [[nodiscard]] Step fill_queue_capacities(std::vector<MessageQueue>& queues);
+  [[nodiscard]] Step collect_shared_memory(Sample& sample);
+  // Reads one object table into sample.objects; the kind is left empty when it failed.
+  [[nodiscard]] Step collect_objects(IpcKind kind, Sample& sample, SourceState& state);
+  // Reads /proc/sysvipc/<kind> (`file`), through the kept descriptor with keep_tables_open;
+  // empty when the namespace could not be entered to open it.
+  [[nodiscard]] std::optional<ProcFile::Result> read_table(IpcKind kind, const std::string& file);
+  [[nodiscard]] Step refresh_limits(Limits& limits);
   std::optional<std::uint64_t> read_number(const char* name);
   std::string path(const char* relative) const;
 

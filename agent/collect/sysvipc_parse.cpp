@@ -152,6 +152,11 @@ void add_segment(SharedMemoryTotals& totals, std::uint64_t size, std::uint64_t p
   totals.pages = saturating_add(totals.pages, size / page_size + (size % page_size != 0));
 }
 
+void add_array(SemaphoreTotals& totals, std::uint64_t nsems) {
+  ++totals.arrays;
+  totals.semaphores = saturating_add(totals.semaphores, nsems);
+}
+
 template <auto Member>
 bool set_field(std::string_view text, IpcObject& object) {
   return parse_int(text, object.*Member);
@@ -272,10 +277,7 @@ SharedMemoryTotals shared_memory_totals(const std::vector<IpcObject>& segments,
 
 SemaphoreTotals semaphore_totals(const std::vector<IpcObject>& arrays) {
   SemaphoreTotals totals;
-  for (const IpcObject& array : arrays) {
-    ++totals.arrays;
-    totals.semaphores = saturating_add(totals.semaphores, array.size);
-  }
+  for (const IpcObject& array : arrays) add_array(totals, array.size);
   return totals;
 }
 
@@ -341,8 +343,7 @@ ParseOutcome parse_sem_table(std::string_view text, SemaphoreTotals& totals) {
   outcome.skipped_lines = table.for_each_row([&](const auto& field) {
     std::uint64_t nsems = 0;
     if (!parse_int(field[at[0]], nsems)) return false;
-    ++totals.arrays;
-    totals.semaphores = saturating_add(totals.semaphores, nsems);
+    add_array(totals, nsems);
     return true;
   });
   return outcome;

@@ -17,19 +17,12 @@
 #include <mutex>
 #include <thread>
 
+#include "model/capabilities.h"
 #include "model/unique_fd.h"
 
 namespace ipctrail {
 
 namespace {
-
-// Whether this thread holds `capability` in its effective set (capget: no libcap for one bit).
-bool has_effective_capability(int capability) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  return (data[capability / 32].effective & (1u << (capability % 32))) != 0;
-}
 
 std::string failed_call(const std::string& call, int error) {
   return fmt::format("{}: {}", call, std::strerror(error));

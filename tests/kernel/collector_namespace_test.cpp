@@ -3,6 +3,8 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include <functional>
+
 #include "agent/collect/collector.h"
 #include "tests/support/ipc_namespace.h"
 
@@ -147,6 +149,62 @@ TEST_F(CollectorNamespace, RemovedObjectsDisappear) {
   EXPECT_EQ(after.shm_segments, 1u);
   EXPECT_EQ(after.shm_bytes, 4096u);
   (void)kept_semid;
+}
+
+// A collection for another namespace calls `enter` before each step that must run inside it
+// (semctl, a table to read or open, a queue's msgctl, the limits). Refused at any one of them, it
+// stops there (no later step, no further `enter`) and returns false; the next collection, entered,
+// is whole: nothing the refused one began (a capacity, the limits) is taken as done.
+TEST_F(CollectorNamespace, ARefusedEntryAtAnyStepAbandonsTheCollection) {
+  create_semaphore_array(3);
+  int queue = create_queue();
+  send_message(queue, 10);
+  create_segment(4096);
+  set_kernel_value("msgmni", "17");
+
+  CollectorOptions plain, inventory, held;
+  inventory.inventory = true;
+  held.inventory = true;
+  held.keep_tables_open = true;
+  for (const CollectorOptions& options : {plain, inventory, held}) {
+    SCOPED_TRACE(::testing::Message() << "inventory " << options.inventory << ", tables held "
+                                      << options.keep_tables_open);
+    std::size_t steps = 0;
+    const std::function<bool()> count_steps = [&] {
+      ++steps;
+      return true;
+    };
+    Sample whole;
+    ASSERT_TRUE(Collector(options).collect(whole, count_steps));
+    ASSERT_TRUE(whole.queues && whole.queues->size() == 1);
+    EXPECT_GE(steps, 5u) << "semaphores, queues, a queue's capacity, segments, limits";
+
+    for (std::size_t refused_at = 1; refused_at <= steps; ++refused_at) {
+      SCOPED_TRACE(::testing::Message() << "refused at step " << refused_at);
+      std::size_t calls = 0;
+      const std::function<bool()> refuse = [&] { return ++calls != refused_at; };
+      Collector collector(options);
+      Sample sample;
+      EXPECT_FALSE(collector.collect(sample, refuse));
+      EXPECT_EQ(calls, refused_at) << "no step after the refusal";
+
+      const std::function<bool()> enter = [] { return true; };
+      ASSERT_TRUE(collector.collect(sample, enter));
+      EXPECT_EQ(sample.semaphores, 3u);
+      EXPECT_EQ(sample.semaphore_arrays, 1u);
+      ASSERT_TRUE(sample.queues);
+      ASSERT_EQ(sample.queues->size(), 1u);
+      EXPECT_EQ(sample.queues->front().messages, 1u);
+      EXPECT_EQ(sample.queues->front().capacity_bytes, whole.queues->front().capacity_bytes);
+      EXPECT_TRUE(sample.queues->front().capacity_bytes);
+      EXPECT_EQ(sample.shm_segments, 1u);
+      EXPECT_EQ(sample.shm_bytes, 4096u);
+      EXPECT_EQ(sample.limits.msgmni, 17u);
+      EXPECT_EQ(sample.limits.semmni, whole.limits.semmni);
+      EXPECT_FALSE(sample.faults.any());
+      EXPECT_EQ(collector.faulty_collections(), 0u);
+    }
+  }
 }
 
 TEST_F(CollectorNamespace, ManyQueuesAreAllRead) {

@@ -3,11 +3,13 @@
 // what /proc's links say, and the scan falls back to the links when the iterator is refused.
 #include "bpf/namespace_iterator.h"
 
+#include <bpf/libbpf.h>
 #include <linux/capability.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdarg>
 #include <map>
 #include <string>
 #include <thread>
@@ -189,6 +191,31 @@ TEST_F(NamespaceScanIterator, TheWatchReadsProcLinksWhenBpfIsOff) {
   }));
   EXPECT_EQ(occurrences(log.text(), "listed from /proc/<pid>/ns/ipc (bpf.enabled is off)"), 1u)
       << log.text();
+}
+
+// Calls a libbpf print function as libbpf does, with the arguments in a va_list.
+void print_as_libbpf(libbpf_print_fn_t print, libbpf_print_level level, const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  print(level, format, arguments);
+  va_end(arguments);
+}
+
+// libbpf's own messages go to the log whichever loader of ours opens first: here the iterator, in
+// a process (one per test under ctest) that opens no call counter. Otherwise libbpf writes them
+// to stderr.
+TEST_F(NamespaceScanIterator, OpeningRoutesLibbpfMessagesToTheLog) {
+  NamespaceIteratorOpening opening = NamespaceIterator::open();
+  IPCTRAIL_REQUIRE_PRIVILEGE(opening.iterator, "no BPF task iterator: " + opening.failure);
+  libbpf_print_fn_t routed = libbpf_set_print(nullptr);
+  libbpf_set_print(routed);
+  ASSERT_NE(routed, nullptr);
+
+  testing::LogCapture log;
+  spdlog::default_logger()->set_level(spdlog::level::debug);
+  print_as_libbpf(routed, LIBBPF_WARN, "libbpf: a message numbered %d\n", 42);
+  EXPECT_NE(log.text().find("libbpf: a message numbered 42"), std::string::npos)
+      << "libbpf's message did not reach the log: " << log.text();
 }
 
 // Refused (no privilege to load BPF), the iterator gives way to /proc's links: the watch says so

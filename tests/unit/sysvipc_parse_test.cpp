@@ -130,6 +130,31 @@ TEST(ParseSemTable, CountsArraysAndSemaphores) {
   EXPECT_EQ(totals.semaphores, 276u);
 }
 
+// The table's parser and the inventory's totals (semaphore_totals, what a namespace collector
+// counts instead of semctl(SEM_INFO)) count an array alike, saturating rather than wrapping.
+TEST(SemaphoreTotals, TheInventoryCountsArraysAsTheTableDoes) {
+  const std::string table =
+      "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n"
+      "         0          0   600          1     0     0     0     0          0 1700000000\n"
+      "         0          1   600 18446744073709551615 0 0     0     0          0 1700000000\n"
+      "         0          2   600          7     0     0     0     0          0 1700000000\n";
+  SemaphoreTotals from_table;
+  ASSERT_TRUE(parse_sem_table(table, from_table).header_ok);
+  std::vector<IpcObject> arrays;
+  ASSERT_TRUE(parse_object_table(IpcKind::kSemaphore, table, arrays).header_ok);
+  SemaphoreTotals from_inventory = semaphore_totals(arrays);
+
+  EXPECT_EQ(from_table.arrays, 3u);
+  EXPECT_EQ(from_table.semaphores, std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(from_inventory.arrays, from_table.arrays);
+  EXPECT_EQ(from_inventory.semaphores, from_table.semaphores);
+
+  arrays.resize(1);
+  EXPECT_EQ(semaphore_totals(arrays).arrays, 1u);
+  EXPECT_EQ(semaphore_totals(arrays).semaphores, 1u);
+  EXPECT_EQ(semaphore_totals({}).arrays, 0u);
+}
+
 TEST(ParseLimits, SemaphoreLimitsAreFourNumbers) {
   auto limits = parse_sem_limits("250\t256000\t32\t128\n");
   ASSERT_TRUE(limits);
