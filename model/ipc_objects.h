@@ -57,6 +57,8 @@ struct IpcInventory {
 
   std::optional<std::vector<IpcObject>>& of(IpcKind kind);
   const std::optional<std::vector<IpcObject>>& of(IpcKind kind) const;
+
+  friend bool operator==(const IpcInventory&, const IpcInventory&) = default;
 };
 
 // An object the leak rules suspect (README "Leak suspects"), and why.

@@ -181,6 +181,13 @@ Collector::Step Collector::collect_objects(IpcKind kind, Sample& sample, SourceS
     objects.reset();
     return Step::kDone;
   }
+  ParsedTable& parsed = parsed_[static_cast<std::size_t>(kind)];
+  if (parsed.valid && objects && objects->size() == parsed.rows && read->text == parsed.text) {
+    state.ok();  // the same text: the same objects, as parsed last time
+    sample.skipped_lines += parsed.skipped_lines;
+    return Step::kDone;
+  }
+  parsed.valid = false;
   if (!objects) objects.emplace();
   objects->clear();
   ParseOutcome outcome = parse_object_table(kind, read->text, *objects);
@@ -191,6 +198,12 @@ Collector::Step Collector::collect_objects(IpcKind kind, Sample& sample, SourceS
   }
   state.ok();
   sample.skipped_lines += outcome.skipped_lines;
+  if (options_.keep_tables_open) {
+    parsed.text.assign(read->text);
+    parsed.rows = objects->size();
+    parsed.skipped_lines = outcome.skipped_lines;
+    parsed.valid = true;
+  }
   return Step::kDone;
 }
 

@@ -50,7 +50,11 @@ struct CollectorOptions {
   // process is gone (docs/design.md §9). Such a collector also takes the semaphore totals from
   // the table with the inventory (the arrays it lists and their nsems summed: what
   // semctl(SEM_INFO) counts, ns->used_sems and the arrays in use), so that a tick whose queues
-  // and limits need no msgctl makes no call that must run inside the namespace.
+  // and limits need no msgctl makes no call that must run inside the namespace. And a table whose
+  // text is byte for byte the one parsed at the last collection keeps the objects parsed then
+  // instead of being parsed again (a steady namespace's tables mostly are): so the caller must
+  // collect into the same Sample every time and leave its objects alone in between, as the
+  // namespace sampler does.
   bool keep_tables_open = false;
 
   friend bool operator==(const CollectorOptions&, const CollectorOptions&) = default;
@@ -114,6 +118,15 @@ class Collector {
   std::uint64_t page_size_;
   ProcFile file_;
   std::array<UniqueFd, 3> tables_;  // by IpcKind, with keep_tables_open
+  // With keep_tables_open, by IpcKind: the text the Sample's objects of that kind were parsed
+  // from, and what that parse gave besides them.
+  struct ParsedTable {
+    bool valid = false;
+    std::string text;
+    std::size_t rows = 0;
+    std::uint64_t skipped_lines = 0;
+  };
+  std::array<ParsedTable, 3> parsed_;
   LeakFinder leak_finder_;
   Limits limits_;
   std::optional<std::chrono::steady_clock::time_point> limits_read_at_;

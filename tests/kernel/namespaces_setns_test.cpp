@@ -374,6 +374,67 @@ TEST_F(NamespacesSetns, HeldNamespacesObjectsAreReadInsideEachTick) {
   }
 }
 
+// A held table whose text is the same as at the last tick keeps the objects parsed then; one
+// field that moves (a semop's otime, a message more, an attach), even to a number of the same
+// width, makes the table parsed again, with the same rows.
+TEST_F(NamespacesSetns, HeldTablesAreParsedAgainWhenAnyFieldMoves) {
+  NamespaceHolder holder(
+      {.kernel_values = {}, .semaphore_arrays = {2}, .queues = {{10}}, .segments = {4096}});
+  ASSERT_TRUE(holder.ok());
+  NamespaceScanner scanner;
+  std::vector<IpcNamespaceRef> targets{*scanner.rescan().find(holder.inode())};
+  CollectorOptions options;
+  options.inventory = true;
+  NamespaceSampler sampler(options, 1);
+  auto objects = [&] {
+    std::vector<NamespaceSampleResult> results = sampler.sample(targets);
+    EXPECT_TRUE(results[0].sample) << results[0].error;
+    return results[0].sample ? results[0].sample->objects : IpcInventory{};
+  };
+
+  IpcInventory before = objects();
+  ASSERT_TRUE(before.semaphores && before.queues && before.segments);
+  ASSERT_EQ(before.semaphores->size(), 1u);
+  ASSERT_EQ(before.queues->size(), 1u);
+  ASSERT_EQ(before.segments->size(), 1u);
+  EXPECT_EQ(before.semaphores->front().otime, 0);
+  EXPECT_EQ(before.queues->front().qnum, 1u);
+  EXPECT_EQ(before.segments->front().nattch, 0u);
+  EXPECT_EQ(objects(), before) << "nothing moved";
+
+  void* attached = nullptr;
+  inside_namespace_of(holder.pid(), [&] {
+    sembuf post{0, 1, 0};
+    ASSERT_EQ(::semop(before.semaphores->front().id, &post, 1), 0) << std::strerror(errno);
+    char payload[10] = {};
+    struct {
+      long mtype = 1;
+      char text[10];
+    } message{};
+    std::memcpy(message.text, payload, sizeof payload);
+    ASSERT_EQ(::msgsnd(before.queues->front().id, &message, sizeof payload, IPC_NOWAIT), 0)
+        << std::strerror(errno);
+    attached = ::shmat(before.segments->front().id, nullptr, SHM_RDONLY);
+    ASSERT_NE(attached, reinterpret_cast<void*>(-1)) << std::strerror(errno);
+  });
+  IpcInventory moved = objects();
+  ::shmdt(attached);
+  ASSERT_TRUE(moved.semaphores && moved.queues && moved.segments);
+  ASSERT_EQ(moved.semaphores->size(), 1u);
+  EXPECT_GT(moved.semaphores->front().otime, 0);
+  ASSERT_EQ(moved.queues->size(), 1u);
+  EXPECT_EQ(moved.queues->front().qnum, 2u);
+  EXPECT_EQ(moved.queues->front().cbytes, 20u);
+  ASSERT_EQ(moved.segments->size(), 1u);
+  EXPECT_EQ(moved.segments->front().nattch, 1u);
+
+  IpcInventory detached = objects();
+  ASSERT_TRUE(detached.segments && detached.semaphores);
+  ASSERT_EQ(detached.segments->size(), 1u);
+  EXPECT_EQ(detached.segments->front().nattch, 0u);
+  EXPECT_EQ(*detached.semaphores, *moved.semaphores);
+}
+
 // A held namespace is entered only when a tick must run inside it (docs/design.md §9): its tables
 // answer from the worker's own namespace, so a tick with no new or changed queue and no limits
 // due makes no setns, and one whose queue changed (msgctl IPC_SET, which moves its ctime) does,
