@@ -136,6 +136,17 @@ std::vector<WatchedNamespace> NamespaceWatch::sample(Clock::time_point now) {
     watched.push_back({known->second.identity, !known->second.reported, std::move(result.sample)});
     known->second.reported = true;
   }
+  // Said once while it lasts: the namespaces stay, unsampled, and are tried again next tick.
+  std::string worker_failure;
+  for (const NamespaceSampleResult& result : results) {
+    if (result.failure == NamespaceFailure::kNoWorker) worker_failure = result.error;
+  }
+  if (worker_failure != worker_failure_) {
+    if (!worker_failure.empty()) {
+      spdlog::warn("IPC namespaces not sampled in this tick: {}", worker_failure);
+    }
+    worker_failure_ = std::move(worker_failure);
+  }
   std::string shortfall = privilege_shortfall(scanner_.last(), results);
   if (shortfall != shortfall_) {
     if (!shortfall.empty()) spdlog::warn("{}", shortfall);

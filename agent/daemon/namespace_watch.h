@@ -60,6 +60,7 @@ class NamespaceWatch {
   NamespaceSampler sampler_;
   std::map<std::uint64_t, Known> known_;  // by inode: the namespaces of the last scan, not own
   std::string shortfall_;
+  std::string worker_failure_;  // why the sampler's workers could not sample, as last logged
 };
 
 }  // namespace ipctrail

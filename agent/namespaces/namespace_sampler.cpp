@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "model/capabilities.h"
@@ -216,7 +217,8 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
       targets.begin(), targets.end(), [](const IpcNamespaceRef& target) { return !target.own; }));
   std::atomic<std::size_t> next_target{0};
   std::mutex stopped_mutex;
-  std::string stopped_error;  // why a worker stopped: it could not be in its own namespace
+  // Why a worker stopped (it could not be in its own namespace) or could not start.
+  std::string stopped_error;
   auto work = [&] {
     UniqueFd home(::open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC));
     std::string home_error =
@@ -233,7 +235,17 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
     stopped_error = home_error;
   };
   std::vector<std::thread> workers;
-  for (std::size_t w = 0; w < std::min(workers_, others); ++w) workers.emplace_back(work);
+  for (std::size_t w = 0; w < std::min(workers_, others); ++w) {
+    try {
+      workers.emplace_back(work);
+    } catch (
+        const std::system_error& error) {  // EAGAIN: a thread or process limit; go on with fewer
+      std::lock_guard lock(stopped_mutex);
+      if (stopped_error.empty())
+        stopped_error = fmt::format("cannot start a sampling thread: {}", error.what());
+      break;
+    }
+  }
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (!targets[i].own) continue;
     Watched& own = watched_.at(targets[i].inode);
@@ -241,10 +253,10 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
     results[i].sample = own.sample;
   }
   for (std::thread& worker : workers) worker.join();
-  // Left when every worker stopped: not sampled, for the reason the last one stopped.
+  // Left when no worker started or every one stopped: not sampled this tick, and not gone.
   for (std::size_t i = std::min(next_target.load(), targets.size()); i < targets.size(); ++i) {
     if (targets[i].own) continue;
-    results[i].failure = NamespaceFailure::kGone;
+    results[i].failure = NamespaceFailure::kNoWorker;
     results[i].error = stopped_error;
   }
   // A namespace gone keeps no descriptor: it would keep the namespace, and its objects, alive.

@@ -44,9 +44,10 @@ namespace ipctrail {
 // Why a namespace was not sampled.
 enum class NamespaceFailure {
   kNone,
-  kGone,          // no process of the last scan is in it any more
-  kNeedsPtrace,   // /proc/<pid>/ns/ipc refused (EACCES): ptrace read access, CAP_SYS_PTRACE
-  kNeedsSysAdmin  // setns refused (EPERM): CAP_SYS_ADMIN over the namespace
+  kGone,           // no process of the last scan is in it any more
+  kNeedsPtrace,    // /proc/<pid>/ns/ipc refused (EACCES): ptrace read access, CAP_SYS_PTRACE
+  kNeedsSysAdmin,  // setns refused (EPERM): CAP_SYS_ADMIN over the namespace
+  kNoWorker        // no worker took it this tick (none could start, or each had to stop): not gone
 };
 
 struct NamespaceSampleResult {

@@ -3,12 +3,15 @@
 // /proc/sysvipc, /proc/sys/kernel and the *ctl calls answer for the thread's namespace; and the
 // discovery and the sampler built on them.
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/resource.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -227,6 +230,48 @@ TEST_F(NamespacesSetns, SeveralWorkersSampleEachNamespaceOnceIntoItsOwnResult) {
     EXPECT_EQ(sampler.namespaces_held(), static_cast<std::size_t>(kNamespaces));
     EXPECT_EQ(thread_namespace(), scan.own_inode);
   }
+}
+
+// A worker thread that cannot start (EAGAIN: a thread or process limit) leaves the tick to the
+// ones that did, and when none did the namespaces are reported not sampled, never gone. Run in a
+// child under a user of its own (root is exempt from RLIMIT_NPROC) whose limit lets it start one
+// thread, then none; before, the second worker's failed start ended the agent (std::terminate:
+// the first worker was still joinable).
+TEST_F(NamespacesSetns, AWorkerThatCannotStartLeavesTheTickToTheOthers) {
+  NamespaceHolder first(NamespaceContents{});
+  NamespaceHolder second(NamespaceContents{});
+  ASSERT_TRUE(first.ok() && second.ok());
+  NamespaceScanner scanner;
+  const NamespaceScan& scan = scanner.rescan();
+  std::vector<IpcNamespaceRef> targets{*scan.find(first.inode()), *scan.find(second.inode())};
+
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0) << std::strerror(errno);
+  if (child == 0) {
+    constexpr uid_t kUnusedId = 54321;  // a user with no other process on the machine
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(kUnusedId, kUnusedId, kUnusedId) != 0 ||
+        ::setresuid(kUnusedId, kUnusedId, kUnusedId) != 0) {
+      ::_exit(10);
+    }
+    rlimit one_thread{2, 2};  // this process, and one thread more
+    if (::setrlimit(RLIMIT_NPROC, &one_thread) != 0) ::_exit(11);
+    NamespaceSampler sampler({}, 2);
+    for (const NamespaceSampleResult& result : sampler.sample(targets)) {
+      // The one worker took both: as this user it may not read root's links.
+      if (result.failure != NamespaceFailure::kNeedsPtrace) ::_exit(12);
+    }
+    rlimit no_thread{1, 1};
+    if (::setrlimit(RLIMIT_NPROC, &no_thread) != 0) ::_exit(13);
+    for (const NamespaceSampleResult& result : sampler.sample(targets)) {
+      if (result.failure != NamespaceFailure::kNoWorker) ::_exit(14);
+      if (result.error.find("cannot start a sampling thread") == std::string::npos) ::_exit(15);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child was killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 std::size_t open_descriptors() {
