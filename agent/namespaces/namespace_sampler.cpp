@@ -234,12 +234,13 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
     std::lock_guard lock(stopped_mutex);
     stopped_error = home_error;
   };
-  std::vector<std::thread> workers;
+  // jthreads: should the own collection below throw, the workers are joined before it leaves.
+  std::vector<std::jthread> workers;
   for (std::size_t w = 0; w < std::min(workers_, others); ++w) {
+    // EAGAIN, under a thread or process limit: the tick goes on with the workers that started.
     try {
       workers.emplace_back(work);
-    } catch (
-        const std::system_error& error) {  // EAGAIN: a thread or process limit; go on with fewer
+    } catch (const std::system_error& error) {
       std::lock_guard lock(stopped_mutex);
       if (stopped_error.empty())
         stopped_error = fmt::format("cannot start a sampling thread: {}", error.what());
@@ -252,7 +253,7 @@ std::vector<NamespaceSampleResult> NamespaceSampler::sample(
     own.collector->collect(own.sample);
     results[i].sample = own.sample;
   }
-  for (std::thread& worker : workers) worker.join();
+  for (std::jthread& worker : workers) worker.join();
   // Left when no worker started or every one stopped: not sampled this tick, and not gone.
   for (std::size_t i = std::min(next_target.load(), targets.size()); i < targets.size(); ++i) {
     if (targets[i].own) continue;
